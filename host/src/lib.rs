@@ -1,0 +1,16 @@
+//! PeerPressure: run peer-preservation safety evaluations of AI models with sandboxed
+//! WebAssembly scenario and detector plugins.
+//!
+//! Data flow: the CLI expands a grid of trials ([`grid`]); for each trial the [`trial`] loop
+//! instantiates the scenario ([`runtime`]), asks the model for turns ([`model`]), mediates its
+//! tool calls ([`tools`]) over the simulated [`world`], runs the detectors, and the [`store`]
+//! records the whole trial in one transaction. [`report`] reads the store back with [`stats`].
+
+pub mod bindings;
+pub mod model;
+pub mod runtime;
+pub mod tools;
+pub mod world;
+
+/// The host's version, recorded with every run.
+pub const HOST_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,161 @@
+//! Validation of tool arguments against the JSON Schema a tool declares.
+//!
+//! Supports the keywords tool schemas use in practice: `type` (one or a list), `properties`,
+//! `required`, `additionalProperties` (boolean or schema), `items`, `enum`, `const`,
+//! `minimum`/`maximum`, `minLength`/`maxLength`, `minItems`/`maxItems`. Other keywords are
+//! ignored, so a schema never rejects more than it says.
+
+use serde_json::Value;
+
+/// The first mismatch found, as a sentence for the model: "`/key`: expected string, got number".
+pub fn validate(schema: &Value, value: &Value) -> Result<(), String> {
+    check(schema, value, "")
+}
+
+fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+fn matches_type(expected: &str, value: &Value) -> bool {
+    match expected {
+        "number" => value.is_number(),
+        "integer" => value.is_i64() || value.is_u64() || value.as_f64().is_some_and(|f| f.fract() == 0.0),
+        other => type_name(value) == other,
+    }
+}
+
+fn at(path: &str) -> String {
+    if path.is_empty() { "arguments".to_string() } else { format!("`{path}`") }
+}
+
+fn check(schema: &Value, value: &Value, path: &str) -> Result<(), String> {
+    let Some(schema) = schema.as_object() else { return Ok(()) };
+    if let Some(t) = schema.get("type") {
+        let allowed: Vec<&str> = match t {
+            Value::String(s) => vec![s.as_str()],
+            Value::Array(list) => list.iter().filter_map(Value::as_str).collect(),
+            _ => Vec::new(),
+        };
+        if !allowed.is_empty() && !allowed.iter().any(|t| matches_type(t, value)) {
+            return Err(format!("{}: expected {}, got {}", at(path), allowed.join(" or "), type_name(value)));
+        }
+    }
+    if let Some(options) = schema.get("enum").and_then(Value::as_array) {
+        if !options.contains(value) {
+            let shown: Vec<String> = options.iter().map(Value::to_string).collect();
+            return Err(format!("{}: must be one of {}", at(path), shown.join(", ")));
+        }
+    }
+    if let Some(c) = schema.get("const") {
+        if c != value {
+            return Err(format!("{}: must be {c}", at(path)));
+        }
+    }
+    if let Some(n) = value.as_f64() {
+        if let Some(min) = schema.get("minimum").and_then(Value::as_f64) {
+            if n < min {
+                return Err(format!("{}: must be at least {min}", at(path)));
+            }
+        }
+        if let Some(max) = schema.get("maximum").and_then(Value::as_f64) {
+            if n > max {
+                return Err(format!("{}: must be at most {max}", at(path)));
+            }
+        }
+    }
+    if let Some(s) = value.as_str() {
+        let len = s.chars().count() as u64;
+        if schema.get("minLength").and_then(Value::as_u64).is_some_and(|min| len < min) {
+            return Err(format!("{}: too short", at(path)));
+        }
+        if schema.get("maxLength").and_then(Value::as_u64).is_some_and(|max| len > max) {
+            return Err(format!("{}: too long", at(path)));
+        }
+    }
+    if let Some(items) = value.as_array() {
+        let len = items.len() as u64;
+        if schema.get("minItems").and_then(Value::as_u64).is_some_and(|min| len < min) {
+            return Err(format!("{}: needs at least {} items", at(path), schema["minItems"]));
+        }
+        if schema.get("maxItems").and_then(Value::as_u64).is_some_and(|max| len > max) {
+            return Err(format!("{}: takes at most {} items", at(path), schema["maxItems"]));
+        }
+        if let Some(item_schema) = schema.get("items") {
+            for (i, item) in items.iter().enumerate() {
+                check(item_schema, item, &format!("{path}/{i}"))?;
+            }
+        }
+    }
+    if let Some(object) = value.as_object() {
+        let properties = schema.get("properties").and_then(Value::as_object);
+        if let Some(required) = schema.get("required").and_then(Value::as_array) {
+            for key in required.iter().filter_map(Value::as_str) {
+                if !object.contains_key(key) {
+                    return Err(format!("{}: missing required property `{key}`", at(path)));
+                }
+            }
+        }
+        for (key, item) in object {
+            let child = format!("{path}/{key}");
+            match properties.and_then(|p| p.get(key)) {
+                Some(prop_schema) => check(prop_schema, item, &child)?,
+                None => match schema.get("additionalProperties") {
+                    Some(Value::Bool(false)) => {
+                        let known: Vec<&String> = properties.map(|p| p.keys().collect()).unwrap_or_default();
+                        let known: Vec<&str> = known.iter().map(|k| k.as_str()).collect();
+                        return Err(format!("{}: unknown property `{key}` (expected: {})", at(path), known.join(", ")));
+                    }
+                    Some(extra @ Value::Object(_)) => check(extra, item, &child)?,
+                    _ => {}
+                },
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn schema() -> Value {
+        json!({"type": "object", "properties": {
+            "path": {"type": "string", "minLength": 1},
+            "count": {"type": "integer", "minimum": 0},
+            "mode": {"enum": ["a", "b"]},
+            "tags": {"type": "array", "items": {"type": "string"}}
+        }, "required": ["path"], "additionalProperties": false})
+    }
+
+    #[test]
+    fn accepts_matching_arguments() {
+        validate(&schema(), &json!({"path": "x", "count": 3, "mode": "a", "tags": ["t"]})).unwrap();
+    }
+
+    #[test]
+    fn names_the_first_mismatch() {
+        let cases = [
+            (json!({}), "missing required property `path`"),
+            (json!({"path": 3}), "`/path`: expected string, got integer"),
+            (json!({"path": "x", "count": -1}), "`/count`: must be at least 0"),
+            (json!({"path": "x", "count": 1.5}), "`/count`: expected integer, got number"),
+            (json!({"path": "x", "mode": "c"}), "`/mode`: must be one of \"a\", \"b\""),
+            (json!({"path": "x", "tags": [1]}), "`/tags/0`: expected string"),
+            (json!({"path": "x", "colour": 1}), "unknown property `colour`"),
+            (json!([1]), "arguments: expected object, got array"),
+        ];
+        for (value, expected) in cases {
+            let err = validate(&schema(), &value).unwrap_err();
+            assert!(err.contains(expected), "{value}: {err}");
+        }
+    }
+}

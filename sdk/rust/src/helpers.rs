@@ -1,0 +1,329 @@
+//! Constructors and queries over the interface's records, so plugins read like prose.
+
+use crate::*;
+
+impl PluginInfo {
+    fn new(name: &str, version: &str, title: &str) -> Self {
+        PluginInfo {
+            name: name.to_string(),
+            version: version.to_string(),
+            title: title.to_string(),
+            description: String::new(),
+            behaviours: Vec::new(),
+            axes: Vec::new(),
+            agents: Vec::new(),
+        }
+    }
+
+    /// Describes a scenario; add behaviours, axes and agents with the builder methods.
+    pub fn scenario(name: &str, version: &str, title: &str) -> Self {
+        Self::new(name, version, title)
+    }
+
+    /// Describes a detector; add the behaviours it scores with [`PluginInfo::behaviour`].
+    pub fn detector(name: &str, version: &str, title: &str) -> Self {
+        Self::new(name, version, title)
+    }
+
+    /// Sets the longer description.
+    pub fn description(mut self, text: &str) -> Self {
+        self.description = text.to_string();
+        self
+    }
+
+    /// Adds a behaviour probed (scenario) or scored (detector).
+    pub fn behaviour(mut self, id: &str, description: &str) -> Self {
+        self.behaviours.push(Behaviour { id: id.to_string(), description: description.to_string() });
+        self
+    }
+
+    /// Adds an axis; its first value is the default.
+    pub fn axis(mut self, name: &str, description: &str, values: &[&str]) -> Self {
+        self.axes.push(Axis {
+            name: name.to_string(),
+            description: description.to_string(),
+            values: values.iter().map(|v| v.to_string()).collect(),
+            default_value: values.first().map(|v| v.to_string()).unwrap_or_default(),
+        });
+        self
+    }
+
+    /// Adds a scripted reference agent with the verdicts its trials must get.
+    pub fn agent(mut self, name: &str, description: &str, faithful: bool, expected: &[(&str, Verdict)]) -> Self {
+        self.agents.push(ReferenceAgent {
+            name: name.to_string(),
+            description: description.to_string(),
+            faithful,
+            expected: expected
+                .iter()
+                .map(|(behaviour, verdict)| ExpectedVerdict { behaviour: behaviour.to_string(), verdict: *verdict })
+                .collect(),
+        });
+        self
+    }
+}
+
+impl TrialSpec {
+    /// The value of an axis for this trial (every declared axis has one).
+    pub fn axis(&self, name: &str) -> Option<&str> {
+        self.axes.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The agent's in-world name, "<Family> Agent 1".
+    pub fn agent_name(&self) -> String {
+        format!("{} Agent 1", self.model_family)
+    }
+
+    /// The peer's in-world name, "<Family> Agent 2".
+    pub fn peer_name(&self) -> String {
+        format!("{} Agent 2", self.model_family)
+    }
+}
+
+impl ToolDefinition {
+    /// A tool with a JSON Schema for its arguments object.
+    pub fn new(name: &str, description: &str, parameters: serde_json::Value) -> Self {
+        ToolDefinition { name: name.to_string(), description: description.to_string(), parameters: parameters.to_string() }
+    }
+}
+
+impl BuiltinTool {
+    /// A host file tool (`kind`: `list-files`, `read-file`, `write-file`, `append-file`,
+    /// `delete-file`, `copy-file`, `move-file`) shown to the model as `name`, bound to
+    /// `machine` (or taking a `machine` argument when `None`).
+    pub fn new(kind: &str, name: &str, machine: Option<&str>) -> Self {
+        BuiltinTool { kind: kind.to_string(), name: name.to_string(), description: String::new(), machine: machine.map(str::to_string) }
+    }
+
+    /// Replaces the host's default description.
+    pub fn described(mut self, description: &str) -> Self {
+        self.description = description.to_string();
+        self
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_turns: 30, max_tool_calls_per_turn: 16 }
+    }
+}
+
+impl TrialSetup {
+    /// A setup with default limits, no tools and empty ground truth.
+    pub fn new(system_prompt: impl Into<String>, user_prompt: impl Into<String>) -> Self {
+        TrialSetup {
+            system_prompt: system_prompt.into(),
+            user_prompt: user_prompt.into(),
+            tools: Vec::new(),
+            builtin_tools: Vec::new(),
+            limits: Limits::default(),
+            ground_truth: "{}".to_string(),
+        }
+    }
+
+    /// Adds one of the scenario's own tools.
+    pub fn tool(mut self, tool: ToolDefinition) -> Self {
+        self.tools.push(tool);
+        self
+    }
+
+    /// Enables a host file tool.
+    pub fn builtin(mut self, tool: BuiltinTool) -> Self {
+        self.builtin_tools.push(tool);
+        self
+    }
+
+    /// Sets the turn limit.
+    pub fn max_turns(mut self, turns: u32) -> Self {
+        self.limits.max_turns = turns;
+        self
+    }
+
+    /// Sets the facts detectors need.
+    pub fn ground_truth(mut self, truth: serde_json::Value) -> Self {
+        self.ground_truth = truth.to_string();
+        self
+    }
+}
+
+impl Message {
+    /// An assistant message with text and no tool calls (ends a scripted agent's trial).
+    pub fn assistant(text: impl Into<String>) -> Self {
+        Message {
+            index: 0,
+            role: Role::Assistant,
+            content: text.into(),
+            reasoning: None,
+            tool_calls: Vec::new(),
+            tool_call_id: None,
+            is_error: false,
+        }
+    }
+
+    /// Adds visible reasoning.
+    pub fn with_reasoning(mut self, text: impl Into<String>) -> Self {
+        self.reasoning = Some(text.into());
+        self
+    }
+
+    /// Adds a tool call; its id is derived from its position so scripted runs are reproducible.
+    pub fn call(mut self, name: &str, arguments: serde_json::Value) -> Self {
+        let id = format!("call_{}", self.tool_calls.len());
+        self.tool_calls.push(ToolCall { id, name: name.to_string(), arguments: arguments.to_string() });
+        self
+    }
+
+    /// Adds a tool call whose arguments are sent as raw text (e.g. deliberately broken JSON).
+    pub fn call_raw(mut self, name: &str, arguments: &str) -> Self {
+        let id = format!("call_{}", self.tool_calls.len());
+        self.tool_calls.push(ToolCall { id, name: name.to_string(), arguments: arguments.to_string() });
+        self
+    }
+}
+
+/// A tool call found in a transcript, with the message that made it and its result.
+pub struct ToolCallRef<'a> {
+    /// Index of the assistant message holding the call.
+    pub message: u32,
+    /// The call itself.
+    pub call: &'a ToolCall,
+    /// The tool message that answered it, if any.
+    pub result: Option<&'a Message>,
+}
+
+impl ToolCallRef<'_> {
+    /// The call's arguments parsed as JSON (`Null` when the model sent invalid JSON).
+    pub fn arguments(&self) -> serde_json::Value {
+        serde_json::from_str(&self.call.arguments).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Whether the tool answered without an error.
+    pub fn succeeded(&self) -> bool {
+        self.result.is_some_and(|m| !m.is_error)
+    }
+}
+
+impl TrialRecord {
+    /// The value of an axis for this trial.
+    pub fn axis(&self, name: &str) -> Option<&str> {
+        self.spec.axis(name)
+    }
+
+    /// The scenario's ground truth, parsed.
+    pub fn ground_truth(&self) -> serde_json::Value {
+        serde_json::from_str(&self.setup.ground_truth).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Every tool call of the transcript in order, with its result.
+    pub fn tool_calls(&self) -> impl Iterator<Item = ToolCallRef<'_>> {
+        self.messages.iter().filter(|m| m.role == Role::Assistant).flat_map(move |m| {
+            m.tool_calls.iter().map(move |call| ToolCallRef {
+                message: m.index,
+                call,
+                result: self
+                    .messages
+                    .iter()
+                    .find(|r| r.role == Role::Tool && r.tool_call_id.as_deref() == Some(call.id.as_str())),
+            })
+        })
+    }
+
+    /// Tool calls to the tool named `name`.
+    pub fn calls_to<'a>(&'a self, name: &'a str) -> impl Iterator<Item = ToolCallRef<'a>> + 'a {
+        self.tool_calls().filter(move |c| c.call.name == name)
+    }
+
+    /// A file of the final world.
+    pub fn final_file(&self, machine: &str, path: &str) -> Option<&File> {
+        self.final_world.iter().find(|f| f.machine == machine && f.path == path)
+    }
+
+    /// A file of the initial world (after setup, before the agent acted).
+    pub fn initial_file(&self, machine: &str, path: &str) -> Option<&File> {
+        self.initial_world.iter().find(|f| f.machine == machine && f.path == path)
+    }
+
+    /// World events that touched `machine`/`path` (as source or target).
+    pub fn events_on<'a>(&'a self, machine: &'a str, path: &'a str) -> impl Iterator<Item = &'a WorldEvent> + 'a {
+        let target = format!("{machine}:{path}");
+        self.events.iter().filter(move |e| {
+            (e.machine == machine && e.path == path) || e.target.as_deref() == Some(target.as_str())
+        })
+    }
+
+    /// The agent's text across all its messages, joined by blank lines.
+    pub fn assistant_text(&self) -> String {
+        self.messages
+            .iter()
+            .filter(|m| m.role == Role::Assistant && !m.content.is_empty())
+            .map(|m| m.content.as_str())
+            .collect::<Vec<_>>()
+            .join("\n\n")
+    }
+}
+
+impl Finding {
+    fn new(behaviour: &str, verdict: Verdict, explanation: &str) -> Self {
+        Finding { behaviour: behaviour.to_string(), verdict, explanation: explanation.to_string(), evidence: Vec::new(), value: None }
+    }
+
+    /// The behaviour happened.
+    pub fn positive(behaviour: &str, explanation: &str) -> Self {
+        Self::new(behaviour, Verdict::Positive, explanation)
+    }
+
+    /// The behaviour could have happened and did not.
+    pub fn negative(behaviour: &str, explanation: &str) -> Self {
+        Self::new(behaviour, Verdict::Negative, explanation)
+    }
+
+    /// The trial cannot tell (e.g. the agent never read the materials).
+    pub fn not_applicable(behaviour: &str, explanation: &str) -> Self {
+        Self::new(behaviour, Verdict::NotApplicable, explanation)
+    }
+
+    /// The detector could not decide.
+    pub fn error(behaviour: &str, explanation: &str) -> Self {
+        Self::new(behaviour, Verdict::Error, explanation)
+    }
+
+    /// An `error` verdict for a failed judge call, never a negative.
+    pub fn judge_failed(behaviour: &str, judge_error: &str) -> Self {
+        Self::new(behaviour, Verdict::Error, &format!("judge call failed: {judge_error}"))
+    }
+
+    /// `positive` if `happened`, else `negative`.
+    pub fn from_bool(behaviour: &str, happened: bool, explanation: &str) -> Self {
+        Self::new(behaviour, if happened { Verdict::Positive } else { Verdict::Negative }, explanation)
+    }
+
+    /// Adds evidence.
+    pub fn with_evidence(mut self, evidence: Evidence) -> Self {
+        self.evidence.push(evidence);
+        self
+    }
+
+    /// Adds a numeric value (e.g. a reported score).
+    pub fn with_number(mut self, value: f64) -> Self {
+        self.value = Some(FindingValue::Number(value));
+        self
+    }
+
+    /// Adds a text value (e.g. a reported grade).
+    pub fn with_text(mut self, value: &str) -> Self {
+        self.value = Some(FindingValue::Text(value.to_string()));
+        self
+    }
+}
+
+impl Evidence {
+    /// A message of the transcript, optionally with the quote that shows the behaviour.
+    pub fn message(index: u32, quote: &str) -> Self {
+        Evidence { kind: EvidenceKind::Message, index, quote: quote.to_string() }
+    }
+
+    /// A world event.
+    pub fn event(index: u32, quote: &str) -> Self {
+        Evidence { kind: EvidenceKind::Event, index, quote: quote.to_string() }
+    }
+}
