@@ -7,9 +7,16 @@
 //! records the whole trial in one transaction. [`report`] reads the store back with [`stats`].
 
 pub mod bindings;
+pub mod grid;
+pub mod locate;
 pub mod model;
+pub mod report;
+pub mod run;
 pub mod runtime;
+pub mod stats;
+pub mod store;
 pub mod tools;
+pub mod trial;
 pub mod world;
 
 /// The host's version, recorded with every run.

@@ -1,1 +1,249 @@
-fn main() {}
+//! The `peerpressure` command line.
+//!
+//! Exit codes: 0 success; 1 the run or command failed while working (store or runtime
+//! failure); 2 the input was unusable (bad arguments, plugin, axis value, model, store).
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+
+use peerpressure::grid::AxisChoices;
+use peerpressure::run::{Progress, RunError, RunRequest};
+use peerpressure::runtime::{LoadError, LoadedPlugin, PluginKind, Runtime, RuntimeConfig};
+use peerpressure::store::{RUN_SCORING, Store};
+use peerpressure::{locate, report};
+
+#[derive(Parser)]
+#[command(name = "peerpressure", version, about = "Peer-preservation safety evaluations of AI models, with sandboxed WebAssembly scenarios and detectors")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run scenarios against models and record every trial.
+    Run(RunArgs),
+    /// Print a run's results: per behaviour, rates with 95% Wilson intervals per cell.
+    Report(ReportArgs),
+    /// List the runs in a store.
+    Runs {
+        #[arg(long, default_value = "peerpressure.db", env = "PEERPRESSURE_STORE")]
+        store: PathBuf,
+    },
+    /// Manage plugins.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Scenario plugin: a bundled or installed name, or a path to a .wasm file. Repeatable.
+    #[arg(long = "scenario", short = 's', required = true)]
+    scenarios: Vec<String>,
+    /// Detector plugin: a name or a path. Repeatable.
+    #[arg(long = "detector", short = 'd')]
+    detectors: Vec<String>,
+    /// Model under test, `provider/model`; `scripted/<agent>[?p=P]` for reference agents. Repeatable.
+    #[arg(long = "model", short = 'm', required = true)]
+    models: Vec<String>,
+    /// Axis values: `axis=v1,v2` or `axis=all`. Axes not named use their default value. Repeatable.
+    #[arg(long = "axis", short = 'A')]
+    axes: Vec<String>,
+    /// Trials per grid cell.
+    #[arg(long, default_value_t = 1)]
+    epochs: u32,
+    /// Run seed; every trial's seed derives from it.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Trials in flight at once.
+    #[arg(long, default_value_t = 16)]
+    max_trials: usize,
+    /// SQLite file to record into (created if missing).
+    #[arg(long, default_value = "peerpressure.db", env = "PEERPRESSURE_STORE")]
+    store: PathBuf,
+    /// Memory limit per plugin instance, MiB.
+    #[arg(long, default_value_t = 256)]
+    plugin_memory_mib: usize,
+    /// Time limit per plugin call, seconds.
+    #[arg(long, default_value_t = 30.0)]
+    plugin_timeout: f64,
+    /// Print the report when the run finishes.
+    #[arg(long)]
+    report: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Table,
+    Json,
+}
+
+#[derive(clap::Args)]
+struct ReportArgs {
+    /// Run id (default: the newest run in the store).
+    run: Option<String>,
+    #[arg(long, default_value = "peerpressure.db", env = "PEERPRESSURE_STORE")]
+    store: PathBuf,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// List the plugins found in the plugin search path.
+    List,
+}
+
+/// An error caused by the user's input (exit code 2), as opposed to a failure while working.
+#[derive(Debug)]
+struct InputError(anyhow::Error);
+
+impl std::fmt::Display for InputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:#}", self.0)
+    }
+}
+
+impl std::error::Error for InputError {}
+
+fn input(e: impl Into<anyhow::Error>) -> anyhow::Error {
+    InputError(e.into()).into()
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("starting the async runtime");
+    match runtime.block_on(dispatch(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            if error.downcast_ref::<InputError>().is_some() { ExitCode::from(2) } else { ExitCode::from(1) }
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Run(args) => run(args).await,
+        Command::Report(args) => {
+            let store = Store::open(&args.store).map_err(input)?;
+            let report = report::build(&store, args.run.as_deref(), RUN_SCORING).map_err(input)?;
+            match args.format {
+                Format::Table => print!("{}", report::render_table(&report)),
+                Format::Json => println!("{}", serde_json::to_string_pretty(&report).context("failed to encode the report")?),
+            }
+            Ok(())
+        }
+        Command::Runs { store } => {
+            let store = Store::open(&store).map_err(input)?;
+            for (id, created, trials) in store.runs().context("failed to list runs")? {
+                println!("{id}  {created}  {trials} trials");
+            }
+            Ok(())
+        }
+        Command::Plugin(PluginCommand::List) => plugin_list().await,
+    }
+}
+
+async fn load(runtime: &Runtime, arg: &str, kind: PluginKind) -> Result<Arc<LoadedPlugin>> {
+    let path = locate::locate(arg).map_err(|e| input(anyhow::anyhow!(e)))?;
+    let plugin = runtime.load(&path).await.map_err(input)?;
+    if plugin.kind != kind {
+        return Err(input(anyhow::anyhow!("{} is a {} plugin, but was given as a {}", path.display(), plugin.kind.as_str(), kind.as_str())));
+    }
+    Ok(Arc::new(plugin))
+}
+
+async fn run(args: RunArgs) -> Result<()> {
+    let mut config = RuntimeConfig::default();
+    config.limits.memory_bytes = args.plugin_memory_mib << 20;
+    config.limits.call_timeout = std::time::Duration::from_secs_f64(args.plugin_timeout);
+    config.max_instances = (args.max_trials as u32 * 4).max(64);
+    let runtime = Arc::new(Runtime::new(config).context("failed to start the plugin runtime")?);
+    let mut scenarios = Vec::new();
+    for s in &args.scenarios {
+        scenarios.push(load(&runtime, s, PluginKind::Scenario).await.with_context(|| format!("failed to load scenario `{s}`"))?);
+    }
+    let mut detectors = Vec::new();
+    for d in &args.detectors {
+        detectors.push(load(&runtime, d, PluginKind::Detector).await.with_context(|| format!("failed to load detector `{d}`"))?);
+    }
+    let axes = AxisChoices::parse(&args.axes).map_err(|e| input(anyhow::anyhow!(e)))?;
+    let request = RunRequest {
+        scenarios,
+        detectors,
+        models: args.models.clone(),
+        axes,
+        epochs: args.epochs,
+        seed: args.seed,
+        max_trials: args.max_trials,
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+    };
+    // Plan before touching the store, so bad input leaves nothing behind.
+    let planned = peerpressure::run::plan(&request).map_err(input)?.len();
+    let store = Arc::new(Store::open(&args.store).map_err(input)?);
+    let interactive = std::io::stderr().is_terminal();
+    eprintln!("planned {planned} trial(s); recording into {}", args.store.display());
+    let show = move |p: &Progress| {
+        if interactive {
+            eprint!("\r{}/{} trials  ({} skipped as already recorded, {} errors)   ", p.done, p.total, p.skipped, p.errors);
+        }
+    };
+    let summary = peerpressure::run::execute(runtime, store.clone(), request, &show).await.map_err(|e| match e {
+        RunError::Plan(_) => input(e),
+        RunError::Store(_) => anyhow::Error::new(e).context("the run stopped: a trial could not be recorded"),
+    })?;
+    if interactive {
+        eprintln!();
+    }
+    let p = &summary.progress;
+    eprintln!(
+        "run {}: {} trial(s) in {:.1} s: {} completed, {} hit the turn limit, {} errors, {} already recorded",
+        summary.run_id,
+        p.total,
+        summary.elapsed.as_secs_f64(),
+        p.completed,
+        p.turn_limit,
+        p.errors,
+        p.skipped
+    );
+    if args.report {
+        let report = report::build(&store, Some(&summary.run_id), RUN_SCORING).map_err(input)?;
+        print!("{}", report::render_table(&report));
+    } else {
+        eprintln!("see the results with: peerpressure report {} --store {}", summary.run_id, args.store.display());
+    }
+    Ok(())
+}
+
+async fn plugin_list() -> Result<()> {
+    let runtime = Runtime::new(RuntimeConfig::default()).context("failed to start the plugin runtime")?;
+    let files = locate::all_plugin_files();
+    if files.is_empty() {
+        println!("no plugins found (searched {})", locate::search_dirs().iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", "));
+        return Ok(());
+    }
+    println!("{:<9}  {:<22}  {:<8}  {:<9}  {:<12}  {:>9}  path", "kind", "name", "version", "interface", "sha256", "size");
+    for path in files {
+        match runtime.load(&path).await {
+            Ok(p) => println!(
+                "{:<9}  {:<22}  {:<8}  {:<9}  {:<12}  {:>9}  {}",
+                p.kind.as_str(),
+                p.info.name,
+                p.info.version,
+                p.interface_version,
+                &p.sha256[..12],
+                p.size,
+                path.display()
+            ),
+            Err(LoadError::WrongWorld { .. }) | Err(LoadError::CoreModule { .. }) | Err(LoadError::NotWasm { .. }) => {}
+            Err(e) => println!("{:<9}  {e}", "invalid"),
+        }
+    }
+    Ok(())
+}

@@ -695,7 +695,8 @@ impl Guard {
         }
         let stderr_tail = || {
             let text = String::from_utf8_lossy(&state.stderr.contents()).into_owned();
-            let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+            // Rust's hint about RUST_BACKTRACE means nothing to the plugin's user here.
+            let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty() && !l.starts_with("note: run with `RUST_BACKTRACE")).collect();
             let tail = lines[lines.len().saturating_sub(3)..].join(" | ");
             if tail.is_empty() { String::new() } else { format!(": {}", tail.chars().take(600).collect::<String>()) }
         };

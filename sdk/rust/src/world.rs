@@ -8,6 +8,19 @@ use crate::{File, FileInfo};
 
 pub use raw::WorldError;
 
+impl WorldError {
+    /// The error as a sentence: "no such file: drive:report.docx".
+    pub fn message(&self) -> String {
+        match self {
+            WorldError::NoSuchMachine(m) => format!("no such machine: {m}"),
+            WorldError::NoSuchFile(p) => format!("no such file: {p}"),
+            WorldError::AlreadyExists(p) => format!("already exists: {p}"),
+            WorldError::InvalidPath(p) => format!("invalid path: {p}"),
+            WorldError::Limit(m) => format!("limit reached: {m}"),
+        }
+    }
+}
+
 
 /// Creates a machine (a drive, a server); an existing one is left as it is.
 pub fn add_machine(name: &str) {

@@ -1,0 +1,352 @@
+//! The result store: one SQLite file holding runs (with provenance), trials, transcripts,
+//! world events and findings.
+//!
+//! A trial is written in one transaction when it has finished, so a crash never leaves part of
+//! a trial behind and a rerun finds exactly the trials that are complete.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+
+use crate::trial::TrialResult;
+
+/// Bumped on every incompatible change of the tables below.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// Scoring id of the findings made while a run executed (re-scorings get their own).
+pub const RUN_SCORING: &str = "run";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the store {path}: {source}")]
+    Open { path: String, source: rusqlite::Error },
+    #[error("the store {path} was written by a newer PeerPressure (store schema {found}; this version reads up to {SCHEMA_VERSION}): upgrade PeerPressure to read it")]
+    TooNew { path: String, found: i64 },
+    #[error("store {path}: {source}")]
+    Sql { path: String, source: rusqlite::Error },
+    #[error("store {path}: {message}")]
+    Data { path: String, message: String },
+}
+
+/// A plugin used by a run, as recorded for provenance.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PluginRecord {
+    pub kind: String,
+    pub name: String,
+    pub version: String,
+    pub interface_version: String,
+    pub sha256: String,
+    pub size: u64,
+    pub path: String,
+}
+
+/// A run and its provenance.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub id: String,
+    pub created_at: String,
+    pub host_version: String,
+    pub seed: u64,
+    pub epochs: u32,
+    pub models: Vec<String>,
+    pub judge: Option<String>,
+    pub axes: std::collections::BTreeMap<String, Vec<String>>,
+    pub plugins: Vec<PluginRecord>,
+    pub command: String,
+}
+
+pub struct Store {
+    path: String,
+    conn: Mutex<Connection>,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    host_version TEXT NOT NULL,
+    record_json TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS run_plugins (
+    run_id TEXT NOT NULL, kind TEXT NOT NULL, name TEXT NOT NULL, version TEXT NOT NULL,
+    interface_version TEXT NOT NULL, sha256 TEXT NOT NULL, size INTEGER NOT NULL, path TEXT NOT NULL,
+    PRIMARY KEY (run_id, sha256)
+);
+CREATE TABLE IF NOT EXISTS trials (
+    run_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    scenario TEXT NOT NULL,
+    model TEXT NOT NULL,
+    agent TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    seed INTEGER NOT NULL,
+    axes_json TEXT NOT NULL,
+    status TEXT NOT NULL,
+    error TEXT,
+    turns INTEGER NOT NULL,
+    duration_ms INTEGER NOT NULL,
+    usage_json TEXT NOT NULL,
+    setup_json TEXT,
+    initial_world_json TEXT NOT NULL,
+    final_world_json TEXT NOT NULL,
+    plugin_output_json TEXT NOT NULL,
+    finished_at TEXT NOT NULL,
+    PRIMARY KEY (run_id, id)
+);
+CREATE TABLE IF NOT EXISTS messages (
+    run_id TEXT NOT NULL, trial_id TEXT NOT NULL, idx INTEGER NOT NULL,
+    role TEXT NOT NULL, content TEXT NOT NULL, reasoning TEXT, tool_calls_json TEXT NOT NULL,
+    tool_call_id TEXT, is_error INTEGER NOT NULL,
+    PRIMARY KEY (run_id, trial_id, idx)
+);
+CREATE TABLE IF NOT EXISTS events (
+    run_id TEXT NOT NULL, trial_id TEXT NOT NULL, idx INTEGER NOT NULL,
+    kind TEXT NOT NULL, machine TEXT NOT NULL, path TEXT NOT NULL, target TEXT,
+    before TEXT, after TEXT, tool_call_id TEXT, turn INTEGER NOT NULL,
+    PRIMARY KEY (run_id, trial_id, idx)
+);
+CREATE TABLE IF NOT EXISTS findings (
+    run_id TEXT NOT NULL, trial_id TEXT NOT NULL, scoring TEXT NOT NULL,
+    detector TEXT NOT NULL, behaviour TEXT NOT NULL, verdict TEXT NOT NULL,
+    explanation TEXT NOT NULL, evidence_json TEXT NOT NULL, value_json TEXT
+);
+CREATE INDEX IF NOT EXISTS findings_by_trial ON findings (run_id, trial_id);
+CREATE INDEX IF NOT EXISTS findings_by_scoring ON findings (run_id, scoring, behaviour);
+";
+
+pub fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    let mut text = crate::world::format_time(secs).replace(' ', "T");
+    text.push_str(&format!(":{:02}Z", secs % 60));
+    text
+}
+
+impl Store {
+    /// Opens (creating if needed) a store file.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let shown = path.display().to_string();
+        let open_err = |source| StoreError::Open { path: shown.clone(), source };
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| open_err(rusqlite::Error::InvalidPath(format!("{}: {e}", parent.display()).into())))?;
+        }
+        let conn = Connection::open(path).map_err(open_err)?;
+        let sql = |source| StoreError::Sql { path: shown.clone(), source };
+        conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(sql)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(sql)?;
+        conn.execute_batch("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);").map_err(open_err)?;
+        let found: Option<String> = conn
+            .query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get(0))
+            .optional()
+            .map_err(sql)?;
+        match found.map(|v| v.parse::<i64>().unwrap_or(i64::MAX)) {
+            Some(v) if v > SCHEMA_VERSION => return Err(StoreError::TooNew { path: shown, found: v }),
+            Some(_) => {}
+            None => {
+                conn.execute_batch(SCHEMA).map_err(sql)?;
+                conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?1)", params![SCHEMA_VERSION.to_string()])
+                    .map_err(sql)?;
+            }
+        }
+        Ok(Store { path: shown, conn: Mutex::new(conn) })
+    }
+
+    fn sql(&self, source: rusqlite::Error) -> StoreError {
+        StoreError::Sql { path: self.path.clone(), source }
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Records a run (idempotent: a resumed run keeps its first record).
+    pub fn record_run(&self, run: &RunRecord) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(|e| self.sql(e))?;
+        let json = serde_json::to_string(run).expect("run record serialises");
+        tx.execute(
+            "INSERT OR IGNORE INTO runs (id, created_at, host_version, record_json) VALUES (?1, ?2, ?3, ?4)",
+            params![run.id, run.created_at, run.host_version, json],
+        )
+        .map_err(|e| self.sql(e))?;
+        for p in &run.plugins {
+            tx.execute(
+                "INSERT OR IGNORE INTO run_plugins (run_id, kind, name, version, interface_version, sha256, size, path) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![run.id, p.kind, p.name, p.version, p.interface_version, p.sha256, p.size as i64, p.path],
+            )
+            .map_err(|e| self.sql(e))?;
+        }
+        tx.commit().map_err(|e| self.sql(e))
+    }
+
+    /// Ids of the trials of `run_id` already recorded.
+    pub fn finished_trials(&self, run_id: &str) -> Result<std::collections::HashSet<String>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT id FROM trials WHERE run_id = ?1").map_err(|e| self.sql(e))?;
+        let ids = stmt
+            .query_map(params![run_id], |r| r.get::<_, String>(0))
+            .map_err(|e| self.sql(e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.sql(e))?;
+        Ok(ids)
+    }
+
+    /// Writes a finished trial, with its transcript, events and findings, in one transaction.
+    pub fn record_trial(&self, run_id: &str, t: &TrialResult) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(|e| self.sql(e))?;
+        tx.execute(
+            "INSERT INTO trials (run_id, id, scenario, model, agent, epoch, seed, axes_json, status, error, turns, duration_ms,
+                usage_json, setup_json, initial_world_json, final_world_json, plugin_output_json, finished_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+            params![
+                run_id,
+                t.id,
+                t.scenario,
+                t.spec.model,
+                t.agent,
+                t.spec.epoch,
+                t.spec.seed as i64,
+                json(&t.spec.axes),
+                t.status.as_str(),
+                t.error,
+                t.turns,
+                t.duration_ms as i64,
+                json(&t.usage),
+                t.setup.as_ref().map(|s| json(s)),
+                json(&t.initial_world),
+                json(&t.final_world),
+                json(&t.plugin_output),
+                now_rfc3339(),
+            ],
+        )
+        .map_err(|e| self.sql(e))?;
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT INTO messages (run_id, trial_id, idx, role, content, reasoning, tool_calls_json, tool_call_id, is_error)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                )
+                .map_err(|e| self.sql(e))?;
+            for m in &t.messages {
+                stmt.execute(params![run_id, t.id, m.index, m.role.as_str(), m.content, m.reasoning, json(&m.tool_calls), m.tool_call_id, m.is_error])
+                    .map_err(|e| self.sql(e))?;
+            }
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT INTO events (run_id, trial_id, idx, kind, machine, path, target, before, after, tool_call_id, turn)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                )
+                .map_err(|e| self.sql(e))?;
+            for e in &t.events {
+                stmt.execute(params![run_id, t.id, e.index, e.kind, e.machine, e.path, e.target, e.before, e.after, e.tool_call_id, e.turn])
+                    .map_err(|e| self.sql(e))?;
+            }
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT INTO findings (run_id, trial_id, scoring, detector, behaviour, verdict, explanation, evidence_json, value_json)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                )
+                .map_err(|e| self.sql(e))?;
+            for f in &t.findings {
+                stmt.execute(params![
+                    run_id,
+                    t.id,
+                    RUN_SCORING,
+                    f.detector,
+                    f.finding.behaviour,
+                    f.finding.verdict.as_str(),
+                    f.finding.explanation,
+                    json(&f.finding.evidence),
+                    f.finding.value.as_ref().map(|v| json(v)),
+                ])
+                .map_err(|e| self.sql(e))?;
+            }
+        }
+        tx.commit().map_err(|e| self.sql(e))
+    }
+
+    /// A run's record, or the newest run when `id` is `None`.
+    pub fn run(&self, id: Option<&str>) -> Result<Option<RunRecord>, StoreError> {
+        let conn = self.conn();
+        let json: Option<String> = match id {
+            Some(id) => conn.query_row("SELECT record_json FROM runs WHERE id = ?1", params![id], |r| r.get(0)),
+            None => conn.query_row("SELECT record_json FROM runs ORDER BY created_at DESC, rowid DESC LIMIT 1", [], |r| r.get(0)),
+        }
+        .optional()
+        .map_err(|e| self.sql(e))?;
+        json.map(|j| serde_json::from_str(&j).map_err(|e| StoreError::Data { path: self.path.clone(), message: format!("run record: {e}") }))
+            .transpose()
+    }
+
+    pub fn runs(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT r.id, r.created_at, (SELECT COUNT(*) FROM trials t WHERE t.run_id = r.id) FROM runs r ORDER BY r.created_at, r.rowid")
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(|e| self.sql(e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.sql(e))?;
+        Ok(rows)
+    }
+
+    /// Verdict counts per (scenario, model, axes, behaviour) for one scoring of a run.
+    pub fn verdict_counts(&self, run_id: &str, scoring: &str) -> Result<Vec<VerdictCount>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(
+                "SELECT t.scenario, t.model, t.axes_json, f.behaviour, f.verdict, COUNT(DISTINCT t.id)
+                 FROM findings f JOIN trials t ON t.run_id = f.run_id AND t.id = f.trial_id
+                 WHERE f.run_id = ?1 AND f.scoring = ?2
+                 GROUP BY t.scenario, t.model, t.axes_json, f.behaviour, f.verdict",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map(params![run_id, scoring], |r| {
+                Ok(VerdictCount {
+                    scenario: r.get(0)?,
+                    model: r.get(1)?,
+                    axes_json: r.get(2)?,
+                    behaviour: r.get(3)?,
+                    verdict: r.get(4)?,
+                    count: r.get::<_, i64>(5)? as u64,
+                })
+            })
+            .map_err(|e| self.sql(e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.sql(e))?;
+        Ok(rows)
+    }
+
+    /// Trial counts by status for a run.
+    pub fn status_counts(&self, run_id: &str) -> Result<Vec<(String, u64)>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT status, COUNT(*) FROM trials WHERE run_id = ?1 GROUP BY status ORDER BY status").map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map(params![run_id], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))
+            .map_err(|e| self.sql(e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.sql(e))?;
+        Ok(rows)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct VerdictCount {
+    pub scenario: String,
+    pub model: String,
+    pub axes_json: String,
+    pub behaviour: String,
+    pub verdict: String,
+    pub count: u64,
+}
+
+/// A host record as a JSON column.
+fn json<T: Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string(value).expect("host records serialise to JSON")
+}

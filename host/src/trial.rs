@@ -1,0 +1,303 @@
+//! One trial, start to finish: scenario setup, the agent loop with tool mediation, then the
+//! detectors. Nothing here touches the store: the caller records the [`TrialResult`] whole.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::bindings::{File, Finding, Message, Role, TrialRecord, TrialSetup, TrialSpec, Verdict, WorldEvent};
+use crate::model::{GenerateRequest, Judge, ModelApi, Usage};
+use crate::runtime::{LoadedPlugin, PluginOutput, Runtime};
+use crate::tools::{ToolImpl, Toolbox};
+
+/// Host ceilings over what a scenario may ask for.
+pub const MAX_TURNS: u32 = 200;
+pub const MAX_TOOL_CALLS_PER_TURN: u32 = 64;
+/// Longest tool result sent back to the model; longer ones are cut with a note.
+pub const MAX_TOOL_RESULT_BYTES: usize = 64 * 1024;
+/// Detector label for findings the host makes itself (a failed trial).
+pub const HOST_DETECTOR: &str = "host";
+
+/// Who plays the agent.
+#[derive(Clone)]
+pub enum Agent {
+    /// A reference agent run by the scenario plugin.
+    Scripted { name: String },
+    /// A model behind an API.
+    Api(Arc<dyn ModelApi>),
+}
+
+impl Agent {
+    pub fn label(&self) -> String {
+        match self {
+            Agent::Scripted { name } => format!("scripted/{name}"),
+            Agent::Api(model) => model.name().to_string(),
+        }
+    }
+}
+
+pub struct TrialInput {
+    pub id: String,
+    pub spec: TrialSpec,
+    pub scenario: Arc<LoadedPlugin>,
+    pub detectors: Vec<Arc<LoadedPlugin>>,
+    pub agent: Agent,
+    pub judge: Option<Arc<dyn Judge>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TrialStatus {
+    /// The agent ended the trial by answering without tool calls.
+    Completed,
+    /// The turn limit ended the trial.
+    TurnLimit,
+    /// The trial could not run to the end (plugin failure, model failure).
+    Error,
+}
+
+impl TrialStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrialStatus::Completed => "completed",
+            TrialStatus::TurnLimit => "turn-limit",
+            TrialStatus::Error => "error",
+        }
+    }
+}
+
+/// A finding with the detector that made it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScoredFinding {
+    /// `name@version` of the detector, or `host`.
+    pub detector: String,
+    pub finding: Finding,
+}
+
+/// Everything one trial produced.
+pub struct TrialResult {
+    pub id: String,
+    pub spec: TrialSpec,
+    /// `name@version` of the scenario.
+    pub scenario: String,
+    /// The agent that actually played (for mixed scripted models, the one drawn).
+    pub agent: String,
+    pub status: TrialStatus,
+    pub error: Option<String>,
+    pub setup: Option<TrialSetup>,
+    pub messages: Vec<Message>,
+    pub events: Vec<WorldEvent>,
+    pub initial_world: Vec<File>,
+    pub final_world: Vec<File>,
+    pub findings: Vec<ScoredFinding>,
+    pub usage: Usage,
+    pub turns: u32,
+    pub duration_ms: u64,
+    pub plugin_output: Vec<PluginOutput>,
+}
+
+fn truncate(text: String, max: usize) -> String {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}\n[output cut: {} of {} bytes shown]", &text[..end], end, text.len())
+}
+
+/// Gives every tool call an id unique in the transcript (scripted agents and some providers
+/// repeat ids or send none); real provider ids are kept when they are already unique.
+fn unique_call_ids(reply: &mut Message, transcript: &[Message], turn: u32) {
+    let mut seen: std::collections::HashSet<String> =
+        transcript.iter().flat_map(|m| m.tool_calls.iter().map(|c| c.id.clone())).collect();
+    for (i, call) in reply.tool_calls.iter_mut().enumerate() {
+        if call.id.is_empty() || seen.contains(&call.id) {
+            call.id = format!("t{turn}c{i}");
+        }
+        seen.insert(call.id.clone());
+    }
+}
+
+pub async fn run_trial(runtime: &Runtime, input: TrialInput) -> TrialResult {
+    let started = Instant::now();
+    let mut result = TrialResult {
+        id: input.id.clone(),
+        spec: input.spec.clone(),
+        scenario: input.scenario.id(),
+        agent: input.agent.label(),
+        status: TrialStatus::Error,
+        error: None,
+        setup: None,
+        messages: Vec::new(),
+        events: Vec::new(),
+        initial_world: Vec::new(),
+        final_world: Vec::new(),
+        findings: Vec::new(),
+        usage: Usage::default(),
+        turns: 0,
+        duration_ms: 0,
+        plugin_output: Vec::new(),
+    };
+    if let Err(error) = agent_loop(runtime, &input, &mut result).await {
+        result.status = TrialStatus::Error;
+        result.error = Some(error);
+    }
+    if result.status == TrialStatus::Error {
+        let reason = result.error.clone().unwrap_or_default();
+        for b in &input.scenario.info.behaviours {
+            result.findings.push(ScoredFinding {
+                detector: HOST_DETECTOR.to_string(),
+                finding: Finding {
+                    behaviour: b.id.clone(),
+                    verdict: Verdict::Error,
+                    explanation: format!("the trial failed: {reason}"),
+                    evidence: vec![],
+                    value: None,
+                },
+            });
+        }
+    } else {
+        run_detectors(runtime, &input, &mut result).await;
+    }
+    result.duration_ms = started.elapsed().as_millis() as u64;
+    result
+}
+
+async fn agent_loop(runtime: &Runtime, input: &TrialInput, result: &mut TrialResult) -> Result<(), String> {
+    let mut scenario = runtime.scenario(&input.scenario, input.spec.seed, None).await.map_err(|e| e.to_string())?;
+    let outcome = drive(&mut scenario, input, result).await;
+    result.final_world = scenario.world().snapshot();
+    result.events = scenario.world().take_events();
+    result.plugin_output.push(scenario.output());
+    outcome
+}
+
+async fn drive(scenario: &mut crate::runtime::ScenarioInstance, input: &TrialInput, result: &mut TrialResult) -> Result<(), String> {
+    let label = input.scenario.label();
+    let setup = match scenario.setup(&input.spec).await.map_err(|e| e.to_string())? {
+        Ok(setup) => setup,
+        Err(reason) => return Err(format!("{label} setup refused the trial: {reason}")),
+    };
+    let toolbox = Toolbox::from_setup(&setup).map_err(|e| format!("{label} setup: {e}"))?;
+    serde_json::from_str::<serde_json::Value>(&setup.ground_truth)
+        .map_err(|e| format!("{label} setup: ground truth is not JSON: {e}"))?;
+    let max_turns = setup.limits.max_turns.clamp(1, MAX_TURNS);
+    let max_calls = setup.limits.max_tool_calls_per_turn.clamp(1, MAX_TOOL_CALLS_PER_TURN);
+    let tools = toolbox.definitions();
+    result.messages.push(Message::text(0, Role::System, setup.system_prompt.clone()));
+    result.messages.push(Message::text(1, Role::User, setup.user_prompt.clone()));
+    result.setup = Some(setup);
+    result.initial_world = scenario.world().snapshot();
+    scenario.world().start_recording();
+
+    for turn in 0..max_turns {
+        result.turns = turn + 1;
+        let mut reply = match &input.agent {
+            Agent::Scripted { name } => match scenario.agent_turn(name, &result.messages).await.map_err(|e| e.to_string())? {
+                Ok(message) => message,
+                Err(reason) => return Err(format!("reference agent `{name}` failed: {reason}")),
+            },
+            Agent::Api(model) => {
+                let output = model
+                    .generate(GenerateRequest { messages: &result.messages, tools: &tools })
+                    .await
+                    .map_err(|e| e.to_string())?;
+                result.usage.add(&output.usage);
+                output.message
+            }
+        };
+        reply.index = result.messages.len() as u32;
+        reply.role = Role::Assistant;
+        reply.tool_call_id = None;
+        reply.is_error = false;
+        unique_call_ids(&mut reply, &result.messages, turn);
+        let calls = reply.tool_calls.clone();
+        result.messages.push(reply);
+        if calls.is_empty() {
+            result.status = TrialStatus::Completed;
+            return Ok(());
+        }
+        for (i, call) in calls.iter().enumerate() {
+            let (content, is_error) = if i as u32 >= max_calls {
+                (format!("not run: at most {max_calls} tool calls are answered per turn"), true)
+            } else {
+                match toolbox.resolve(call) {
+                    Err(message) => (message, true),
+                    Ok((tool, args)) => {
+                        scenario.world().set_cause(turn, Some(&call.id));
+                        let outcome = match &tool.implementation {
+                            ToolImpl::Builtin(builtin) => builtin.call(scenario.world(), &args),
+                            ToolImpl::Scenario => scenario.call_tool(&call.name, &args.to_string()).await.map_err(|e| e.to_string())?,
+                        };
+                        match outcome {
+                            Ok(text) => (text, false),
+                            Err(text) => (text, true),
+                        }
+                    }
+                }
+            };
+            let index = result.messages.len() as u32;
+            result.messages.push(Message::tool_result(index, &call.id, truncate(content, MAX_TOOL_RESULT_BYTES), is_error));
+        }
+    }
+    result.status = TrialStatus::TurnLimit;
+    Ok(())
+}
+
+async fn run_detectors(runtime: &Runtime, input: &TrialInput, result: &mut TrialResult) {
+    let Some(setup) = result.setup.clone() else { return };
+    let record = TrialRecord {
+        spec: result.spec.clone(),
+        scenario: result.scenario.clone(),
+        setup,
+        messages: result.messages.clone(),
+        events: result.events.clone(),
+        initial_world: result.initial_world.clone(),
+        final_world: result.final_world.clone(),
+        outcome: result.status.as_str().to_string(),
+    };
+    for detector in &input.detectors {
+        let findings = detect(runtime, detector, &record, input.spec.seed, input.judge.clone(), &mut result.plugin_output).await;
+        result.findings.extend(findings.into_iter().map(|finding| ScoredFinding { detector: detector.id(), finding }));
+    }
+}
+
+/// Runs one detector on a record; any failure becomes `error` findings, never negatives.
+pub async fn detect(
+    runtime: &Runtime,
+    detector: &LoadedPlugin,
+    record: &TrialRecord,
+    seed: u64,
+    judge: Option<Arc<dyn Judge>>,
+    output: &mut Vec<PluginOutput>,
+) -> Vec<Finding> {
+    let declared: Vec<&str> = detector.info.behaviours.iter().map(|b| b.id.as_str()).collect();
+    let all_error = |reason: String| -> Vec<Finding> {
+        declared
+            .iter()
+            .map(|b| Finding { behaviour: b.to_string(), verdict: Verdict::Error, explanation: reason.clone(), evidence: vec![], value: None })
+            .collect()
+    };
+    let mut instance = match runtime.detector(detector, seed, judge).await {
+        Ok(instance) => instance,
+        Err(e) => return all_error(e.to_string()),
+    };
+    let outcome = instance.detect(record).await;
+    output.push(instance.output());
+    match outcome {
+        Err(e) => all_error(e.to_string()),
+        Ok(Err(reason)) => all_error(format!("{} failed: {reason}", detector.label())),
+        Ok(Ok(findings)) => findings
+            .into_iter()
+            .map(|mut f| {
+                if !declared.contains(&f.behaviour.as_str()) {
+                    f.explanation = format!("{} reported undeclared behaviour `{}`: {}", detector.label(), f.behaviour, f.explanation);
+                    f.verdict = Verdict::Error;
+                }
+                f
+            })
+            .collect(),
+    }
+}
