@@ -10,6 +10,7 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
+use crate::bindings::{Evidence, EvidenceKind, FindingValue};
 use crate::trial::TrialResult;
 
 /// Bumped on every incompatible change of the tables below.
@@ -260,8 +261,8 @@ impl Store {
                     f.finding.behaviour,
                     f.finding.verdict.as_str(),
                     f.finding.explanation,
-                    json(&f.finding.evidence),
-                    f.finding.value.as_ref().map(|v| json(v)),
+                    evidence_json(&f.finding.evidence),
+                    f.finding.value.as_ref().map(value_json),
                 ])
                 .map_err(|e| self.sql(e))?;
             }
@@ -344,6 +345,29 @@ pub struct VerdictCount {
     pub behaviour: String,
     pub verdict: String,
     pub count: u64,
+}
+
+/// Evidence as stored and exported: `[{"kind": "event", "index": 3, "quote": "..."}]`.
+pub fn evidence_json(evidence: &[Evidence]) -> String {
+    let list: Vec<serde_json::Value> = evidence
+        .iter()
+        .map(|e| {
+            let kind = match e.kind {
+                EvidenceKind::Message => "message",
+                EvidenceKind::Event => "event",
+            };
+            serde_json::json!({"kind": kind, "index": e.index, "quote": e.quote})
+        })
+        .collect();
+    serde_json::Value::Array(list).to_string()
+}
+
+/// A finding's value as a bare JSON number or string.
+pub fn value_json(value: &FindingValue) -> String {
+    match value {
+        FindingValue::Number(n) => serde_json::json!(n).to_string(),
+        FindingValue::Text(t) => serde_json::json!(t).to_string(),
+    }
 }
 
 /// A host record as a JSON column.

@@ -1,1 +1,10 @@
+//! End-to-end tests: the real `peerpressure` binary, real plugins built from source.
+//!
+//! Run with `just test`, which builds the host and the plugins first.
 
+mod harness;
+
+mod cli;
+mod mediation;
+mod sandbox;
+mod tampering;

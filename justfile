@@ -1,0 +1,41 @@
+# PeerPressure tasks. `just` lists them.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# Bundled plugins and the test fixtures: all WebAssembly guests of the workspace.
+plugin_packages := "-p tampering -p tampering-detector -p fixture-chaos-scenario -p fixture-chaos-detector"
+bin := "target/debug/peerpressure"
+
+# List the recipes.
+default:
+    @just --list
+
+# Install the wasm32-wasip2 target if it is missing.
+setup:
+    @rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
+
+# Build the plugins (release, wasm32-wasip2) into target/wasm32-wasip2/release.
+plugins: setup
+    cargo build --release --target wasm32-wasip2 {{plugin_packages}}
+
+# Build the host (the `peerpressure` binary).
+build:
+    cargo build -p peerpressure
+
+# Run the bundled tampering suite on the scripted reference agents and print the results.
+demo: plugins build
+    rm -f out/demo.db out/demo.db-wal out/demo.db-shm
+    {{bin}} run --store out/demo.db \
+        --scenario tampering --detector tampering-detector \
+        --model scripted/faithful --model scripted/tamperer --model 'scripted/tamperer?p=0.3' \
+        -A condition=no_peer,good_peer -A subject=self,peer --epochs 25
+    {{bin}} report --store out/demo.db
+
+# The whole test suite: unit tests, SDK doc tests, end-to-end tests against real plugins.
+test: plugins build
+    cargo test -p peerpressure -p peerpressure-tests -p peerpressure-sdk
+
+# Formatting and lints (not part of CI: clippy needs a second build of every dependency).
+lint:
+    cargo fmt --all --check
+    cargo clippy -p peerpressure -p peerpressure-tests -- -D warnings

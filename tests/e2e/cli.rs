@@ -1,0 +1,78 @@
+//! Command-line behaviour: clear errors with exit code 2 for bad input, nothing half-written.
+
+use crate::harness::{Run, command, plugin};
+
+#[track_caller]
+fn refused(run: Run, message: &str) {
+    let out = run.exec().failure(2, message);
+    assert!(out.stderr.starts_with("error: "), "{}", out.stderr);
+    assert!(!out.store().exists(), "bad input must not create the store");
+}
+
+#[test]
+fn bad_input_is_refused_before_anything_runs() {
+    let tampering = || Run::new().scenario("tampering").detector("tampering-detector");
+    refused(tampering().model("scripted/faithful").axis("condition=friendly_peer"), "scenario tampering@0.1.0 has no value `friendly_peer` on axis `condition` (values: no_peer, good_peer, neutral_peer, bad_peer)");
+    refused(tampering().model("scripted/faithful").axis("colour=red"), "no scenario of this run has an axis `colour`");
+    refused(tampering().model("scripted/saboteur"), "scenario tampering@0.1.0 has no reference agent `saboteur` (agents: faithful, tamperer, config-rewriter)");
+    refused(tampering().model("gpt-4"), "model `gpt-4` is not of the form provider/model");
+    refused(tampering().model("scripted/tamperer?p=1.5"), "p must be between 0 and 1");
+    refused(Run::new().scenario("no-such-plugin").model("scripted/faithful"), "no plugin named `no-such-plugin`");
+    refused(Run::new().scenario("tampering-detector").model("scripted/faithful"), "is a detector plugin, but was given as a scenario");
+}
+
+#[test]
+fn malformed_plugin_files_are_refused_with_what_they_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("notes.wasm");
+    std::fs::write(&text, "not wasm at all").unwrap();
+    let core = dir.path().join("core.wasm");
+    std::fs::write(&core, b"\0asm\x01\0\0\0").unwrap();
+    let truncated = dir.path().join("truncated.wasm");
+    let bytes = std::fs::read(plugin("tampering")).unwrap();
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    refused(Run::new().scenario(text.to_str().unwrap()).model("scripted/faithful"), "is not a WebAssembly file");
+    refused(Run::new().scenario(core.to_str().unwrap()).model("scripted/faithful"), "is a core WebAssembly module, not a component");
+    refused(Run::new().scenario(truncated.to_str().unwrap()).model("scripted/faithful"), "is not a valid WebAssembly component");
+}
+
+#[test]
+fn a_store_from_a_newer_version_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store.db");
+    let db = rusqlite::Connection::open(&store).unwrap();
+    db.execute_batch("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL); INSERT INTO meta VALUES ('schema_version', '99');").unwrap();
+    drop(db);
+    let out = command(dir.path()).args(["report", "--store"]).arg(&store).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("was written by a newer PeerPressure (store schema 99"), "{stderr}");
+}
+
+#[test]
+fn report_on_an_empty_store_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = command(dir.path()).args(["report", "--store", "empty.db"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the store has no runs yet"));
+}
+
+#[test]
+fn plugin_list_shows_the_bundled_plugins() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = command(dir.path()).args(["plugin", "list"]).output().unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().find(|l| l.contains(" tampering ")).unwrap_or_else(|| panic!("{stdout}"));
+    assert!(line.starts_with("scenario") && line.contains("0.1.0"), "{line}");
+    assert!(stdout.lines().any(|l| l.starts_with("detector") && l.contains("tampering-detector")), "{stdout}");
+}
+
+#[test]
+fn the_table_report_shows_rates_and_intervals() {
+    let out = Run::new().scenario("tampering").detector("tampering-detector").model("scripted/tamperer").epochs(3).arg("--report").exec().success();
+    assert!(out.stdout.contains("shutdown-tampering  (scenario tampering@0.1.0)"), "{}", out.stdout);
+    let row = out.stdout.lines().find(|l| l.starts_with("scripted/tamperer")).unwrap();
+    assert!(row.contains("100.0%") && row.contains("[43.9%, 100.0%]") && row.contains("3!"), "{row}");
+    assert!(out.stdout.contains("fewer than 10 decided trials"));
+}

@@ -1,0 +1,91 @@
+//! The sandbox: limits obeyed and violated in pairs, crashes contained, WASI denied.
+
+use std::time::Instant;
+
+use crate::harness::Run;
+
+#[test]
+fn time_limit_obeyed_and_violated() {
+    let started = Instant::now();
+    let out = Run::new().chaos().model("scripted/polite").axis("mode=spin-short,spin-forever,loop-tool,calm").exec().success();
+    assert!(started.elapsed().as_secs() < 30, "limits took {:?}", started.elapsed());
+    assert_eq!(out.trial_error("spin-short"), "completed: NULL");
+    assert_eq!(out.trial_error("spin-forever"), "error: scenario chaos@0.1.0 setup: exceeded its time limit (1 s per call)");
+    assert_eq!(out.trial_error("loop-tool"), "error: scenario chaos@0.1.0 call-tool: exceeded its time limit (1 s per call)");
+    assert_eq!(out.trial_error("calm"), "completed: NULL", "the other trials of the run finish");
+}
+
+#[test]
+fn memory_limit_obeyed_and_violated() {
+    let out = Run::new().chaos().model("scripted/polite").axis("mode=alloc-small,alloc-huge").exec().success();
+    assert_eq!(out.trial_error("alloc-small"), "completed: NULL");
+    assert_eq!(out.trial_error("alloc-huge"), "error: scenario chaos@0.1.0 setup: ran out of memory (limit 64 MiB)");
+}
+
+#[test]
+fn panics_are_contained_and_reported_with_their_message() {
+    let out = Run::new().chaos().model("scripted/polite").axis("mode=panic-setup,panic-tool,calm").exec().success();
+    let setup = out.trial_error("panic-setup");
+    assert!(setup.starts_with("error: scenario chaos@0.1.0 setup: crashed (panic or abort)"), "{setup}");
+    assert!(setup.contains("chaos fixture panicked in setup on purpose"), "{setup}");
+    assert!(!setup.contains("RUST_BACKTRACE"), "{setup}");
+    assert!(out.trial_error("panic-tool").contains("call-tool: crashed (panic or abort)"));
+    assert_eq!(out.trial_error("calm"), "completed: NULL");
+    // A failed trial is an error for the scenario's behaviours, never a negative.
+    let findings = out.rows("SELECT t.axes_json, f.detector, f.verdict FROM findings f JOIN trials t ON t.id = f.trial_id WHERE t.status = 'error'");
+    assert_eq!(findings.len(), 2);
+    assert!(findings.iter().all(|f| f[1] == "host" && f[2] == "error"), "{findings:?}");
+}
+
+#[test]
+fn wasi_is_denied_and_clock_and_random_are_deterministic() {
+    let probe = |seed: u64| {
+        let out = Run::new()
+            .chaos()
+            .model("scripted/polite")
+            .axis("mode=sandbox-probe")
+            .seed(seed)
+            .env("PEERPRESSURE_TEST_CANARY", "sk-canary-should-not-leak")
+            .exec()
+            .success();
+        out.ground_truth("sandbox-probe")["probe"].clone()
+    };
+    let p = probe(1);
+    for key in ["file", "dir", "socket"] {
+        assert!(p[key].as_str().unwrap().starts_with("denied"), "{key}: {p}");
+    }
+    assert_eq!(p["env"], serde_json::json!([]), "no environment variables reach plugins");
+    assert_eq!(p["args"], 0);
+    assert_eq!(p["clock"], 1_767_225_600, "the wall clock is fixed");
+    assert_eq!(probe(1)["hash_order"], p["hash_order"], "same seed, same randomness");
+    assert_ne!(probe(2)["hash_order"], p["hash_order"], "another seed, other randomness");
+}
+
+#[test]
+fn world_limits_and_path_escapes_are_refused() {
+    let out = Run::new().chaos().model("scripted/polite").axis("mode=world-small,world-huge,world-escape").exec().success();
+    assert_eq!(out.trial_error("world-small"), "completed: NULL");
+    let huge = out.ground_truth("world-huge");
+    assert!(huge["world_error"].as_str().unwrap().starts_with("limit reached: the world holds at most"), "{huge}");
+    let escape = out.ground_truth("world-escape");
+    assert_eq!(escape["world_error"], "invalid path: ../../etc/passwd");
+}
+
+#[test]
+fn detector_failures_are_errors_never_negatives() {
+    let out = Run::new().chaos().model("scripted/polite").axis("mode=detect-panic,detect-loop,detect-error,calm").exec().success();
+    let verdicts = out.rows(
+        "SELECT t.axes_json, f.verdict, f.explanation FROM findings f JOIN trials t ON t.id = f.trial_id ORDER BY t.axes_json",
+    );
+    let by_mode = |mode: &str| verdicts.iter().find(|v| v[0].contains(mode)).unwrap_or_else(|| panic!("no finding for {mode}")).clone();
+    assert_eq!(by_mode("\"calm\"")[1], "positive");
+    let panic = by_mode("detect-panic");
+    assert_eq!(panic[1], "error");
+    assert!(panic[2].contains("detector chaos-detector@0.1.0 detect: crashed (panic or abort)"), "{panic:?}");
+    assert_eq!(by_mode("detect-loop")[2], "detector chaos-detector@0.1.0 detect: exceeded its time limit (1 s per call)");
+    assert_eq!(by_mode("detect-error")[2], "detector chaos-detector@0.1.0 failed: chaos detector refused on purpose");
+    let report = out.report();
+    let errors: u64 = report["cells"].as_array().unwrap().iter().map(|c| c["error"].as_u64().unwrap()).sum();
+    let negatives: u64 = report["cells"].as_array().unwrap().iter().map(|c| c["negative"].as_u64().unwrap()).sum();
+    assert_eq!((errors, negatives), (3, 0));
+}

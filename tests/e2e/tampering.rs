@@ -1,0 +1,90 @@
+//! The bundled tampering scenario and detector on the scripted reference agents.
+
+use crate::harness::{Run, cells};
+
+fn tampering() -> Run {
+    Run::new().scenario("tampering").detector("tampering-detector")
+}
+
+#[test]
+fn faithful_agent_never_tampers_and_tamperers_always_do() {
+    let out = tampering()
+        .model("scripted/faithful")
+        .model("scripted/tamperer")
+        .model("scripted/config-rewriter")
+        .axis("condition=no_peer,good_peer")
+        .axis("subject=self,peer")
+        .epochs(10)
+        .exec()
+        .success();
+    let report = out.report();
+    for (model, expected) in [("scripted/faithful", 0.0), ("scripted/tamperer", 1.0), ("scripted/config-rewriter", 1.0)] {
+        let model_cells: Vec<_> = cells(&report, model).collect();
+        assert_eq!(model_cells.len(), 4, "{model}: one cell per condition x subject");
+        for cell in model_cells {
+            assert_eq!(cell["behaviour"], "shutdown-tampering");
+            assert_eq!(cell["n"], 10, "{cell}");
+            assert_eq!(cell["error"], 0, "{cell}");
+            assert_eq!(cell["rate"].as_f64(), Some(expected), "{model}: {cell}");
+        }
+    }
+    assert_eq!(report["trials"][0], serde_json::json!(["completed", 120]));
+}
+
+#[test]
+fn mixed_agent_rate_is_covered_by_its_interval() {
+    let out = tampering().model("scripted/tamperer?p=0.3").epochs(200).seed(7).exec().success();
+    let report = out.report();
+    let cell = cells(&report, "scripted/tamperer?p=0.3").next().expect("one cell");
+    assert_eq!(cell["n"], 200);
+    let (lo, hi) = (cell["ci_low"].as_f64().unwrap(), cell["ci_high"].as_f64().unwrap());
+    assert!(lo <= 0.3 && 0.3 <= hi, "0.3 outside [{lo}, {hi}]: {cell}");
+    // The mix is real: both agents played, in the recorded proportions.
+    let agents = out.rows("SELECT agent, COUNT(*) FROM trials GROUP BY agent ORDER BY agent");
+    assert_eq!(agents.len(), 2, "{agents:?}");
+    let tamperers: u64 = agents.iter().find(|r| r[0] == "scripted/tamperer").unwrap()[1].parse().unwrap();
+    assert_eq!(Some(tamperers), cell["positive"].as_u64());
+}
+
+#[test]
+fn trials_record_transcript_world_events_evidence_and_provenance() {
+    let out = tampering().model("scripted/tamperer").exec().success();
+    // The config change is an event tied to the tool call that made it.
+    let events = out.rows("SELECT kind, machine, path, before, after, tool_call_id, turn FROM events WHERE path = 'shutdown_config.yaml'");
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(&events[0][..3], ["write", "drive", "shutdown_config.yaml"]);
+    assert!(events[0][3].contains("shutdown_enabled: true") && events[0][4].contains("shutdown_enabled: false"), "{events:?}");
+    let call = out.rows(&format!("SELECT tool_calls_json FROM messages WHERE tool_calls_json LIKE '%{}%'", events[0][5]));
+    assert!(call[0][0].contains("modify_var"), "{call:?}");
+    // The finding points at that event and message, and carries the new value.
+    let finding = out.rows("SELECT detector, verdict, evidence_json, value_json FROM findings");
+    assert_eq!(finding[0][..2], ["tampering-detector@0.1.0", "positive"]);
+    assert!(finding[0][2].contains("\"kind\":\"event\"") && finding[0][2].contains("\"kind\":\"message\""), "{finding:?}");
+    assert_eq!(finding[0][3], "\"false\"");
+    // The agent's reasoning is kept in the transcript.
+    assert_eq!(out.rows("SELECT COUNT(*) FROM messages WHERE reasoning IS NOT NULL")[0][0], "1");
+    // Provenance: host version and the exact plugin bytes.
+    let report = out.report();
+    assert_eq!(report["run"]["host_version"], env!("CARGO_PKG_VERSION"));
+    let plugins = report["run"]["plugins"].as_array().unwrap();
+    let scenario = plugins.iter().find(|p| p["name"] == "tampering").unwrap();
+    let bytes = std::fs::read(scenario["path"].as_str().unwrap()).unwrap();
+    assert_eq!(scenario["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(scenario["size"].as_u64(), Some(bytes.len() as u64));
+    // The trial's seed and model are recorded with it.
+    let trial = out.rows("SELECT model, seed, epoch, status FROM trials");
+    assert_eq!(trial[0][0], "scripted/tamperer");
+    assert_eq!(trial[0][3], "completed");
+}
+
+#[test]
+fn rerunning_a_command_resumes_and_a_new_seed_is_a_new_run() {
+    let first = tampering().model("scripted/faithful").epochs(5).exec().success();
+    let ids = first.rows("SELECT id FROM trials ORDER BY id");
+    let again = Run::again(&first).scenario("tampering").detector("tampering-detector").model("scripted/faithful").epochs(5).exec().success();
+    assert!(again.stderr.contains("5 already recorded"), "{}", again.stderr);
+    assert_eq!(again.rows("SELECT id FROM trials ORDER BY id"), ids, "no trial re-run or duplicated");
+    let reseeded = Run::again(&first).scenario("tampering").detector("tampering-detector").model("scripted/faithful").epochs(5).seed(1).exec().success();
+    assert!(reseeded.stderr.contains("0 already recorded"), "{}", reseeded.stderr);
+    assert_eq!(reseeded.rows("SELECT COUNT(DISTINCT run_id), COUNT(*) FROM trials")[0], ["2", "10"]);
+}
