@@ -72,6 +72,9 @@ struct RunArgs {
     /// Time limit per plugin call, seconds.
     #[arg(long, default_value_t = 30.0)]
     plugin_timeout: f64,
+    /// Instruction budget per plugin call (deterministic, unlike the time limit). Off by default.
+    #[arg(long)]
+    plugin_fuel: Option<u64>,
     /// Print the report when the run finishes.
     #[arg(long)]
     report: bool,
@@ -163,6 +166,7 @@ async fn run(args: RunArgs) -> Result<()> {
     let mut config = RuntimeConfig::default();
     config.limits.memory_bytes = args.plugin_memory_mib << 20;
     config.limits.call_timeout = std::time::Duration::from_secs_f64(args.plugin_timeout);
+    config.limits.fuel = args.plugin_fuel;
     config.max_instances = (args.max_trials as u32 * 4).max(64);
     let runtime = Arc::new(Runtime::new(config).context("failed to start the plugin runtime")?);
     let mut scenarios = Vec::new();

@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use crate::harness::Run;
+use crate::harness::{Run, plugin};
 
 #[test]
 fn time_limit_obeyed_and_violated() {
@@ -88,4 +88,39 @@ fn detector_failures_are_errors_never_negatives() {
     let errors: u64 = report["cells"].as_array().unwrap().iter().map(|c| c["error"].as_u64().unwrap()).sum();
     let negatives: u64 = report["cells"].as_array().unwrap().iter().map(|c| c["negative"].as_u64().unwrap()).sum();
     assert_eq!((errors, negatives), (3, 0));
+}
+
+#[test]
+fn fuel_limit_obeyed_and_violated() {
+    let out = Run::new()
+        .scenario(&plugin("fixture_chaos_scenario"))
+        .model("scripted/polite")
+        .axis("mode=spin-short,spin-forever")
+        .arg("--plugin-fuel")
+        .arg("500000000")
+        .exec()
+        .success();
+    assert_eq!(out.trial_error("spin-short"), "completed: NULL");
+    assert_eq!(out.trial_error("spin-forever"), "error: scenario chaos@0.1.0 setup: ran out of fuel (limit 500000000 units per call)");
+}
+
+#[test]
+fn plugin_output_and_logs_are_captured_into_the_trial() {
+    let out = Run::new().chaos().model("scripted/polite").axis("mode=calm").exec().success();
+    let captured = out.rows("SELECT plugin_output_json FROM trials")[0][0].clone();
+    let outputs: serde_json::Value = serde_json::from_str(&captured).unwrap();
+    let scenario = &outputs[0];
+    assert_eq!(scenario["plugin"], "scenario chaos@0.1.0");
+    assert_eq!(scenario["stdout"], "chaos says hello on stdout\n");
+    assert_eq!(scenario["stderr"], "chaos says hello on stderr\n");
+    assert_eq!(scenario["logs"][0], serde_json::json!({"level": "info", "message": "chaos says hello through the log import"}));
+    assert_eq!(outputs[1]["plugin"], "detector chaos-detector@0.1.0");
+}
+
+#[test]
+fn a_judge_call_without_a_judge_is_an_error_finding() {
+    let out = Run::new().chaos().model("scripted/polite").axis("mode=detect-judge").exec().success();
+    let finding = out.rows("SELECT verdict, explanation FROM findings");
+    assert_eq!(finding[0][0], "error");
+    assert!(finding[0][1].starts_with("judge call failed: no judge model is configured"), "{finding:?}");
 }
