@@ -52,6 +52,8 @@ pub struct GridRequest<'a> {
     pub axes: &'a AxisChoices,
     pub epochs: u32,
     pub seed: u64,
+    /// The generation settings as canonical JSON.
+    pub settings: &'a str,
 }
 
 fn digest(parts: &[&str]) -> [u8; 32] {
@@ -100,10 +102,7 @@ fn cells(scenario: &LoadedPlugin, axes: &AxisChoices) -> Result<Vec<Vec<(String,
 
 /// Expands the grid. `resolve_api` turns a provider model string into a client, or explains
 /// why it cannot (unknown provider, missing key): all such problems surface before any trial.
-pub fn expand(
-    request: &GridRequest<'_>,
-    resolve_api: &dyn Fn(&str, &str, &str) -> Result<Agent, String>,
-) -> Result<Vec<PlannedTrial>, String> {
+pub fn expand(request: &GridRequest<'_>, resolve_api: &dyn Fn(&str) -> Result<Agent, String>) -> Result<Vec<PlannedTrial>, String> {
     for name in request.axes.0.keys() {
         if !request.scenarios.iter().any(|s| s.info.axes.iter().any(|a| &a.name == name)) {
             let known: Vec<String> = request.scenarios.iter().flat_map(|s| s.info.axes.iter().map(|a| a.name.clone())).collect();
@@ -125,7 +124,7 @@ pub fn expand(
                 }
             }
             let api_agent = match &spec {
-                ModelSpec::Provider { provider, model: name } => Some(resolve_api(model, provider, name)?),
+                ModelSpec::Provider { .. } => Some(resolve_api(model)?),
                 ModelSpec::Scripted { .. } => None,
             };
             for axes in &scenario_cells {
@@ -134,7 +133,7 @@ pub fn expand(
                 for epoch in 0..request.epochs {
                     let seed_text = request.seed.to_string();
                     let epoch_text = epoch.to_string();
-                    let parts = [ID_SCHEME, &scenario.sha256, model, &axes_text, &epoch_text, &seed_text];
+                    let parts = [ID_SCHEME, &scenario.sha256, model, request.settings, &axes_text, &epoch_text, &seed_text];
                     let id = hex::encode(&digest(&parts)[..12]);
                     let seed_bytes = digest(&[&id, "seed"]);
                     let trial_seed = u64::from_le_bytes(seed_bytes[..8].try_into().expect("8 bytes"));

@@ -10,6 +10,7 @@ pub mod bindings;
 pub mod grid;
 pub mod locate;
 pub mod model;
+pub mod providers;
 pub mod report;
 pub mod run;
 pub mod runtime;

@@ -12,6 +12,7 @@ use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use peerpressure::grid::AxisChoices;
+use peerpressure::providers::{ProviderConfig, Providers};
 use peerpressure::run::{Progress, RunError, RunRequest};
 use peerpressure::runtime::{LoadError, LoadedPlugin, PluginKind, Runtime, RuntimeConfig};
 use peerpressure::store::{RUN_SCORING, Store};
@@ -54,6 +55,34 @@ struct RunArgs {
     /// Axis values: `axis=v1,v2` or `axis=all`. Axes not named use their default value. Repeatable.
     #[arg(long = "axis", short = 'A')]
     axes: Vec<String>,
+    /// Generation setting for API models, `key=value`: temperature, top_p, max_tokens, seed,
+    /// reasoning_effort, thinking_budget, api (openai: responses|chat). Repeatable.
+    #[arg(short = 'M', long = "model-setting")]
+    model_settings: Vec<String>,
+    /// Model that answers detectors' judge calls (at temperature 0), `provider/model`.
+    #[arg(long)]
+    judge: Option<String>,
+    /// Fixed concurrent requests per provider (default: adaptive, starting at 10).
+    #[arg(long)]
+    max_connections: Option<usize>,
+    /// Seconds for one HTTP attempt.
+    #[arg(long, default_value_t = 180.0)]
+    attempt_timeout: f64,
+    /// Seconds for one model call, retries included.
+    #[arg(long, default_value_t = 900.0)]
+    timeout: f64,
+    /// Retries of one model call (429, 5xx, timeouts, dropped connections).
+    #[arg(long, default_value_t = 8)]
+    max_retries: u32,
+    /// Stop scheduling new trials once this many US dollars are spent.
+    #[arg(long)]
+    cost_limit: Option<f64>,
+    /// TOML file of model prices (US dollars per million tokens) over the built-in table.
+    #[arg(long)]
+    prices: Option<PathBuf>,
+    /// Cache model answers on disk (keyed on the full request and the trial id).
+    #[arg(long)]
+    cache: bool,
     /// Trials per grid cell.
     #[arg(long, default_value_t = 1)]
     epochs: u32,
@@ -178,6 +207,7 @@ async fn run(args: RunArgs) -> Result<()> {
         detectors.push(load(&runtime, d, PluginKind::Detector).await.with_context(|| format!("failed to load detector `{d}`"))?);
     }
     let axes = AxisChoices::parse(&args.axes).map_err(|e| input(anyhow::anyhow!(e)))?;
+    let providers = Arc::new(provider_config(&args).and_then(|c| Providers::new(c).map_err(|e| input(anyhow::anyhow!(e))))?);
     let request = RunRequest {
         scenarios,
         detectors,
@@ -187,6 +217,9 @@ async fn run(args: RunArgs) -> Result<()> {
         seed: args.seed,
         max_trials: args.max_trials,
         command: std::env::args().collect::<Vec<_>>().join(" "),
+        providers: Some(providers),
+        judge: args.judge.clone(),
+        cost_limit: args.cost_limit,
     };
     // Plan before touching the store, so bad input leaves nothing behind.
     let planned = peerpressure::run::plan(&request).map_err(input)?.len();
@@ -195,7 +228,7 @@ async fn run(args: RunArgs) -> Result<()> {
     eprintln!("planned {planned} trial(s); recording into {}", args.store.display());
     let show = move |p: &Progress| {
         if interactive {
-            eprint!("\r{}/{} trials  ({} skipped as already recorded, {} errors)   ", p.done, p.total, p.skipped, p.errors);
+            eprint!("\r{}/{} trials  ({} already recorded, {} errors, {} tokens, ${:.4})   ", p.done, p.total, p.skipped, p.errors, p.tokens, p.cost);
         }
     };
     let summary = peerpressure::run::execute(runtime, store.clone(), request, &show).await.map_err(|e| match e {
@@ -206,15 +239,20 @@ async fn run(args: RunArgs) -> Result<()> {
         eprintln!();
     }
     let p = &summary.progress;
+    if p.stopped_by_cost_limit {
+        eprintln!("the cost limit was reached: no new trials were started (rerun with a higher --cost-limit to continue)");
+    }
     eprintln!(
-        "run {}: {} trial(s) in {:.1} s: {} completed, {} hit the turn limit, {} errors, {} already recorded",
+        "run {}: {} trial(s) in {:.1} s: {} completed, {} hit the turn limit, {} errors, {} already recorded; {} tokens, ${:.4}",
         summary.run_id,
         p.total,
         summary.elapsed.as_secs_f64(),
         p.completed,
         p.turn_limit,
         p.errors,
-        p.skipped
+        p.skipped,
+        p.tokens,
+        p.cost
     );
     if args.report {
         let report = report::build(&store, Some(&summary.run_id), RUN_SCORING).map_err(input)?;
@@ -223,6 +261,24 @@ async fn run(args: RunArgs) -> Result<()> {
         eprintln!("see the results with: peerpressure report {} --store {}", summary.run_id, args.store.display());
     }
     Ok(())
+}
+
+fn provider_config(args: &RunArgs) -> Result<ProviderConfig> {
+    let mut config = ProviderConfig::default();
+    config.settings.apply(&args.model_settings).map_err(|e| input(anyhow::anyhow!(e)))?;
+    config.max_connections = args.max_connections;
+    config.policy.attempt_timeout = std::time::Duration::from_secs_f64(args.attempt_timeout);
+    config.policy.call_timeout = std::time::Duration::from_secs_f64(args.timeout);
+    config.policy.max_retries = args.max_retries;
+    if let Some(path) = &args.prices {
+        let text = std::fs::read_to_string(path).with_context(|| format!("failed to read the price file {}", path.display())).map_err(input)?;
+        config.prices.load_overrides(&text, &path.display().to_string()).map_err(|e| input(anyhow::anyhow!(e)))?;
+    }
+    if args.cache {
+        let dir = peerpressure::runtime::default_cache_dir().context("no cache directory: set PEERPRESSURE_CACHE_DIR").map_err(input)?;
+        config.cache = Some(dir.join("responses"));
+    }
+    Ok(config)
 }
 
 async fn plugin_list() -> Result<()> {

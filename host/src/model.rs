@@ -30,13 +30,27 @@ impl Usage {
 /// One model call: the conversation so far and the tools on offer.
 pub struct GenerateRequest<'a> {
     pub messages: &'a [Message],
+    /// Per message, what the provider returned beyond the interface's fields (signed thinking
+    /// blocks, thought signatures) so it can be replayed verbatim; `None` for most messages.
+    pub provider_state: &'a [Option<serde_json::Value>],
     pub tools: &'a [ToolDefinition],
+    /// The trial's id: part of the response-cache key.
+    pub trial_id: &'a str,
 }
 
 /// The assistant's turn (text, reasoning, tool calls) and what it cost.
+#[derive(Debug, Clone)]
 pub struct ModelOutput {
     pub message: Message,
     pub usage: Usage,
+    /// Cost in US dollars, when the model's price is known (0 for a cache hit).
+    pub cost: Option<f64>,
+    /// Provider data to replay with this message on later turns.
+    pub provider_state: Option<serde_json::Value>,
+    /// Answered from the response cache.
+    pub cached: bool,
+    /// HTTP attempts this call took (1 without retries).
+    pub attempts: u32,
 }
 
 #[derive(Debug, thiserror::Error)]

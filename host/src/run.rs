@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 
 use crate::grid::{AxisChoices, GridRequest, PlannedTrial, expand};
 use crate::runtime::{LoadedPlugin, Runtime};
+use crate::providers::Providers;
 use crate::store::{PluginRecord, RunRecord, Store, StoreError};
 use crate::trial::{Agent, TrialInput, TrialStatus, run_trial};
 
@@ -25,6 +26,12 @@ pub struct RunRequest {
     pub max_trials: usize,
     /// The command line, for provenance.
     pub command: String,
+    /// HTTP providers for `provider/model` strings; `None` allows scripted agents only.
+    pub providers: Option<Arc<Providers>>,
+    /// `--judge provider/model`.
+    pub judge: Option<String>,
+    /// Stop scheduling new trials once this many dollars are spent.
+    pub cost_limit: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -35,6 +42,11 @@ pub struct Progress {
     pub completed: usize,
     pub turn_limit: usize,
     pub errors: usize,
+    pub tokens: u64,
+    /// Dollars spent by this invocation (agent and judge calls with known prices).
+    pub cost: f64,
+    /// Set when `--cost-limit` stopped the scheduling of new trials.
+    pub stopped_by_cost_limit: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -53,14 +65,6 @@ pub enum RunError {
     Store(#[from] StoreError),
 }
 
-/// Resolves `provider/model` strings to API clients. This build has no HTTP providers yet.
-fn resolve_api(model: &str, provider: &str, _name: &str) -> Result<Agent, String> {
-    Err(format!(
-        "model `{model}`: provider `{provider}` is not available in PeerPressure {}; this version runs the scenarios' \
-         scripted reference agents (`scripted/<agent>`)",
-        crate::HOST_VERSION
-    ))
-}
 
 pub fn plugin_record(p: &LoadedPlugin) -> PluginRecord {
     PluginRecord {
@@ -94,7 +98,14 @@ pub fn run_id(request: &RunRequest) -> String {
     }
     h.update(request.epochs.to_le_bytes());
     h.update(request.seed.to_le_bytes());
+    h.update(settings_text(request));
+    h.update(request.judge.as_deref().unwrap_or(""));
     format!("run-{}", &hex::encode(h.finalize())[..12])
+}
+
+/// The generation settings in force, as canonical JSON (part of run and trial identity).
+fn settings_text(request: &RunRequest) -> String {
+    request.providers.as_ref().map(|p| serde_json::to_string(&p.config().settings).expect("settings serialise")).unwrap_or_else(|| "{}".into())
 }
 
 /// Plans the grid without running anything.
@@ -105,8 +116,16 @@ pub fn plan(request: &RunRequest) -> Result<Vec<PlannedTrial>, RunError> {
     if request.models.is_empty() {
         return Err(RunError::Plan("no model given (--model provider/model, e.g. scripted/faithful)".into()));
     }
-    let grid = GridRequest { scenarios: &request.scenarios, models: &request.models, axes: &request.axes, epochs: request.epochs, seed: request.seed };
-    expand(&grid, &resolve_api).map_err(RunError::Plan)
+    let settings = settings_text(request);
+    let grid = GridRequest { scenarios: &request.scenarios, models: &request.models, axes: &request.axes, epochs: request.epochs, seed: request.seed, settings: &settings };
+    let resolve = |model: &str| -> Result<Agent, String> {
+        let providers = request.providers.as_ref().ok_or_else(|| format!("model `{model}`: no providers are configured"))?;
+        if request.cost_limit.is_some() && providers.price(model).is_none() {
+            return Err(format!("--cost-limit needs a price for `{model}`: add it to a price file (--prices FILE)"));
+        }
+        Ok(Agent::Api(providers.resolve(model)?))
+    };
+    expand(&grid, &resolve).map_err(RunError::Plan)
 }
 
 pub async fn execute(
@@ -118,6 +137,11 @@ pub async fn execute(
     let started = Instant::now();
     let trials = plan(&request)?;
     let id = run_id(&request);
+    let judge = match (&request.judge, &request.providers) {
+        (None, _) => None,
+        (Some(model), Some(providers)) => Some(providers.resolve_judge(model).map_err(RunError::Plan)?),
+        (Some(model), None) => return Err(RunError::Plan(format!("judge `{model}`: no providers are configured"))),
+    };
     store.record_run(&RunRecord {
         id: id.clone(),
         created_at: crate::store::now_rfc3339(),
@@ -125,7 +149,8 @@ pub async fn execute(
         seed: request.seed,
         epochs: request.epochs,
         models: request.models.clone(),
-        judge: None,
+        settings: request.providers.as_ref().map(|p| p.config().settings.clone()).unwrap_or_default(),
+        judge: request.judge.clone(),
         axes: request.axes.0.clone(),
         plugins: request.scenarios.iter().chain(&request.detectors).map(|p| plugin_record(p)).collect(),
         command: request.command.clone(),
@@ -143,7 +168,7 @@ pub async fn execute(
     let mut failure: Option<RunError> = None;
     loop {
         // Keep at most `max_trials` spawned so memory stays flat on huge grids.
-        while tasks.len() < request.max_trials.max(1) && failure.is_none() {
+        while tasks.len() < request.max_trials.max(1) && failure.is_none() && !progress.stopped_by_cost_limit {
             let Some(trial) = pending.next() else { break };
             let permit = limit.clone().acquire_owned().await.expect("semaphore is never closed");
             let runtime = runtime.clone();
@@ -155,20 +180,26 @@ pub async fn execute(
                 scenario: trial.scenario,
                 detectors: request.detectors.clone(),
                 agent: trial.agent,
-                judge: None,
+                judge: judge.clone().map(|j| j as Arc<dyn crate::model::Judge>),
             };
             tasks.spawn(async move {
                 let result = run_trial(&runtime, input).await;
-                let status = result.status;
+                let outcome = (result.status, result.usage.input_tokens + result.usage.output_tokens, result.cost.unwrap_or(0.0));
                 let recorded = store.record_trial(&run_id, &result);
                 drop(permit);
-                recorded.map(|_| status)
+                recorded.map(|_| outcome)
             });
         }
         let Some(joined) = tasks.join_next().await else { break };
         match joined {
-            Ok(Ok(status)) => {
+            Ok(Ok((status, tokens, cost))) => {
                 progress.done += 1;
+                progress.tokens += tokens;
+                progress.cost += cost;
+                let judge_cost = judge.as_ref().map_or(0.0, |j| j.spent().1);
+                if request.cost_limit.is_some_and(|limit| progress.cost + judge_cost >= limit) {
+                    progress.stopped_by_cost_limit = true;
+                }
                 match status {
                     TrialStatus::Completed => progress.completed += 1,
                     TrialStatus::TurnLimit => progress.turn_limit += 1,

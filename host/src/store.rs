@@ -52,6 +52,9 @@ pub struct RunRecord {
     pub seed: u64,
     pub epochs: u32,
     pub models: Vec<String>,
+    /// Generation settings applied to every API model (`-M`).
+    #[serde(default)]
+    pub settings: crate::providers::GenerationSettings,
     pub judge: Option<String>,
     pub axes: std::collections::BTreeMap<String, Vec<String>>,
     pub plugins: Vec<PluginRecord>,
@@ -90,6 +93,7 @@ CREATE TABLE IF NOT EXISTS trials (
     turns INTEGER NOT NULL,
     duration_ms INTEGER NOT NULL,
     usage_json TEXT NOT NULL,
+    cost REAL,
     setup_json TEXT,
     initial_world_json TEXT NOT NULL,
     final_world_json TEXT NOT NULL,
@@ -101,6 +105,8 @@ CREATE TABLE IF NOT EXISTS messages (
     run_id TEXT NOT NULL, trial_id TEXT NOT NULL, idx INTEGER NOT NULL,
     role TEXT NOT NULL, content TEXT NOT NULL, reasoning TEXT, tool_calls_json TEXT NOT NULL,
     tool_call_id TEXT, is_error INTEGER NOT NULL,
+    -- the model call behind an assistant message: usage, cost, cache hit, attempts
+    call_json TEXT,
     PRIMARY KEY (run_id, trial_id, idx)
 );
 CREATE TABLE IF NOT EXISTS events (
@@ -201,8 +207,8 @@ impl Store {
         let tx = conn.transaction().map_err(|e| self.sql(e))?;
         tx.execute(
             "INSERT INTO trials (run_id, id, scenario, model, agent, epoch, seed, axes_json, status, error, turns, duration_ms,
-                usage_json, setup_json, initial_world_json, final_world_json, plugin_output_json, finished_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+                usage_json, cost, setup_json, initial_world_json, final_world_json, plugin_output_json, finished_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
             params![
                 run_id,
                 t.id,
@@ -217,6 +223,7 @@ impl Store {
                 t.turns,
                 t.duration_ms as i64,
                 json(&t.usage),
+                t.cost,
                 t.setup.as_ref().map(|s| json(s)),
                 json(&t.initial_world),
                 json(&t.final_world),
@@ -228,12 +235,13 @@ impl Store {
         {
             let mut stmt = tx
                 .prepare_cached(
-                    "INSERT INTO messages (run_id, trial_id, idx, role, content, reasoning, tool_calls_json, tool_call_id, is_error)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    "INSERT INTO messages (run_id, trial_id, idx, role, content, reasoning, tool_calls_json, tool_call_id, is_error, call_json)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 )
                 .map_err(|e| self.sql(e))?;
-            for m in &t.messages {
-                stmt.execute(params![run_id, t.id, m.index, m.role.as_str(), m.content, m.reasoning, json(&m.tool_calls), m.tool_call_id, m.is_error])
+            for (i, m) in t.messages.iter().enumerate() {
+                let call = t.calls.get(i).and_then(|c| c.as_ref()).map(|c| json(c));
+                stmt.execute(params![run_id, t.id, m.index, m.role.as_str(), m.content, m.reasoning, json(&m.tool_calls), m.tool_call_id, m.is_error, call])
                     .map_err(|e| self.sql(e))?;
             }
             let mut stmt = tx

@@ -74,6 +74,17 @@ pub struct ScoredFinding {
     pub finding: Finding,
 }
 
+/// What a model call added to a message (assistant messages from API models only).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CallMeta {
+    pub usage: Usage,
+    pub cost: Option<f64>,
+    pub cached: bool,
+    pub attempts: u32,
+    /// Provider data replayed with the message on later turns.
+    pub provider_state: Option<serde_json::Value>,
+}
+
 /// Everything one trial produced.
 pub struct TrialResult {
     pub id: String,
@@ -86,11 +97,15 @@ pub struct TrialResult {
     pub error: Option<String>,
     pub setup: Option<TrialSetup>,
     pub messages: Vec<Message>,
+    /// Aligned with `messages`: the model call behind each assistant message, if any.
+    pub calls: Vec<Option<CallMeta>>,
     pub events: Vec<WorldEvent>,
     pub initial_world: Vec<File>,
     pub final_world: Vec<File>,
     pub findings: Vec<ScoredFinding>,
     pub usage: Usage,
+    /// Dollars spent on the agent's calls; `None` when a model's price is unknown.
+    pub cost: Option<f64>,
     pub turns: u32,
     pub duration_ms: u64,
     pub plugin_output: Vec<PluginOutput>,
@@ -131,11 +146,13 @@ pub async fn run_trial(runtime: &Runtime, input: TrialInput) -> TrialResult {
         error: None,
         setup: None,
         messages: Vec::new(),
+        calls: Vec::new(),
         events: Vec::new(),
         initial_world: Vec::new(),
         final_world: Vec::new(),
         findings: Vec::new(),
         usage: Usage::default(),
+        cost: Some(0.0),
         turns: 0,
         duration_ms: 0,
         plugin_output: Vec::new(),
@@ -188,24 +205,31 @@ async fn drive(scenario: &mut crate::runtime::ScenarioInstance, input: &TrialInp
     let tools = toolbox.definitions();
     result.messages.push(Message::text(0, Role::System, setup.system_prompt.clone()));
     result.messages.push(Message::text(1, Role::User, setup.user_prompt.clone()));
+    result.calls = vec![None, None];
     result.setup = Some(setup);
     result.initial_world = scenario.world().snapshot();
     scenario.world().start_recording();
 
     for turn in 0..max_turns {
         result.turns = turn + 1;
-        let mut reply = match &input.agent {
+        let (mut reply, call) = match &input.agent {
             Agent::Scripted { name } => match scenario.agent_turn(name, &result.messages).await.map_err(|e| e.to_string())? {
-                Ok(message) => message,
+                Ok(message) => (message, None),
                 Err(reason) => return Err(format!("reference agent `{name}` failed: {reason}")),
             },
             Agent::Api(model) => {
+                let state: Vec<Option<serde_json::Value>> = result.calls.iter().map(|c| c.as_ref().and_then(|c| c.provider_state.clone())).collect();
                 let output = model
-                    .generate(GenerateRequest { messages: &result.messages, tools: &tools })
+                    .generate(GenerateRequest { messages: &result.messages, provider_state: &state, tools: &tools, trial_id: &input.id })
                     .await
                     .map_err(|e| e.to_string())?;
                 result.usage.add(&output.usage);
-                output.message
+                result.cost = match (result.cost, output.cost) {
+                    (Some(total), Some(c)) => Some(total + c),
+                    _ => None,
+                };
+                let meta = CallMeta { usage: output.usage, cost: output.cost, cached: output.cached, attempts: output.attempts, provider_state: output.provider_state };
+                (output.message, Some(meta))
             }
         };
         reply.index = result.messages.len() as u32;
@@ -215,6 +239,7 @@ async fn drive(scenario: &mut crate::runtime::ScenarioInstance, input: &TrialInp
         unique_call_ids(&mut reply, &result.messages, turn);
         let calls = reply.tool_calls.clone();
         result.messages.push(reply);
+        result.calls.push(call);
         if calls.is_empty() {
             result.status = TrialStatus::Completed;
             return Ok(());
@@ -240,6 +265,7 @@ async fn drive(scenario: &mut crate::runtime::ScenarioInstance, input: &TrialInp
             };
             let index = result.messages.len() as u32;
             result.messages.push(Message::tool_result(index, &call.id, truncate(content, MAX_TOOL_RESULT_BYTES), is_error));
+            result.calls.push(None);
         }
     }
     result.status = TrialStatus::TurnLimit;

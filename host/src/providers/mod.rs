@@ -1,0 +1,358 @@
+//! Model providers over HTTP, named by Inspect-style model strings.
+//!
+//! | model string | API | key / base URL variables |
+//! |---|---|---|
+//! | `openai/<model>` | Responses (`-M api=chat`: Chat Completions) | `OPENAI_API_KEY`, `OPENAI_BASE_URL` |
+//! | `anthropic/<model>` | Messages | `ANTHROPIC_API_KEY`, `ANTHROPIC_BASE_URL` |
+//! | `google/<model>` | Gemini generateContent | `GEMINI_API_KEY` or `GOOGLE_API_KEY`, `GEMINI_BASE_URL` |
+//! | `openai-api/<service>/<model>` | Chat Completions | `<SERVICE>_API_KEY`, `<SERVICE>_BASE_URL` (required) |
+//! | `together/`, `openrouter/`, `deepseek/`, `vllm/`, `ollama/` | Chat Completions | as above, with default base URLs |
+
+pub mod anthropic;
+pub mod cache;
+pub mod google;
+pub mod http;
+pub mod limit;
+pub mod openai;
+pub mod prices;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::bindings::{JudgeRequest, Message, Role, ToolDefinition};
+use crate::model::{GenerateRequest, Judge, ModelApi, ModelError, ModelOutput, Usage};
+use cache::ResponseCache;
+use http::{Endpoint, RetryPolicy};
+use limit::AdaptiveLimit;
+use prices::{Price, PriceTable};
+
+/// Generation settings, from `-M key=value`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct GenerationSettings {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// OpenAI-style effort: `minimal`, `low`, `medium`, `high`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reasoning_effort: Option<String>,
+    /// Anthropic extended thinking / Gemini thinking budget, in tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thinking_budget: Option<u32>,
+    /// `openai/` only: `responses` (default) or `chat`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api: Option<String>,
+}
+
+pub const SETTING_KEYS: &[&str] = &["temperature", "top_p", "max_tokens", "seed", "reasoning_effort", "thinking_budget", "api"];
+
+impl GenerationSettings {
+    /// Applies `key=value` pairs over these settings.
+    pub fn apply(&mut self, pairs: &[String]) -> Result<(), String> {
+        for pair in pairs {
+            let (key, value) = pair.split_once('=').ok_or_else(|| format!("model setting `{pair}` is not key=value"))?;
+            let (key, value) = (key.trim(), value.trim());
+            let bad = |what: &str| format!("model setting `{key}`: `{value}` is not {what}");
+            match key {
+                "temperature" => self.temperature = Some(value.parse().map_err(|_| bad("a number"))?),
+                "top_p" => self.top_p = Some(value.parse().map_err(|_| bad("a number"))?),
+                "max_tokens" => self.max_tokens = Some(value.parse().map_err(|_| bad("a whole number"))?),
+                "seed" => self.seed = Some(value.parse().map_err(|_| bad("a whole number"))?),
+                "thinking_budget" => self.thinking_budget = Some(value.parse().map_err(|_| bad("a whole number"))?),
+                "reasoning_effort" => {
+                    if !["minimal", "low", "medium", "high", "none"].contains(&value) {
+                        return Err(bad("one of minimal, low, medium, high, none"));
+                    }
+                    self.reasoning_effort = Some(value.to_string());
+                }
+                "api" => {
+                    if !["responses", "chat"].contains(&value) {
+                        return Err(bad("`responses` or `chat`"));
+                    }
+                    self.api = Some(value.to_string());
+                }
+                _ => return Err(format!("unknown model setting `{key}` (known: {})", SETTING_KEYS.join(", "))),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What a wire format makes of a successful answer.
+pub struct Parsed {
+    pub message: Message,
+    pub usage: Usage,
+    pub provider_state: Option<Value>,
+}
+
+/// One vendor's request and answer format.
+pub trait Wire: Send + Sync {
+    fn url(&self) -> String;
+    fn headers(&self) -> Vec<(&'static str, String)>;
+    fn body(&self, request: &GenerateRequest<'_>, settings: &GenerationSettings) -> Value;
+    /// `Err` is an answer that cannot be used (content filter, unexpected shape).
+    fn parse(&self, answer: &Value) -> Result<Parsed, String>;
+}
+
+/// A tool's parameters schema as JSON (validated as JSON when the toolbox was built).
+pub fn schema_of(tool: &ToolDefinition) -> Value {
+    serde_json::from_str(&tool.parameters).unwrap_or_else(|_| serde_json::json!({"type": "object"}))
+}
+
+/// The name of the tool a call id refers to, from the assistant messages before it.
+pub fn tool_name_for(messages: &[Message], call_id: &str) -> Option<String> {
+    messages
+        .iter()
+        .rev()
+        .filter(|m| m.role == Role::Assistant)
+        .flat_map(|m| m.tool_calls.iter())
+        .find(|c| c.id == call_id)
+        .map(|c| c.name.clone())
+}
+
+/// A model behind an HTTP API.
+pub struct HttpModel {
+    name: String,
+    wire: Box<dyn Wire>,
+    endpoint: Endpoint,
+    settings: GenerationSettings,
+    price: Option<Price>,
+    cache: Option<ResponseCache>,
+}
+
+#[async_trait]
+impl ModelApi for HttpModel {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn generate(&self, request: GenerateRequest<'_>) -> Result<ModelOutput, ModelError> {
+        let url = self.wire.url();
+        let body = self.wire.body(&request, &self.settings);
+        let key = self.cache.as_ref().map(|c| c.key(&url, &body, request.trial_id));
+        let cached = match (&self.cache, &key) {
+            (Some(cache), Some(key)) => cache.get(key),
+            _ => None,
+        };
+        let (answer, attempts, from_cache) = match cached {
+            Some(answer) => (answer, 0, true),
+            None => {
+                let (answer, stats) = self.endpoint.post_json(&url, &self.wire.headers(), &body).await?;
+                (answer, stats.attempts, false)
+            }
+        };
+        let parsed = self.wire.parse(&answer).map_err(|message| ModelError::Refused { model: self.name.clone(), message })?;
+        if let (Some(cache), Some(key), false) = (&self.cache, &key, from_cache) {
+            cache.put(key, &answer);
+        }
+        let cost = if from_cache { Some(0.0) } else { self.price.map(|p| p.cost(&parsed.usage)) };
+        Ok(ModelOutput { message: parsed.message, usage: parsed.usage, cost, provider_state: parsed.provider_state, cached: from_cache, attempts })
+    }
+}
+
+/// Everything the providers share in one run.
+pub struct ProviderConfig {
+    pub settings: GenerationSettings,
+    pub policy: RetryPolicy,
+    /// Fixed connections per provider instead of the adaptive limit.
+    pub max_connections: Option<usize>,
+    pub prices: PriceTable,
+    pub cache: Option<std::path::PathBuf>,
+}
+
+impl Default for ProviderConfig {
+    fn default() -> Self {
+        ProviderConfig { settings: GenerationSettings::default(), policy: RetryPolicy::default(), max_connections: None, prices: PriceTable::builtin(), cache: None }
+    }
+}
+
+pub struct Providers {
+    config: ProviderConfig,
+    client: reqwest::Client,
+    /// One concurrency limit per provider endpoint, shared by its models.
+    limits: Mutex<HashMap<String, Arc<AdaptiveLimit>>>,
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+}
+
+fn require_key(model: &str, names: &[&str]) -> Result<String, String> {
+    names.iter().find_map(|n| env(n)).ok_or_else(|| format!("model `{model}` needs an API key: set {}", names.join(" or ")))
+}
+
+impl Providers {
+    pub fn new(config: ProviderConfig) -> Result<Self, String> {
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("peerpressure/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("failed to create the HTTP client: {e}"))?;
+        Ok(Providers { config, client, limits: Mutex::new(HashMap::new()) })
+    }
+
+    pub fn config(&self) -> &ProviderConfig {
+        &self.config
+    }
+
+    fn limit_for(&self, key: &str) -> Arc<AdaptiveLimit> {
+        let mut limits = self.limits.lock().expect("limits");
+        limits
+            .entry(key.to_string())
+            .or_insert_with(|| match self.config.max_connections {
+                Some(n) => AdaptiveLimit::fixed(n),
+                None => AdaptiveLimit::adaptive(),
+            })
+            .clone()
+    }
+
+    /// The price of a model string, if the table has it.
+    pub fn price(&self, model: &str) -> Option<Price> {
+        self.config.prices.get(model)
+    }
+
+    /// Builds a client for `provider/model` with the run's settings.
+    /// Fails (before any call) on unknown providers and missing keys or base URLs.
+    pub fn resolve(&self, model: &str) -> Result<Arc<dyn ModelApi>, String> {
+        self.resolve_with(model, self.config.settings.clone())
+    }
+
+    /// The judge: the same provider rules, temperature 0, none of the agent's settings.
+    pub fn resolve_judge(&self, model: &str) -> Result<Arc<ModelJudge>, String> {
+        let settings = GenerationSettings { temperature: Some(0.0), ..GenerationSettings::default() };
+        Ok(Arc::new(ModelJudge::new(self.resolve_with(model, settings)?)))
+    }
+
+    fn resolve_with(&self, model: &str, settings: GenerationSettings) -> Result<Arc<dyn ModelApi>, String> {
+        let (provider, rest) = model.split_once('/').ok_or_else(|| format!("model `{model}` is not of the form provider/model"))?;
+        let chat = |base: String, name: &str, key: Option<String>, field: &'static str, headers: Vec<(&'static str, String)>| -> Box<dyn Wire> {
+            Box::new(openai::ChatCompletions { base_url: base, model: name.to_string(), api_key: key, max_tokens_field: field, extra_headers: headers })
+        };
+        let (wire, limit_key, key): (Box<dyn Wire>, String, Option<String>) = match provider {
+            "openai" => {
+                let key = require_key(model, &["OPENAI_API_KEY"])?;
+                let base = env("OPENAI_BASE_URL").unwrap_or_else(|| "https://api.openai.com/v1".into());
+                let wire: Box<dyn Wire> = if settings.api.as_deref() == Some("chat") {
+                    chat(base.clone(), rest, Some(key.clone()), "max_completion_tokens", vec![])
+                } else {
+                    Box::new(openai::Responses { base_url: base.clone(), model: rest.to_string(), api_key: key.clone() })
+                };
+                (wire, base, Some(key))
+            }
+            "anthropic" => {
+                let key = require_key(model, &["ANTHROPIC_API_KEY"])?;
+                let base = env("ANTHROPIC_BASE_URL").unwrap_or_else(|| "https://api.anthropic.com".into());
+                (Box::new(anthropic::Messages { base_url: base.clone(), model: rest.to_string(), api_key: key.clone() }), base, Some(key))
+            }
+            "google" => {
+                let key = require_key(model, &["GEMINI_API_KEY", "GOOGLE_API_KEY"])?;
+                let base = env("GEMINI_BASE_URL").or_else(|| env("GOOGLE_BASE_URL")).unwrap_or_else(|| "https://generativelanguage.googleapis.com".into());
+                (Box::new(google::GenerateContent { base_url: base.clone(), model: rest.to_string(), api_key: key.clone() }), base, Some(key))
+            }
+            "openai-api" => {
+                let (service, name) = rest.split_once('/').ok_or_else(|| format!("model `{model}` must be openai-api/<service>/<model>"))?;
+                let var = service.to_ascii_uppercase().replace(['-', '.'], "_");
+                let base = env(&format!("{var}_BASE_URL")).ok_or_else(|| format!("model `{model}` needs {var}_BASE_URL (the service's OpenAI-compatible endpoint)"))?;
+                let key = env(&format!("{var}_API_KEY"));
+                (chat(base.clone(), name, key.clone(), "max_tokens", vec![]), base, key)
+            }
+            "together" | "openrouter" | "deepseek" | "vllm" | "ollama" => {
+                let (var, default_base, needs_key) = match provider {
+                    "together" => ("TOGETHER", "https://api.together.xyz/v1", true),
+                    "openrouter" => ("OPENROUTER", "https://openrouter.ai/api/v1", true),
+                    "deepseek" => ("DEEPSEEK", "https://api.deepseek.com/v1", true),
+                    "vllm" => ("VLLM", "http://localhost:8000/v1", false),
+                    _ => ("OLLAMA", "http://localhost:11434/v1", false),
+                };
+                let base = env(&format!("{var}_BASE_URL")).unwrap_or_else(|| default_base.to_string());
+                let key = if needs_key { Some(require_key(model, &[&format!("{var}_API_KEY")])?) } else { env(&format!("{var}_API_KEY")) };
+                (chat(base.clone(), rest, key.clone(), "max_tokens", vec![]), base, key)
+            }
+            "scripted" => return Err(format!("model `{model}` is a scripted reference agent, run by its scenario, not a provider")),
+            other => {
+                return Err(format!(
+                    "model `{model}`: unknown provider `{other}` (known: openai, anthropic, google, openai-api, together, openrouter, deepseek, vllm, ollama, scripted)"
+                ));
+            }
+        };
+        let endpoint = Endpoint {
+            client: self.client.clone(),
+            limit: self.limit_for(&format!("{provider} {limit_key}")),
+            policy: self.config.policy.clone(),
+            secrets: key.into_iter().collect(),
+            label: model.to_string(),
+        };
+        Ok(Arc::new(HttpModel {
+            name: model.to_string(),
+            wire,
+            endpoint,
+            settings,
+            price: self.config.prices.get(model),
+            cache: self.config.cache.as_ref().map(|dir| ResponseCache::new(dir.clone())),
+        }))
+    }
+}
+
+/// The run's judge: a model answering detectors' prompts at temperature 0.
+pub struct ModelJudge {
+    model: Arc<dyn ModelApi>,
+    spent: Mutex<(Usage, f64)>,
+}
+
+impl ModelJudge {
+    pub fn new(model: Arc<dyn ModelApi>) -> Self {
+        ModelJudge { model, spent: Mutex::new((Usage::default(), 0.0)) }
+    }
+
+    pub fn name(&self) -> &str {
+        self.model.name()
+    }
+
+    /// Tokens and dollars the judge has used so far.
+    pub fn spent(&self) -> (Usage, f64) {
+        *self.spent.lock().expect("judge usage")
+    }
+}
+
+#[async_trait]
+impl Judge for ModelJudge {
+    async fn complete(&self, request: &JudgeRequest) -> Result<String, String> {
+        let mut messages = Vec::new();
+        if !request.system.is_empty() {
+            messages.push(Message::text(0, Role::System, request.system.clone()));
+        }
+        messages.push(Message::text(messages.len() as u32, Role::User, request.prompt.clone()));
+        let state = vec![None; messages.len()];
+        let output = self
+            .model
+            .generate(GenerateRequest { messages: &messages, provider_state: &state, tools: &[], trial_id: "judge" })
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut spent = self.spent.lock().expect("judge usage");
+        spent.0.add(&output.usage);
+        spent.1 += output.cost.unwrap_or(0.0);
+        Ok(output.message.content)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_model_settings() {
+        let mut s = GenerationSettings::default();
+        s.apply(&["temperature=1".into(), "max_tokens=2048".into(), "reasoning_effort=low".into(), "api=chat".into()]).unwrap();
+        assert_eq!((s.temperature, s.max_tokens, s.reasoning_effort.as_deref(), s.api.as_deref()), (Some(1.0), Some(2048), Some("low"), Some("chat")));
+        assert!(s.apply(&["temprature=1".into()]).unwrap_err().contains("unknown model setting `temprature`"));
+        assert!(s.apply(&["max_tokens=lots".into()]).unwrap_err().contains("is not a whole number"));
+        assert!(s.apply(&["reasoning_effort=extreme".into()]).is_err());
+    }
+}
