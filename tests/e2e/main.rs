@@ -3,8 +3,11 @@
 //! Run with `just test`, which builds the host and the plugins first.
 
 mod harness;
+mod mock_server;
 
 mod cli;
 mod mediation;
+mod provider_runs;
+mod providers;
 mod sandbox;
 mod tampering;

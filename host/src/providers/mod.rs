@@ -174,28 +174,38 @@ impl Default for ProviderConfig {
     }
 }
 
+/// Where keys and base URLs come from: the process environment, or a map in tests.
+pub type EnvLookup = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
 pub struct Providers {
     config: ProviderConfig,
+    env: EnvLookup,
     client: reqwest::Client,
     /// One concurrency limit per provider endpoint, shared by its models.
     limits: Mutex<HashMap<String, Arc<AdaptiveLimit>>>,
 }
 
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
-}
-
-fn require_key(model: &str, names: &[&str]) -> Result<String, String> {
-    names.iter().find_map(|n| env(n)).ok_or_else(|| format!("model `{model}` needs an API key: set {}", names.join(" or ")))
-}
 
 impl Providers {
+    /// Providers configured from the process environment.
     pub fn new(config: ProviderConfig) -> Result<Self, String> {
+        Self::with_env(config, Box::new(|name| std::env::var(name).ok()))
+    }
+
+    pub fn with_env(config: ProviderConfig, env: EnvLookup) -> Result<Self, String> {
         let client = reqwest::Client::builder()
             .user_agent(concat!("peerpressure/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| format!("failed to create the HTTP client: {e}"))?;
-        Ok(Providers { config, client, limits: Mutex::new(HashMap::new()) })
+        Ok(Providers { config, env, client, limits: Mutex::new(HashMap::new()) })
+    }
+
+    fn env(&self, name: &str) -> Option<String> {
+        (self.env)(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+    }
+
+    fn require_key(&self, model: &str, names: &[&str]) -> Result<String, String> {
+        names.iter().find_map(|n| self.env(n)).ok_or_else(|| format!("model `{model}` needs an API key: set {}", names.join(" or ")))
     }
 
     pub fn config(&self) -> &ProviderConfig {
@@ -232,6 +242,8 @@ impl Providers {
 
     fn resolve_with(&self, model: &str, settings: GenerationSettings) -> Result<Arc<dyn ModelApi>, String> {
         let (provider, rest) = model.split_once('/').ok_or_else(|| format!("model `{model}` is not of the form provider/model"))?;
+        let env = |name: &str| self.env(name);
+        let require_key = |model: &str, names: &[&str]| self.require_key(model, names);
         let chat = |base: String, name: &str, key: Option<String>, field: &'static str, headers: Vec<(&'static str, String)>| -> Box<dyn Wire> {
             Box::new(openai::ChatCompletions { base_url: base, model: name.to_string(), api_key: key, max_tokens_field: field, extra_headers: headers })
         };
