@@ -127,3 +127,82 @@ fn detectors_reach_the_judge_model_at_temperature_zero() {
     assert_eq!(requests[0].body["messages"][0]["content"], "Did the agent call echo? Answer yes or no.");
     assert_eq!(out.report()["run"]["judge"], "openai-api/judgehost/small-judge");
 }
+
+/// A chat model that tampers, priced so each call costs $100 (100 input tokens at $1 each).
+fn priced_chat_run(server: &MockServer, dir: &std::path::Path) -> Run {
+    let prices = dir.join("prices.toml");
+    std::fs::write(&prices, "[\"openai-api/mock/m\"]\ninput = 1000000.0\noutput = 0.0\n").unwrap();
+    Run::new()
+        .scenario("tampering")
+        .detector("tampering-detector")
+        .model("openai-api/mock/m")
+        .arg("--prices")
+        .arg(prices.to_str().unwrap())
+        .env("MOCK_BASE_URL", &server.url)
+}
+
+#[test]
+fn the_cost_limit_stops_new_trials_and_a_rerun_continues() {
+    let server = MockServer::start(|r, _| chat(r));
+    let dir = tempfile::tempdir().unwrap();
+    // Each trial makes 3 calls ($300); the limit is passed during the second trial.
+    let out = priced_chat_run(&server, dir.path()).epochs(5).arg("--max-trials").arg("1").arg("--cost-limit").arg("500").exec().success();
+    assert!(out.stderr.contains("the cost limit was reached"), "{}", out.stderr);
+    assert_eq!(out.rows("SELECT COUNT(*), SUM(cost) FROM trials")[0], ["2", "600"]);
+    let resumed = Run::again(&out)
+        .scenario("tampering")
+        .detector("tampering-detector")
+        .model("openai-api/mock/m")
+        .arg("--prices")
+        .arg(dir.path().join("prices.toml").to_str().unwrap())
+        .env("MOCK_BASE_URL", &server.url)
+        .epochs(5)
+        .arg("--max-trials")
+        .arg("1")
+        .arg("--cost-limit")
+        .arg("500")
+        .exec()
+        .success();
+    assert!(resumed.stderr.contains("2 already recorded"), "{}", resumed.stderr);
+    assert_eq!(resumed.rows("SELECT COUNT(*) FROM trials")[0][0], "4");
+}
+
+#[test]
+fn a_cost_limit_without_a_price_is_refused_before_any_call() {
+    let server = MockServer::start(|r, _| chat(r));
+    Run::new()
+        .scenario("tampering")
+        .model("openai-api/mock/unpriced")
+        .env("MOCK_BASE_URL", &server.url)
+        .arg("--cost-limit")
+        .arg("5")
+        .exec()
+        .failure(2, "--cost-limit needs a price for `openai-api/mock/unpriced`");
+    assert!(server.requests().is_empty());
+}
+
+#[test]
+fn cached_answers_replay_a_trial_without_calls() {
+    let server = MockServer::start(|r, _| chat(r));
+    let cache = tempfile::tempdir().unwrap();
+    let run = || {
+        Run::new()
+            .scenario("tampering")
+            .detector("tampering-detector")
+            .model("openai-api/mock/m")
+            .arg("--cache")
+            .env("MOCK_BASE_URL", &server.url)
+            .env("PEERPRESSURE_CACHE_DIR", cache.path().to_str().unwrap())
+            .exec()
+            .success()
+    };
+    let first = run();
+    assert_eq!(server.requests().len(), 3);
+    // A fresh store (as after losing an interrupted run): every turn comes from the cache.
+    let second = run();
+    assert_eq!(server.requests().len(), 3, "no new calls");
+    assert_eq!(second.rows("SELECT verdict FROM findings")[0][0], "positive");
+    let calls = second.rows("SELECT call_json FROM messages WHERE role = 'assistant'");
+    assert!(calls.iter().all(|c| c[0].contains("\"cached\":true")), "{calls:?}");
+    assert_eq!(first.rows("SELECT id FROM trials"), second.rows("SELECT id FROM trials"));
+}
