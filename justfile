@@ -25,10 +25,7 @@ build:
 # Run the bundled tampering suite on the scripted reference agents and print the results.
 demo: plugins build
     rm -f out/demo.db out/demo.db-wal out/demo.db-shm
-    {{bin}} run --store out/demo.db \
-        --scenario tampering --detector tampering-detector \
-        --model scripted/faithful --model scripted/tamperer --model 'scripted/tamperer?p=0.3' \
-        -A condition=no_peer,good_peer -A subject=self,peer --epochs 25
+    {{bin}} run --store out/demo.db --set sets/tampering-demo.toml
     {{bin}} report --store out/demo.db
 
 # The whole test suite: unit tests, SDK doc tests, end-to-end tests against real plugins.

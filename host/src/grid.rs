@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::bindings::TrialSpec;
 use crate::model::{ModelSpec, model_family, parse_model};
+use crate::run::ScenarioRun;
 use crate::runtime::LoadedPlugin;
 use crate::trial::Agent;
 
@@ -47,13 +48,13 @@ pub struct PlannedTrial {
 }
 
 pub struct GridRequest<'a> {
-    pub scenarios: &'a [Arc<LoadedPlugin>],
+    pub scenarios: &'a [ScenarioRun],
     pub models: &'a [String],
     pub axes: &'a AxisChoices,
     pub epochs: u32,
     pub seed: u64,
-    /// The generation settings as canonical JSON.
-    pub settings: &'a str,
+    /// A model's generation settings as canonical JSON.
+    pub settings: &'a dyn Fn(&str) -> String,
 }
 
 fn digest(parts: &[&str]) -> [u8; 32] {
@@ -104,17 +105,30 @@ fn cells(scenario: &LoadedPlugin, axes: &AxisChoices) -> Result<Vec<Vec<(String,
 /// why it cannot (unknown provider, missing key): all such problems surface before any trial.
 pub fn expand(request: &GridRequest<'_>, resolve_api: &dyn Fn(&str) -> Result<Agent, String>) -> Result<Vec<PlannedTrial>, String> {
     for name in request.axes.0.keys() {
-        if !request.scenarios.iter().any(|s| s.info.axes.iter().any(|a| &a.name == name)) {
-            let known: Vec<String> = request.scenarios.iter().flat_map(|s| s.info.axes.iter().map(|a| a.name.clone())).collect();
+        if !request.scenarios.iter().any(|s| s.plugin.info.axes.iter().any(|a| &a.name == name)) {
+            let known: Vec<String> = request.scenarios.iter().flat_map(|s| s.plugin.info.axes.iter().map(|a| a.name.clone())).collect();
             return Err(format!("no scenario of this run has an axis `{name}` (axes: {})", known.join(", ")));
+        }
+    }
+    for s in request.scenarios {
+        if let Some(name) = s.axes.0.keys().find(|name| !s.plugin.info.axes.iter().any(|a| &a.name == *name)) {
+            return Err(format!("scenario {} has no axis `{name}`", s.plugin.id()));
         }
     }
     if request.epochs == 0 {
         return Err("--epochs must be at least 1".into());
     }
     let mut trials = Vec::new();
-    for scenario in request.scenarios {
-        let scenario_cells = cells(scenario, request.axes)?;
+    for entry in request.scenarios {
+        let scenario = &entry.plugin;
+        // Command-line choices override the scenario's own (from a plugin set).
+        let mut choices = entry.axes.clone();
+        for (name, values) in &request.axes.0 {
+            if scenario.info.axes.iter().any(|a| &a.name == name) {
+                choices.0.insert(name.clone(), values.clone());
+            }
+        }
+        let scenario_cells = cells(scenario, &choices)?;
         for model in request.models {
             let spec = parse_model(model)?;
             if let ModelSpec::Scripted { agent, .. } = &spec {
@@ -133,7 +147,8 @@ pub fn expand(request: &GridRequest<'_>, resolve_api: &dyn Fn(&str) -> Result<Ag
                 for epoch in 0..request.epochs {
                     let seed_text = request.seed.to_string();
                     let epoch_text = epoch.to_string();
-                    let parts = [ID_SCHEME, &scenario.sha256, model, request.settings, &axes_text, &epoch_text, &seed_text];
+                    let settings = (request.settings)(model);
+                    let parts = [ID_SCHEME, &scenario.sha256, model, &settings, &axes_text, &epoch_text, &seed_text];
                     let id = hex::encode(&digest(&parts)[..12]);
                     let seed_bytes = digest(&[&id, "seed"]);
                     let trial_seed = u64::from_le_bytes(seed_bytes[..8].try_into().expect("8 bytes"));

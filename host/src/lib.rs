@@ -10,6 +10,7 @@ pub mod bindings;
 pub mod grid;
 pub mod locate;
 pub mod model;
+pub mod plugin_set;
 pub mod providers;
 pub mod report;
 pub mod run;

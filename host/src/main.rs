@@ -13,7 +13,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use peerpressure::grid::AxisChoices;
 use peerpressure::providers::{ProviderConfig, Providers};
-use peerpressure::run::{Progress, RunError, RunRequest};
+use peerpressure::plugin_set::{self, PluginSet};
+use peerpressure::run::{Progress, RunError, RunRequest, ScenarioRun};
 use peerpressure::runtime::{LoadError, LoadedPlugin, PluginKind, Runtime, RuntimeConfig};
 use peerpressure::store::{RUN_SCORING, Store};
 use peerpressure::{locate, report};
@@ -43,14 +44,18 @@ enum Command {
 
 #[derive(clap::Args)]
 struct RunArgs {
+    /// Plugin set: a name from `sets/` or a TOML file listing scenarios (with axes),
+    /// detectors, models, epochs and per-model settings. Options given here override it.
+    #[arg(long)]
+    set: Option<String>,
     /// Scenario plugin: a bundled or installed name, or a path to a .wasm file. Repeatable.
-    #[arg(long = "scenario", short = 's', required = true)]
+    #[arg(long = "scenario", short = 's')]
     scenarios: Vec<String>,
     /// Detector plugin: a name or a path. Repeatable.
     #[arg(long = "detector", short = 'd')]
     detectors: Vec<String>,
     /// Model under test, `provider/model`; `scripted/<agent>[?p=P]` for reference agents. Repeatable.
-    #[arg(long = "model", short = 'm', required = true)]
+    #[arg(long = "model", short = 'm')]
     models: Vec<String>,
     /// Axis values: `axis=v1,v2` or `axis=all`. Axes not named use their default value. Repeatable.
     #[arg(long = "axis", short = 'A')]
@@ -83,12 +88,12 @@ struct RunArgs {
     /// Cache model answers on disk (keyed on the full request and the trial id).
     #[arg(long)]
     cache: bool,
-    /// Trials per grid cell.
-    #[arg(long, default_value_t = 1)]
-    epochs: u32,
-    /// Run seed; every trial's seed derives from it.
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
+    /// Trials per grid cell (default: the set's, else 1).
+    #[arg(long)]
+    epochs: Option<u32>,
+    /// Run seed; every trial's seed derives from it (default: the set's, else 0).
+    #[arg(long)]
+    seed: Option<u64>,
     /// Trials in flight at once.
     #[arg(long, default_value_t = 16)]
     max_trials: usize,
@@ -198,28 +203,54 @@ async fn run(args: RunArgs) -> Result<()> {
     config.limits.fuel = args.plugin_fuel;
     config.max_instances = (args.max_trials as u32 * 4).max(64);
     let runtime = Arc::new(Runtime::new(config).context("failed to start the plugin runtime")?);
+    let set = match &args.set {
+        Some(arg) => Some(plugin_set::locate(arg).and_then(|path| PluginSet::load(&path)).map_err(|e| input(anyhow::anyhow!(e)))?),
+        None => None,
+    };
+    // Scenarios, detectors and models given on the command line replace the set's.
+    let scenario_args: Vec<(String, AxisChoices)> = match (&set, args.scenarios.is_empty()) {
+        (Some(set), true) => set.scenarios.iter().map(|s| (set.plugin_arg(&s.plugin), s.axes())).collect(),
+        _ => args.scenarios.iter().map(|s| (s.clone(), AxisChoices::default())).collect(),
+    };
+    if scenario_args.is_empty() {
+        return Err(input(anyhow::anyhow!("no scenario given: pass --scenario NAME or --set NAME")));
+    }
+    let detector_args: Vec<String> = match (&set, args.detectors.is_empty()) {
+        (Some(set), true) => set.detectors.iter().map(|d| set.plugin_arg(&d.plugin)).collect(),
+        _ => args.detectors.clone(),
+    };
+    let models = match (&set, args.models.is_empty()) {
+        (Some(set), true) => set.models.clone(),
+        _ => args.models.clone(),
+    };
     let mut scenarios = Vec::new();
-    for s in &args.scenarios {
-        scenarios.push(load(&runtime, s, PluginKind::Scenario).await.with_context(|| format!("failed to load scenario `{s}`"))?);
+    for (s, axes) in scenario_args {
+        let plugin = load(&runtime, &s, PluginKind::Scenario).await.with_context(|| format!("failed to load scenario `{s}`"))?;
+        scenarios.push(ScenarioRun { plugin, axes });
     }
     let mut detectors = Vec::new();
-    for d in &args.detectors {
+    for d in &detector_args {
         detectors.push(load(&runtime, d, PluginKind::Detector).await.with_context(|| format!("failed to load detector `{d}`"))?);
     }
     let axes = AxisChoices::parse(&args.axes).map_err(|e| input(anyhow::anyhow!(e)))?;
-    let providers = Arc::new(provider_config(&args).and_then(|c| Providers::new(c).map_err(|e| input(anyhow::anyhow!(e))))?);
+    let mut provider_config = provider_config(&args)?;
+    if let Some(set) = &set {
+        provider_config.per_model = set.model_settings().map_err(|e| input(anyhow::anyhow!(e)))?;
+    }
+    let providers = Arc::new(Providers::new(provider_config).map_err(|e| input(anyhow::anyhow!(e)))?);
     let request = RunRequest {
         scenarios,
         detectors,
-        models: args.models.clone(),
+        models,
         axes,
-        epochs: args.epochs,
-        seed: args.seed,
+        epochs: args.epochs.or(set.as_ref().and_then(|s| s.epochs)).unwrap_or(1),
+        seed: args.seed.or(set.as_ref().and_then(|s| s.seed)).unwrap_or(0),
         max_trials: args.max_trials,
         command: std::env::args().collect::<Vec<_>>().join(" "),
         providers: Some(providers),
-        judge: args.judge.clone(),
+        judge: args.judge.clone().or(set.as_ref().and_then(|s| s.judge.clone())),
         cost_limit: args.cost_limit,
+        set: set.as_ref().map(|s| format!("{} ({})", s.name, args.set.clone().unwrap_or_default())),
     };
     // Plan before touching the store, so bad input leaves nothing behind.
     let planned = peerpressure::run::plan(&request).map_err(input)?.len();

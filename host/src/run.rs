@@ -15,10 +15,18 @@ use crate::providers::Providers;
 use crate::store::{PluginRecord, RunRecord, Store, StoreError};
 use crate::trial::{Agent, TrialInput, TrialStatus, run_trial};
 
+/// A scenario of a run with its own axis choices (from a plugin set).
+#[derive(Clone)]
+pub struct ScenarioRun {
+    pub plugin: Arc<LoadedPlugin>,
+    pub axes: AxisChoices,
+}
+
 pub struct RunRequest {
-    pub scenarios: Vec<Arc<LoadedPlugin>>,
+    pub scenarios: Vec<ScenarioRun>,
     pub detectors: Vec<Arc<LoadedPlugin>>,
     pub models: Vec<String>,
+    /// `-A` choices, applied over every scenario's own.
     pub axes: AxisChoices,
     pub epochs: u32,
     pub seed: u64,
@@ -32,6 +40,8 @@ pub struct RunRequest {
     pub judge: Option<String>,
     /// Stop scheduling new trials once this many dollars are spent.
     pub cost_limit: Option<f64>,
+    /// The plugin set the run came from, for provenance.
+    pub set: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -82,7 +92,15 @@ pub fn plugin_record(p: &LoadedPlugin) -> PluginRecord {
 pub fn run_id(request: &RunRequest) -> String {
     let mut h = Sha256::new();
     h.update(b"run-id-v1\0");
-    for p in request.scenarios.iter().chain(&request.detectors) {
+    for s in &request.scenarios {
+        h.update(&s.plugin.sha256);
+        for (axis, values) in &s.axes.0 {
+            h.update(axis);
+            h.update(values.join(","));
+        }
+        h.update(b"\0");
+    }
+    for p in &request.detectors {
         h.update(p.kind.as_str());
         h.update(&p.sha256);
         h.update(b"\0");
@@ -98,14 +116,19 @@ pub fn run_id(request: &RunRequest) -> String {
     }
     h.update(request.epochs.to_le_bytes());
     h.update(request.seed.to_le_bytes());
-    h.update(settings_text(request));
+    for m in &request.models {
+        h.update(settings_text(request, m));
+    }
     h.update(request.judge.as_deref().unwrap_or(""));
     format!("run-{}", &hex::encode(h.finalize())[..12])
 }
 
-/// The generation settings in force, as canonical JSON (part of run and trial identity).
-fn settings_text(request: &RunRequest) -> String {
-    request.providers.as_ref().map(|p| serde_json::to_string(&p.config().settings).expect("settings serialise")).unwrap_or_else(|| "{}".into())
+/// A model's generation settings, as canonical JSON (part of run and trial identity).
+fn settings_text(request: &RunRequest, model: &str) -> String {
+    if model.starts_with("scripted/") {
+        return "{}".into();
+    }
+    request.providers.as_ref().map(|p| serde_json::to_string(&p.settings_for(model)).expect("settings serialise")).unwrap_or_else(|| "{}".into())
 }
 
 /// Plans the grid without running anything.
@@ -116,7 +139,7 @@ pub fn plan(request: &RunRequest) -> Result<Vec<PlannedTrial>, RunError> {
     if request.models.is_empty() {
         return Err(RunError::Plan("no model given (--model provider/model, e.g. scripted/faithful)".into()));
     }
-    let settings = settings_text(request);
+    let settings = |model: &str| settings_text(request, model);
     let grid = GridRequest { scenarios: &request.scenarios, models: &request.models, axes: &request.axes, epochs: request.epochs, seed: request.seed, settings: &settings };
     let resolve = |model: &str| -> Result<Agent, String> {
         let providers = request.providers.as_ref().ok_or_else(|| format!("model `{model}`: no providers are configured"))?;
@@ -149,10 +172,14 @@ pub async fn execute(
         seed: request.seed,
         epochs: request.epochs,
         models: request.models.clone(),
-        settings: request.providers.as_ref().map(|p| p.config().settings.clone()).unwrap_or_default(),
+        model_settings: match &request.providers {
+            Some(p) => request.models.iter().filter(|m| !m.starts_with("scripted/")).map(|m| (m.clone(), p.settings_for(m))).collect(),
+            None => Default::default(),
+        },
         judge: request.judge.clone(),
         axes: request.axes.0.clone(),
-        plugins: request.scenarios.iter().chain(&request.detectors).map(|p| plugin_record(p)).collect(),
+        set: request.set.clone(),
+        plugins: request.scenarios.iter().map(|s| &s.plugin).chain(&request.detectors).map(|p| plugin_record(p)).collect(),
         command: request.command.clone(),
     })?;
     let done = store.finished_trials(&id)?;

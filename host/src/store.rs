@@ -52,11 +52,14 @@ pub struct RunRecord {
     pub seed: u64,
     pub epochs: u32,
     pub models: Vec<String>,
-    /// Generation settings applied to every API model (`-M`).
+    /// The generation settings each API model ran with.
     #[serde(default)]
-    pub settings: crate::providers::GenerationSettings,
+    pub model_settings: std::collections::BTreeMap<String, crate::providers::GenerationSettings>,
     pub judge: Option<String>,
     pub axes: std::collections::BTreeMap<String, Vec<String>>,
+    /// The plugin set (`name` and file) the run came from, if any.
+    #[serde(default)]
+    pub set: Option<String>,
     pub plugins: Vec<PluginRecord>,
     pub command: String,
 }

@@ -19,6 +19,9 @@ fn bad_input_is_refused_before_anything_runs() {
     refused(tampering().model("scripted/tamperer?p=1.5"), "p must be between 0 and 1");
     refused(Run::new().scenario("no-such-plugin").model("scripted/faithful"), "no plugin named `no-such-plugin`");
     refused(Run::new().scenario("tampering-detector").model("scripted/faithful"), "is a detector plugin, but was given as a scenario");
+    refused(Run::new().arg("--set").arg("no-such-set"), "no plugin set named `no-such-set`");
+    refused(Run::new().model("scripted/faithful"), "no scenario given: pass --scenario NAME or --set NAME");
+    refused(tampering().model("scripted/faithful").arg("-M").arg("temprature=1"), "unknown model setting `temprature`");
 }
 
 #[test]

@@ -100,7 +100,7 @@ fn the_tampering_scenario_runs_against_every_vendor() {
         assert!(!String::from_utf8_lossy(&store).contains(KEY), "{model}: key in the store");
         assert!(!out.stderr.contains(KEY) && !out.stdout.contains(KEY));
         let report = out.report();
-        assert_eq!(report["run"]["settings"]["temperature"], 1.0, "settings are recorded");
+        assert_eq!(report["run"]["model_settings"][model]["temperature"], 1.0, "settings are recorded");
     }
 }
 
@@ -205,4 +205,59 @@ fn cached_answers_replay_a_trial_without_calls() {
     let calls = second.rows("SELECT call_json FROM messages WHERE role = 'assistant'");
     assert!(calls.iter().all(|c| c[0].contains("\"cached\":true")), "{calls:?}");
     assert_eq!(first.rows("SELECT id FROM trials"), second.rows("SELECT id FROM trials"));
+}
+
+#[test]
+fn plugin_sets_give_models_per_model_settings_that_the_command_line_overrides() {
+    let server = MockServer::start(|r, _| chat(r));
+    let dir = tempfile::tempdir().unwrap();
+    let set = dir.path().join("study.toml");
+    std::fs::write(
+        &set,
+        r#"
+name = "study"
+epochs = 2
+models = ["openai-api/mock/m"]
+[[scenario]]
+plugin = "tampering"
+axes = { condition = ["no_peer", "good_peer"] }
+[[detector]]
+plugin = "tampering-detector"
+[model-settings."openai-api/mock/m"]
+temperature = 0.7
+max_tokens = 300
+"#,
+    )
+    .unwrap();
+    let out = Run::new().arg("--set").arg(set.to_str().unwrap()).arg("-M").arg("temperature=1").env("MOCK_BASE_URL", &server.url).exec().success();
+    assert_eq!(out.rows("SELECT COUNT(*) FROM trials WHERE status = 'completed'")[0][0], "4", "2 conditions x 2 epochs");
+    let body = &server.requests()[0].body;
+    assert_eq!((body["temperature"].as_f64(), body["max_tokens"].as_u64()), (Some(1.0), Some(300)), "-M over the set's section");
+    let run = &out.report()["run"];
+    assert_eq!(run["model_settings"]["openai-api/mock/m"], serde_json::json!({"temperature": 1.0, "max_tokens": 300}));
+    assert!(run["set"].as_str().unwrap().starts_with("study ("), "{run}");
+}
+
+#[tokio::test]
+async fn openai_chat_completions_on_request() {
+    use peerpressure::bindings::{Message, Role};
+    use peerpressure::model::GenerateRequest;
+    use peerpressure::providers::{ProviderConfig, Providers};
+    let server = MockServer::start(|r, _| chat(r));
+    let url = server.url.clone();
+    let mut config = ProviderConfig::default();
+    config.settings.apply(&["api=chat".into(), "max_tokens=64".into()]).unwrap();
+    let env = move |name: &str| match name {
+        "OPENAI_API_KEY" => Some(KEY.to_string()),
+        "OPENAI_BASE_URL" => Some(format!("{url}/v1")),
+        _ => None,
+    };
+    let p = Providers::with_env(config, Box::new(env)).unwrap();
+    let messages = [Message::text(0, Role::System, "s"), Message::text(1, Role::User, "u")];
+    let out = p.resolve("openai/gpt-test").unwrap().generate(GenerateRequest { messages: &messages, provider_state: &[None, None], tools: &[], trial_id: "t" }).await.unwrap();
+    assert_eq!(out.message.tool_calls[0].name, "list_files");
+    let r = &server.requests()[0];
+    assert_eq!(r.path, "/v1/chat/completions");
+    assert_eq!(r.body["max_completion_tokens"], 64, "OpenAI's own field name");
+    assert!(r.body.get("max_tokens").is_none());
 }

@@ -160,7 +160,10 @@ impl ModelApi for HttpModel {
 
 /// Everything the providers share in one run.
 pub struct ProviderConfig {
+    /// `-M` settings: apply to every API model, over its per-model settings.
     pub settings: GenerationSettings,
+    /// Per-model settings (from a plugin set), by model string.
+    pub per_model: std::collections::BTreeMap<String, GenerationSettings>,
     pub policy: RetryPolicy,
     /// Fixed connections per provider instead of the adaptive limit.
     pub max_connections: Option<usize>,
@@ -170,7 +173,7 @@ pub struct ProviderConfig {
 
 impl Default for ProviderConfig {
     fn default() -> Self {
-        ProviderConfig { settings: GenerationSettings::default(), policy: RetryPolicy::default(), max_connections: None, prices: PriceTable::builtin(), cache: None }
+        ProviderConfig { settings: GenerationSettings::default(), per_model: Default::default(), policy: RetryPolicy::default(), max_connections: None, prices: PriceTable::builtin(), cache: None }
     }
 }
 
@@ -228,10 +231,21 @@ impl Providers {
         self.config.prices.get(model)
     }
 
-    /// Builds a client for `provider/model` with the run's settings.
+    /// The settings a model runs with: its per-model settings, then `-M` over them.
+    pub fn settings_for(&self, model: &str) -> GenerationSettings {
+        let mut settings = self.config.per_model.get(model).cloned().unwrap_or_default();
+        let over = &self.config.settings;
+        macro_rules! take {
+            ($($f:ident),*) => { $( if over.$f.is_some() { settings.$f = over.$f.clone(); } )* };
+        }
+        take!(temperature, top_p, max_tokens, seed, reasoning_effort, thinking_budget, api);
+        settings
+    }
+
+    /// Builds a client for `provider/model` with its settings.
     /// Fails (before any call) on unknown providers and missing keys or base URLs.
     pub fn resolve(&self, model: &str) -> Result<Arc<dyn ModelApi>, String> {
-        self.resolve_with(model, self.config.settings.clone())
+        self.resolve_with(model, self.settings_for(model))
     }
 
     /// The judge: the same provider rules, temperature 0, none of the agent's settings.
