@@ -7,14 +7,15 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use peerpressure::grid::AxisChoices;
-use peerpressure::providers::{ProviderConfig, Providers};
 use peerpressure::plugin_set::{self, PluginSet};
-use peerpressure::run::{Progress, RunError, RunRequest, ScenarioRun};
+use peerpressure::providers::{GenerationSettings, ProviderConfig, Providers};
+use peerpressure::run::{Progress, RunError, RunRequest, RunSpec, ScenarioRun, Selection};
 use peerpressure::runtime::{LoadError, LoadedPlugin, PluginKind, Runtime, RuntimeConfig};
 use peerpressure::store::{RUN_SCORING, Store};
 use peerpressure::{locate, report};
@@ -28,8 +29,20 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run scenarios against models and record every trial.
-    Run(RunArgs),
+    /// Run scenarios against models and record every trial; rerunning the command resumes it.
+    Run {
+        #[command(flatten)]
+        definition: DefinitionArgs,
+        #[command(flatten)]
+        exec: ExecArgs,
+    },
+    /// Run what is missing from a recorded run, with the plugins and settings it recorded.
+    Resume {
+        /// Run id (default: the newest run in the store).
+        run: Option<String>,
+        #[command(flatten)]
+        exec: ExecArgs,
+    },
     /// Print a run's results: per behaviour, rates with 95% Wilson intervals per cell.
     Report(ReportArgs),
     /// List the runs in a store.
@@ -37,13 +50,22 @@ enum Command {
         #[arg(long, default_value = "peerpressure.db", env = "PEERPRESSURE_STORE")]
         store: PathBuf,
     },
+    /// Copy the runs and trials of other stores (e.g. shards) into one store.
+    Merge {
+        /// The store to merge into (created if missing).
+        into: PathBuf,
+        /// Stores to copy from.
+        #[arg(required = true)]
+        from: Vec<PathBuf>,
+    },
     /// Manage plugins.
     #[command(subcommand)]
     Plugin(PluginCommand),
 }
 
+/// What defines a run: its plugins, grid, models and settings.
 #[derive(clap::Args)]
-struct RunArgs {
+struct DefinitionArgs {
     /// Plugin set: a name from `sets/` or a TOML file listing scenarios (with axes),
     /// detectors, models, epochs and per-model settings. Options given here override it.
     #[arg(long)]
@@ -67,6 +89,44 @@ struct RunArgs {
     /// Model that answers detectors' judge calls (at temperature 0), `provider/model`.
     #[arg(long)]
     judge: Option<String>,
+    /// Trials per grid cell (default: the set's, else 1).
+    #[arg(long)]
+    epochs: Option<u32>,
+    /// Run seed; every trial's seed derives from it (default: the set's, else 0).
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+/// How this invocation runs: store, limits, selection, providers' HTTP behaviour.
+#[derive(clap::Args)]
+struct ExecArgs {
+    /// SQLite file to record into (created if missing).
+    #[arg(long, default_value = "peerpressure.db", env = "PEERPRESSURE_STORE")]
+    store: PathBuf,
+    /// Trials in flight at once.
+    #[arg(long, default_value_t = 16)]
+    max_trials: usize,
+    /// Run at most this many of the planned trials (in grid order).
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Run only this trial. Repeatable.
+    #[arg(long = "trial-id")]
+    trial_ids: Vec<String>,
+    /// Run shard K of N (1-based): a deterministic split of the grid by trial id.
+    #[arg(long)]
+    shard: Option<String>,
+    /// Print the grid size, model calls and estimated cost, and stop before any call.
+    #[arg(long)]
+    dry_run: bool,
+    /// Memory limit per plugin instance, MiB.
+    #[arg(long, default_value_t = 256)]
+    plugin_memory_mib: usize,
+    /// Time limit per plugin call, seconds.
+    #[arg(long, default_value_t = 30.0)]
+    plugin_timeout: f64,
+    /// Instruction budget per plugin call (deterministic, unlike the time limit). Off by default.
+    #[arg(long)]
+    plugin_fuel: Option<u64>,
     /// Fixed concurrent requests per provider (default: adaptive, starting at 10).
     #[arg(long)]
     max_connections: Option<usize>,
@@ -79,7 +139,7 @@ struct RunArgs {
     /// Retries of one model call (429, 5xx, timeouts, dropped connections).
     #[arg(long, default_value_t = 8)]
     max_retries: u32,
-    /// Stop scheduling new trials once this many US dollars are spent.
+    /// Stop scheduling new trials once this invocation has spent this many US dollars.
     #[arg(long)]
     cost_limit: Option<f64>,
     /// TOML file of model prices (US dollars per million tokens) over the built-in table.
@@ -88,27 +148,6 @@ struct RunArgs {
     /// Cache model answers on disk (keyed on the full request and the trial id).
     #[arg(long)]
     cache: bool,
-    /// Trials per grid cell (default: the set's, else 1).
-    #[arg(long)]
-    epochs: Option<u32>,
-    /// Run seed; every trial's seed derives from it (default: the set's, else 0).
-    #[arg(long)]
-    seed: Option<u64>,
-    /// Trials in flight at once.
-    #[arg(long, default_value_t = 16)]
-    max_trials: usize,
-    /// SQLite file to record into (created if missing).
-    #[arg(long, default_value = "peerpressure.db", env = "PEERPRESSURE_STORE")]
-    store: PathBuf,
-    /// Memory limit per plugin instance, MiB.
-    #[arg(long, default_value_t = 256)]
-    plugin_memory_mib: usize,
-    /// Time limit per plugin call, seconds.
-    #[arg(long, default_value_t = 30.0)]
-    plugin_timeout: f64,
-    /// Instruction budget per plugin call (deterministic, unlike the time limit). Off by default.
-    #[arg(long)]
-    plugin_fuel: Option<u64>,
     /// Print the report when the run finishes.
     #[arg(long)]
     report: bool,
@@ -152,6 +191,10 @@ fn input(e: impl Into<anyhow::Error>) -> anyhow::Error {
     InputError(e.into()).into()
 }
 
+fn bad(message: impl std::fmt::Display) -> anyhow::Error {
+    input(anyhow::anyhow!("{message}"))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("starting the async runtime");
@@ -166,9 +209,24 @@ fn main() -> ExitCode {
 
 async fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Run(args) => run(args).await,
+        Command::Run { definition, exec } => {
+            let runtime = Arc::new(Runtime::new(runtime_config(&exec)).context("failed to start the plugin runtime")?);
+            let request = request_from_args(&runtime, definition, &exec).await?;
+            execute(runtime, request, &exec).await
+        }
+        Command::Resume { run, exec } => {
+            let store = open_existing(&exec.store)?;
+            let record = store.run(run.as_deref()).map_err(input)?.ok_or_else(|| bad(format!("{} has no run {}", exec.store.display(), run.as_deref().unwrap_or("yet"))))?;
+            let spec = record.spec.clone().ok_or_else(|| bad(format!("run {} has no recorded definition to resume from", record.id)))?;
+            let runtime = Arc::new(Runtime::new(runtime_config(&exec)).context("failed to start the plugin runtime")?);
+            let request = request_from_spec(&runtime, spec, &exec).await?;
+            if peerpressure::run::run_id(&request) != record.id {
+                return Err(bad(format!("run {} cannot be rebuilt exactly from its record (its plugins or settings differ)", record.id)));
+            }
+            execute(runtime, request, &exec).await
+        }
         Command::Report(args) => {
-            let store = Store::open(&args.store).map_err(input)?;
+            let store = open_existing(&args.store)?;
             let report = report::build(&store, args.run.as_deref(), RUN_SCORING).map_err(input)?;
             match args.format {
                 Format::Table => print!("{}", report::render_table(&report)),
@@ -177,9 +235,22 @@ async fn dispatch(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Runs { store } => {
-            let store = Store::open(&store).map_err(input)?;
+            let store = open_existing(&store)?;
             for (id, created, trials) in store.runs().context("failed to list runs")? {
                 println!("{id}  {created}  {trials} trials");
+            }
+            Ok(())
+        }
+        Command::Merge { into, from } => {
+            for source in &from {
+                if !source.is_file() {
+                    return Err(bad(format!("store {} does not exist", source.display())));
+                }
+            }
+            let target = Store::open(&into).map_err(input)?;
+            for source in &from {
+                let copied = peerpressure::store::merge(&target, source).with_context(|| format!("failed to merge {}", source.display()))?;
+                eprintln!("{}: {copied} trial(s) copied into {}", source.display(), into.display());
             }
             Ok(())
         }
@@ -187,80 +258,189 @@ async fn dispatch(cli: Cli) -> Result<()> {
     }
 }
 
+/// Opens a store that must already exist (reading commands never create one).
+fn open_existing(path: &std::path::Path) -> Result<Store> {
+    if !path.is_file() {
+        return Err(bad(format!("the store {} does not exist: the store has no runs yet", path.display())));
+    }
+    Store::open(path).map_err(input)
+}
+
+fn runtime_config(exec: &ExecArgs) -> RuntimeConfig {
+    let mut config = RuntimeConfig::default();
+    config.limits.memory_bytes = exec.plugin_memory_mib << 20;
+    config.limits.call_timeout = std::time::Duration::from_secs_f64(exec.plugin_timeout);
+    config.limits.fuel = exec.plugin_fuel;
+    config.max_instances = (exec.max_trials as u32 * 4).max(64);
+    config
+}
+
 async fn load(runtime: &Runtime, arg: &str, kind: PluginKind) -> Result<Arc<LoadedPlugin>> {
-    let path = locate::locate(arg).map_err(|e| input(anyhow::anyhow!(e)))?;
+    let path = locate::locate(arg).map_err(bad)?;
     let plugin = runtime.load(&path).await.map_err(input)?;
     if plugin.kind != kind {
-        return Err(input(anyhow::anyhow!("{} is a {} plugin, but was given as a {}", path.display(), plugin.kind.as_str(), kind.as_str())));
+        return Err(bad(format!("{} is a {} plugin, but was given as a {}", path.display(), plugin.kind.as_str(), kind.as_str())));
     }
     Ok(Arc::new(plugin))
 }
 
-async fn run(args: RunArgs) -> Result<()> {
-    let mut config = RuntimeConfig::default();
-    config.limits.memory_bytes = args.plugin_memory_mib << 20;
-    config.limits.call_timeout = std::time::Duration::from_secs_f64(args.plugin_timeout);
-    config.limits.fuel = args.plugin_fuel;
-    config.max_instances = (args.max_trials as u32 * 4).max(64);
-    let runtime = Arc::new(Runtime::new(config).context("failed to start the plugin runtime")?);
-    let set = match &args.set {
-        Some(arg) => Some(plugin_set::locate(arg).and_then(|path| PluginSet::load(&path)).map_err(|e| input(anyhow::anyhow!(e)))?),
+fn provider_config(exec: &ExecArgs, settings: GenerationSettings, per_model: std::collections::BTreeMap<String, GenerationSettings>) -> Result<ProviderConfig> {
+    let mut config = ProviderConfig { settings, per_model, ..ProviderConfig::default() };
+    config.max_connections = exec.max_connections;
+    config.policy.attempt_timeout = std::time::Duration::from_secs_f64(exec.attempt_timeout);
+    config.policy.call_timeout = std::time::Duration::from_secs_f64(exec.timeout);
+    config.policy.max_retries = exec.max_retries;
+    if let Some(path) = &exec.prices {
+        let text = std::fs::read_to_string(path).with_context(|| format!("failed to read the price file {}", path.display())).map_err(input)?;
+        config.prices.load_overrides(&text, &path.display().to_string()).map_err(bad)?;
+    }
+    if exec.cache {
+        let dir = peerpressure::runtime::default_cache_dir().context("no cache directory: set PEERPRESSURE_CACHE_DIR").map_err(input)?;
+        config.cache = Some(dir.join("responses"));
+    }
+    Ok(config)
+}
+
+fn selection(exec: &ExecArgs) -> Result<Selection> {
+    Ok(Selection {
+        limit: exec.limit,
+        trial_ids: exec.trial_ids.clone(),
+        shard: exec.shard.as_deref().map(Selection::parse_shard).transpose().map_err(bad)?,
+    })
+}
+
+async fn request_from_args(runtime: &Runtime, def: DefinitionArgs, exec: &ExecArgs) -> Result<RunRequest> {
+    let set = match &def.set {
+        Some(arg) => Some(plugin_set::locate(arg).and_then(|path| PluginSet::load(&path)).map_err(bad)?),
         None => None,
     };
     // Scenarios, detectors and models given on the command line replace the set's.
-    let scenario_args: Vec<(String, AxisChoices)> = match (&set, args.scenarios.is_empty()) {
+    let scenario_args: Vec<(String, AxisChoices)> = match (&set, def.scenarios.is_empty()) {
         (Some(set), true) => set.scenarios.iter().map(|s| (set.plugin_arg(&s.plugin), s.axes())).collect(),
-        _ => args.scenarios.iter().map(|s| (s.clone(), AxisChoices::default())).collect(),
+        _ => def.scenarios.iter().map(|s| (s.clone(), AxisChoices::default())).collect(),
     };
     if scenario_args.is_empty() {
-        return Err(input(anyhow::anyhow!("no scenario given: pass --scenario NAME or --set NAME")));
+        return Err(bad("no scenario given: pass --scenario NAME or --set NAME"));
     }
-    let detector_args: Vec<String> = match (&set, args.detectors.is_empty()) {
+    let detector_args: Vec<String> = match (&set, def.detectors.is_empty()) {
         (Some(set), true) => set.detectors.iter().map(|d| set.plugin_arg(&d.plugin)).collect(),
-        _ => args.detectors.clone(),
+        _ => def.detectors.clone(),
     };
-    let models = match (&set, args.models.is_empty()) {
+    let models = match (&set, def.models.is_empty()) {
         (Some(set), true) => set.models.clone(),
-        _ => args.models.clone(),
+        _ => def.models.clone(),
     };
     let mut scenarios = Vec::new();
     for (s, axes) in scenario_args {
-        let plugin = load(&runtime, &s, PluginKind::Scenario).await.with_context(|| format!("failed to load scenario `{s}`"))?;
+        let plugin = load(runtime, &s, PluginKind::Scenario).await.with_context(|| format!("failed to load scenario `{s}`"))?;
         scenarios.push(ScenarioRun { plugin, axes });
     }
     let mut detectors = Vec::new();
     for d in &detector_args {
-        detectors.push(load(&runtime, d, PluginKind::Detector).await.with_context(|| format!("failed to load detector `{d}`"))?);
+        detectors.push(load(runtime, d, PluginKind::Detector).await.with_context(|| format!("failed to load detector `{d}`"))?);
     }
-    let axes = AxisChoices::parse(&args.axes).map_err(|e| input(anyhow::anyhow!(e)))?;
-    let mut provider_config = provider_config(&args)?;
-    if let Some(set) = &set {
-        provider_config.per_model = set.model_settings().map_err(|e| input(anyhow::anyhow!(e)))?;
-    }
-    let providers = Arc::new(Providers::new(provider_config).map_err(|e| input(anyhow::anyhow!(e)))?);
-    let request = RunRequest {
+    let axes = AxisChoices::parse(&def.axes).map_err(bad)?;
+    let mut settings = GenerationSettings::default();
+    settings.apply(&def.model_settings).map_err(bad)?;
+    let per_model = match &set {
+        Some(set) => set.model_settings().map_err(bad)?,
+        None => Default::default(),
+    };
+    let providers = Arc::new(Providers::new(provider_config(exec, settings, per_model)?).map_err(bad)?);
+    Ok(RunRequest {
         scenarios,
         detectors,
         models,
         axes,
-        epochs: args.epochs.or(set.as_ref().and_then(|s| s.epochs)).unwrap_or(1),
-        seed: args.seed.or(set.as_ref().and_then(|s| s.seed)).unwrap_or(0),
-        max_trials: args.max_trials,
+        epochs: def.epochs.or(set.as_ref().and_then(|s| s.epochs)).unwrap_or(1),
+        seed: def.seed.or(set.as_ref().and_then(|s| s.seed)).unwrap_or(0),
+        max_trials: exec.max_trials,
         command: std::env::args().collect::<Vec<_>>().join(" "),
         providers: Some(providers),
-        judge: args.judge.clone().or(set.as_ref().and_then(|s| s.judge.clone())),
-        cost_limit: args.cost_limit,
-        set: set.as_ref().map(|s| format!("{} ({})", s.name, args.set.clone().unwrap_or_default())),
-    };
-    // Plan before touching the store, so bad input leaves nothing behind.
-    let planned = peerpressure::run::plan(&request).map_err(input)?.len();
-    let store = Arc::new(Store::open(&args.store).map_err(input)?);
-    let interactive = std::io::stderr().is_terminal();
-    eprintln!("planned {planned} trial(s); recording into {}", args.store.display());
-    let show = move |p: &Progress| {
-        if interactive {
-            eprint!("\r{}/{} trials  ({} already recorded, {} errors, {} tokens, ${:.4})   ", p.done, p.total, p.skipped, p.errors, p.tokens, p.cost);
+        judge: def.judge.clone().or(set.as_ref().and_then(|s| s.judge.clone())),
+        cost_limit: exec.cost_limit,
+        set: set.as_ref().map(|s| format!("{} ({})", s.name, def.set.clone().unwrap_or_default())),
+        selection: selection(exec)?,
+    })
+}
+
+/// Rebuilds a run from its record; every plugin must still have the recorded hash.
+async fn request_from_spec(runtime: &Runtime, spec: RunSpec, exec: &ExecArgs) -> Result<RunRequest> {
+    let check = |plugin: &LoadedPlugin, expected: &str| -> Result<()> {
+        if plugin.sha256 != expected {
+            return Err(bad(format!(
+                "{} changed since the run was recorded (sha256 {} now, {} then): restore it or start a new run",
+                plugin.path.display(),
+                &plugin.sha256[..12],
+                &expected[..12.min(expected.len())]
+            )));
         }
+        Ok(())
+    };
+    let mut scenarios = Vec::new();
+    for s in &spec.scenarios {
+        let plugin = load(runtime, &s.path, PluginKind::Scenario).await?;
+        check(&plugin, &s.sha256)?;
+        scenarios.push(ScenarioRun { plugin, axes: AxisChoices(s.axes.clone()) });
+    }
+    let mut detectors = Vec::new();
+    for d in &spec.detectors {
+        let plugin = load(runtime, &d.path, PluginKind::Detector).await?;
+        check(&plugin, &d.sha256)?;
+        detectors.push(plugin);
+    }
+    let providers = Arc::new(Providers::new(provider_config(exec, spec.settings.clone(), spec.per_model_settings.clone())?).map_err(bad)?);
+    Ok(RunRequest {
+        scenarios,
+        detectors,
+        models: spec.models.clone(),
+        axes: AxisChoices(spec.axes.clone()),
+        epochs: spec.epochs,
+        seed: spec.seed,
+        max_trials: exec.max_trials,
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+        providers: Some(providers),
+        judge: spec.judge.clone(),
+        cost_limit: exec.cost_limit,
+        set: spec.set.clone(),
+        selection: selection(exec)?,
+    })
+}
+
+async fn execute(runtime: Arc<Runtime>, request: RunRequest, exec: &ExecArgs) -> Result<()> {
+    // Plan before touching the store, so bad input leaves nothing behind.
+    let planned = peerpressure::run::plan(&request).map_err(input)?;
+    let selected = request.selection.apply(planned).map_err(bad)?;
+    if exec.dry_run {
+        let recorded = if exec.store.is_file() { Store::open(&exec.store).map_err(input)?.finished_trials(&peerpressure::run::run_id(&request)).map_err(input)? } else { Default::default() };
+        let estimate = peerpressure::run::estimate(&runtime, &request, &selected, &recorded).await.map_err(input)?;
+        print!("{}", estimate.render(&peerpressure::run::run_id(&request)));
+        return Ok(());
+    }
+    let store = Arc::new(Store::open(&exec.store).map_err(input)?);
+    let interactive = std::io::stderr().is_terminal();
+    eprintln!("planned {} trial(s); recording into {}", selected.len(), exec.store.display());
+    let started = Instant::now();
+    let first_done = std::sync::Mutex::new(None::<usize>);
+    let show = move |p: &Progress| {
+        if !interactive {
+            return;
+        }
+        let base = *first_done.lock().expect("progress").get_or_insert(p.done);
+        let ran = p.done - base;
+        let eta = if ran > 0 { format!("{:.0} s", started.elapsed().as_secs_f64() / ran as f64 * (p.total - p.done) as f64) } else { "?".into() };
+        let width = 30;
+        let filled = if p.total > 0 { p.done * width / p.total } else { width };
+        eprint!(
+            "\r[{}{}] {}/{} trials, {} errors, ETA {eta}, {} tokens, ${:.4}   ",
+            "#".repeat(filled),
+            " ".repeat(width - filled),
+            p.done,
+            p.total,
+            p.errors,
+            p.tokens,
+            p.cost
+        );
     };
     let summary = peerpressure::run::execute(runtime, store.clone(), request, &show).await.map_err(|e| match e {
         RunError::Plan(_) => input(e),
@@ -285,31 +465,13 @@ async fn run(args: RunArgs) -> Result<()> {
         p.tokens,
         p.cost
     );
-    if args.report {
+    if exec.report {
         let report = report::build(&store, Some(&summary.run_id), RUN_SCORING).map_err(input)?;
         print!("{}", report::render_table(&report));
     } else {
-        eprintln!("see the results with: peerpressure report {} --store {}", summary.run_id, args.store.display());
+        eprintln!("see the results with: peerpressure report {} --store {}", summary.run_id, exec.store.display());
     }
     Ok(())
-}
-
-fn provider_config(args: &RunArgs) -> Result<ProviderConfig> {
-    let mut config = ProviderConfig::default();
-    config.settings.apply(&args.model_settings).map_err(|e| input(anyhow::anyhow!(e)))?;
-    config.max_connections = args.max_connections;
-    config.policy.attempt_timeout = std::time::Duration::from_secs_f64(args.attempt_timeout);
-    config.policy.call_timeout = std::time::Duration::from_secs_f64(args.timeout);
-    config.policy.max_retries = args.max_retries;
-    if let Some(path) = &args.prices {
-        let text = std::fs::read_to_string(path).with_context(|| format!("failed to read the price file {}", path.display())).map_err(input)?;
-        config.prices.load_overrides(&text, &path.display().to_string()).map_err(|e| input(anyhow::anyhow!(e)))?;
-    }
-    if args.cache {
-        let dir = peerpressure::runtime::default_cache_dir().context("no cache directory: set PEERPRESSURE_CACHE_DIR").map_err(input)?;
-        config.cache = Some(dir.join("responses"));
-    }
-    Ok(config)
 }
 
 async fn plugin_list() -> Result<()> {

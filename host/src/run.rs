@@ -42,6 +42,100 @@ pub struct RunRequest {
     pub cost_limit: Option<f64>,
     /// The plugin set the run came from, for provenance.
     pub set: Option<String>,
+    /// Which of the planned trials this invocation runs (not part of the run's identity).
+    pub selection: Selection,
+}
+
+/// Narrows the planned trials: `--shard K/N`, `--trial-id`, `--limit`. Shards and limited
+/// runs of one grid share the run id, so their stores merge into the whole run.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    pub limit: Option<usize>,
+    pub trial_ids: Vec<String>,
+    /// (k, n), 1-based: this is shard k of n.
+    pub shard: Option<(u64, u64)>,
+}
+
+impl Selection {
+    pub fn parse_shard(text: &str) -> Result<(u64, u64), String> {
+        let bad = || format!("--shard `{text}` is not K/N with 1 <= K <= N");
+        let (k, n) = text.split_once('/').ok_or_else(bad)?;
+        let (k, n): (u64, u64) = (k.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+        if n == 0 || k == 0 || k > n {
+            return Err(bad());
+        }
+        Ok((k, n))
+    }
+
+    /// The shard a trial belongs to, from its id: stable whatever else is in the grid.
+    pub fn shard_of(trial_id: &str, n: u64) -> u64 {
+        u64::from_str_radix(&trial_id[..12.min(trial_id.len())], 16).unwrap_or(0) % n + 1
+    }
+
+    pub fn apply(&self, trials: Vec<PlannedTrial>) -> Result<Vec<PlannedTrial>, String> {
+        let mut trials = trials;
+        if let Some((k, n)) = self.shard {
+            trials.retain(|t| Self::shard_of(&t.id, n) == k);
+        }
+        if !self.trial_ids.is_empty() {
+            if let Some(unknown) = self.trial_ids.iter().find(|id| !trials.iter().any(|t| &t.id == *id)) {
+                return Err(format!("--trial-id {unknown} is not a trial of this run's grid{}", if self.shard.is_some() { " (and shard)" } else { "" }));
+            }
+            trials.retain(|t| self.trial_ids.contains(&t.id));
+        }
+        if let Some(limit) = self.limit {
+            trials.truncate(limit);
+        }
+        Ok(trials)
+    }
+}
+
+/// Everything that defines a run, recorded so `peerpressure resume RUN` can rebuild it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct RunSpec {
+    pub scenarios: Vec<SpecPlugin>,
+    pub detectors: Vec<SpecPlugin>,
+    pub models: Vec<String>,
+    pub axes: std::collections::BTreeMap<String, Vec<String>>,
+    pub epochs: u32,
+    pub seed: u64,
+    pub settings: crate::providers::GenerationSettings,
+    pub per_model_settings: std::collections::BTreeMap<String, crate::providers::GenerationSettings>,
+    pub judge: Option<String>,
+    pub set: Option<String>,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct SpecPlugin {
+    pub path: String,
+    pub sha256: String,
+    #[serde(default)]
+    pub axes: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+impl RunRequest {
+    pub fn spec(&self) -> RunSpec {
+        let (settings, per_model) = match &self.providers {
+            Some(p) => (p.config().settings.clone(), p.config().per_model.clone()),
+            None => Default::default(),
+        };
+        RunSpec {
+            scenarios: self
+                .scenarios
+                .iter()
+                .map(|s| SpecPlugin { path: s.plugin.path.display().to_string(), sha256: s.plugin.sha256.clone(), axes: s.axes.0.clone() })
+                .collect(),
+            detectors: self.detectors.iter().map(|d| SpecPlugin { path: d.path.display().to_string(), sha256: d.sha256.clone(), axes: Default::default() }).collect(),
+            models: self.models.clone(),
+            axes: self.axes.0.clone(),
+            epochs: self.epochs,
+            seed: self.seed,
+            settings,
+            per_model_settings: per_model,
+            judge: self.judge.clone(),
+            set: self.set.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -181,7 +275,9 @@ pub async fn execute(
         set: request.set.clone(),
         plugins: request.scenarios.iter().map(|s| &s.plugin).chain(&request.detectors).map(|p| plugin_record(p)).collect(),
         command: request.command.clone(),
+        spec: Some(request.spec()),
     })?;
+    let trials = request.selection.apply(trials).map_err(RunError::Plan)?;
     let done = store.finished_trials(&id)?;
     let mut progress = Progress { total: trials.len(), ..Progress::default() };
     let pending: Vec<PlannedTrial> = trials.into_iter().filter(|t| !done.contains(&t.id)).collect();
@@ -243,4 +339,99 @@ pub async fn execute(
         return Err(e);
     }
     Ok(RunSummary { run_id: id, progress, elapsed: started.elapsed() })
+}
+
+/// What `--dry-run` reports: the grid and an upper bound on calls and cost, per model.
+pub struct Estimate {
+    pub trials: usize,
+    pub cells: usize,
+    pub recorded: usize,
+    pub models: Vec<ModelEstimate>,
+}
+
+pub struct ModelEstimate {
+    pub model: String,
+    /// Trials of this model still to run.
+    pub trials: usize,
+    /// Model calls if every trial used its whole turn limit (0 for scripted agents).
+    pub max_calls: u64,
+    /// Dollars for those calls; `None` without a price.
+    pub max_cost: Option<f64>,
+}
+
+/// Tokens assumed per turn for the cost ceiling: each turn's answer, and what each earlier
+/// turn adds to the next call's input.
+pub const ESTIMATE_TOKENS_PER_TURN: u64 = 400;
+
+/// Runs each scenario's setup once (no model calls) to learn its turn limit and prompt size,
+/// and bounds the calls and cost of the trials not yet recorded.
+pub async fn estimate(runtime: &Runtime, request: &RunRequest, trials: &[PlannedTrial], recorded: &std::collections::HashSet<String>) -> Result<Estimate, RunError> {
+    let mut shapes: std::collections::HashMap<String, (u64, u64)> = std::collections::HashMap::new();
+    for trial in trials {
+        let key = trial.scenario.sha256.clone();
+        if shapes.contains_key(&key) {
+            continue;
+        }
+        let mut instance = runtime.scenario(&trial.scenario, trial.spec.seed, None).await.map_err(|e| RunError::Plan(e.to_string()))?;
+        let setup = instance
+            .setup(&trial.spec)
+            .await
+            .map_err(|e| RunError::Plan(e.to_string()))?
+            .map_err(|e| RunError::Plan(format!("{} setup refused the trial: {e}", trial.scenario.label())))?;
+        let tools: usize = setup.tools.iter().map(|t| t.name.len() + t.description.len() + t.parameters.len()).sum::<usize>() + setup.builtin_tools.len() * 200;
+        let opening = ((setup.system_prompt.len() + setup.user_prompt.len() + tools) / 4) as u64;
+        shapes.insert(key, (u64::from(setup.limits.max_turns.clamp(1, crate::trial::MAX_TURNS)), opening));
+    }
+    let mut models: Vec<ModelEstimate> = request.models.iter().map(|m| ModelEstimate { model: m.clone(), trials: 0, max_calls: 0, max_cost: Some(0.0) }).collect();
+    for trial in trials.iter().filter(|t| !recorded.contains(&t.id)) {
+        let Some(entry) = models.iter_mut().find(|m| m.model == trial.spec.model) else { continue };
+        entry.trials += 1;
+        if matches!(trial.agent, Agent::Scripted { .. }) {
+            continue;
+        }
+        let (turns, opening) = shapes[&trial.scenario.sha256];
+        entry.max_calls += turns;
+        let input = opening * turns + ESTIMATE_TOKENS_PER_TURN * turns * (turns - 1) / 2;
+        let usage = crate::model::Usage { input_tokens: input, output_tokens: ESTIMATE_TOKENS_PER_TURN * turns, ..Default::default() };
+        let price = request.providers.as_ref().and_then(|p| p.price(&entry.model));
+        entry.max_cost = match (entry.max_cost, price) {
+            (Some(total), Some(price)) => Some(total + price.cost(&usage)),
+            _ => None,
+        };
+    }
+    let cells: std::collections::HashSet<(String, String, String)> =
+        trials.iter().map(|t| (t.scenario.sha256.clone(), t.spec.model.clone(), format!("{:?}", t.spec.axes))).collect();
+    Ok(Estimate { trials: trials.len(), cells: cells.len(), recorded: trials.iter().filter(|t| recorded.contains(&t.id)).count(), models })
+}
+
+impl Estimate {
+    pub fn render(&self, run_id: &str) -> String {
+        let mut out = format!("run {run_id} (dry run: no model was called and nothing was recorded)\n");
+        out.push_str(&format!(
+            "grid: {} trial(s) in {} cell(s); {} already recorded; {} to run\n\n",
+            self.trials,
+            self.cells,
+            self.recorded,
+            self.trials - self.recorded
+        ));
+        let width = self.models.iter().map(|m| m.model.len()).max().unwrap_or(5).max(5);
+        out.push_str(&format!("{:<width$}  {:>7}  {:>21}  {:>14}\n", "model", "trials", "model calls (at most)", "cost (at most)"));
+        let mut total = Some(0.0);
+        for m in &self.models {
+            let calls = if m.model.starts_with("scripted/") { "0 (scripted)".to_string() } else { m.max_calls.to_string() };
+            let cost = match m.max_cost {
+                Some(c) => format!("${c:.2}"),
+                None => "unknown price".to_string(),
+            };
+            total = total.zip(m.max_cost).map(|(a, b)| a + b);
+            out.push_str(&format!("{:<width$}  {:>7}  {:>21}  {:>14}\n", m.model, m.trials, calls, cost));
+        }
+        if let Some(t) = total {
+            out.push_str(&format!("\ntotal cost at most ${t:.2}"));
+        }
+        out.push_str(&format!(
+            "\nceiling: every trial uses its whole turn limit; each turn writes {ESTIMATE_TOKENS_PER_TURN} tokens and adds as many to the next call's input. Judge calls are not included.\n"
+        ));
+        out
+    }
 }

@@ -62,6 +62,9 @@ pub struct RunRecord {
     pub set: Option<String>,
     pub plugins: Vec<PluginRecord>,
     pub command: String,
+    /// What `peerpressure resume` needs to rebuild the run.
+    #[serde(default)]
+    pub spec: Option<crate::run::RunSpec>,
 }
 
 pub struct Store {
@@ -346,6 +349,42 @@ impl Store {
             .map_err(|e| self.sql(e))?;
         Ok(rows)
     }
+}
+
+/// Copies into `into` every run and trial of the store at `from` that `into` lacks, in one
+/// transaction. Returns the number of trials copied.
+pub fn merge(into: &Store, from: &Path) -> Result<u64, StoreError> {
+    let shown = from.display().to_string();
+    {
+        // Opening checks that it is a store of a version this host reads.
+        let source = Store::open(from)?;
+        let version: String = source.conn().query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get(0)).map_err(|e| source.sql(e))?;
+        if version != SCHEMA_VERSION.to_string() {
+            return Err(StoreError::Data { path: shown, message: format!("store schema {version}; merging needs schema {SCHEMA_VERSION}") });
+        }
+    }
+    let mut conn = into.conn();
+    conn.execute("ATTACH DATABASE ?1 AS src", params![from.display().to_string()]).map_err(|e| into.sql(e))?;
+    let result = (|| {
+        let tx = conn.transaction()?;
+        tx.execute_batch(
+            "CREATE TEMP TABLE new_trials AS
+                 SELECT run_id, id FROM src.trials t
+                 WHERE NOT EXISTS (SELECT 1 FROM main.trials m WHERE m.run_id = t.run_id AND m.id = t.id);
+             INSERT OR IGNORE INTO main.runs SELECT * FROM src.runs;
+             INSERT OR IGNORE INTO main.run_plugins SELECT * FROM src.run_plugins;
+             INSERT INTO main.trials SELECT t.* FROM src.trials t JOIN new_trials n ON n.run_id = t.run_id AND n.id = t.id;
+             INSERT INTO main.messages SELECT x.* FROM src.messages x JOIN new_trials n ON n.run_id = x.run_id AND n.id = x.trial_id;
+             INSERT INTO main.events SELECT x.* FROM src.events x JOIN new_trials n ON n.run_id = x.run_id AND n.id = x.trial_id;
+             INSERT INTO main.findings SELECT x.* FROM src.findings x JOIN new_trials n ON n.run_id = x.run_id AND n.id = x.trial_id;",
+        )?;
+        let copied: i64 = tx.query_row("SELECT COUNT(*) FROM new_trials", [], |r| r.get(0))?;
+        tx.execute_batch("DROP TABLE new_trials")?;
+        tx.commit()?;
+        Ok(copied as u64)
+    })();
+    let _ = conn.execute("DETACH DATABASE src", []);
+    result.map_err(|source: rusqlite::Error| StoreError::Sql { path: shown, source })
 }
 
 #[derive(Debug, Clone)]

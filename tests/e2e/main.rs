@@ -6,6 +6,7 @@ mod harness;
 mod mock_server;
 
 mod cli;
+mod engine;
 mod mediation;
 mod provider_runs;
 mod providers;
