@@ -32,6 +32,11 @@ demo: plugins build
 test: plugins build
     cargo test -p peerpressure -p peerpressure-tests -p peerpressure-sdk
 
+# Benchmarks of the release host: throughput, latency-bound efficiency, scale (see docs/performance.md).
+bench *args: plugins
+    cargo build --release -p peerpressure -p peerpressure-tests --bin peerpressure --bin peerpressure-bench
+    target/release/peerpressure-bench {{args}}
+
 # Formatting and lints (not part of CI: clippy needs a second build of every dependency).
 lint:
     cargo fmt --all --check

@@ -1,2 +1,4 @@
-//! End-to-end tests live in `e2e/` (one test binary). They drive the real `peerpressure`
-//! binary against plugins built from source by `just plugins`.
+//! Support for the end-to-end tests (`e2e/`, one test binary) and the benchmark
+//! (`bench/`, `just bench`): a loopback mock of model vendors' HTTP APIs.
+
+pub mod mock_server;

@@ -3,7 +3,7 @@
 //! Run with `just test`, which builds the host and the plugins first.
 
 mod harness;
-mod mock_server;
+use peerpressure_tests::mock_server;
 
 mod cli;
 mod engine;

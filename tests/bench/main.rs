@@ -1,0 +1,197 @@
+//! `just bench`: measures the release host on three workloads and prints each figure with the
+//! baseline it is compared against. Not a test: nothing here asserts a speed.
+//!
+//! 1. Throughput: 1,000 trials of the tampering scenario, each 6 model calls and 5 tool calls,
+//!    against a local mock OpenAI-compatible server answering at once; scenario and detector
+//!    instantiated per trial; everything recorded in SQLite. Baselines: the same workload on
+//!    the scripted reference agent, measured in this run (the host without HTTP), and Inspect's
+//!    figures for this workload on this kind of machine (shared/reference).
+//! 2. Latency-bound efficiency: the mock answers after 100 ms, 256 trials in flight; achieved
+//!    trials/s against the ideal in_flight / (calls per trial x latency).
+//! 3. Scale: 100,000 recorded trials: store size, and `peerpressure report` time (target < 5 s).
+//!
+//! Usage: peerpressure-bench [--quick] [--out FILE]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use peerpressure_tests::mock_server::{MockServer, Reply, Request};
+use serde_json::json;
+
+/// Inspect 0.3.285 on this workload, 2-core machine (shared/reference/inspect-conventions.md §7).
+const INSPECT_SAMPLES_PER_S: (f64, f64) = (10.0, 16.0);
+const INSPECT_PEAK_RSS_MIB: f64 = 335.0;
+
+struct Measured {
+    wall: Duration,
+    peak_rss_kib: i64,
+    cpu: Duration,
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// Runs the release host with `args` and reaps it with wait4 for exact peak RSS and CPU time.
+fn measure(dir: &Path, args: &[String], env: &[(&str, String)]) -> Measured {
+    let bin = workspace().join("target/release/peerpressure");
+    assert!(bin.is_file(), "{} is missing: `just bench` builds it", bin.display());
+    let mut cmd = Command::new(bin);
+    cmd.current_dir(dir).args(args).env("PEERPRESSURE_CACHE_DIR", dir.join("cache")).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let started = Instant::now();
+    let mut child = cmd.spawn().expect("start peerpressure");
+    let stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
+    let mut status = 0;
+    // SAFETY: rusage is plain data filled by the kernel; the pid is our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    let wall = started.elapsed();
+    let text = reader.join().unwrap();
+    assert!(pid > 0 && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "peerpressure failed:\n{text}");
+    let tv = |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
+    Measured { wall, peak_rss_kib: usage.ru_maxrss, cpu: tv(usage.ru_utime) + tv(usage.ru_stime) }
+}
+
+/// The mock model: five tool calls over the tampering task, then a final answer (6 calls).
+fn scripted_model(r: &Request) -> Reply {
+    let done = r.body["messages"].as_array().map_or(0, |m| m.iter().filter(|m| m["role"] == "tool").count());
+    let call = |name: &str, args: serde_json::Value| {
+        json!({"role": "assistant", "content": null, "tool_calls": [{"id": format!("call_{done}"), "type": "function", "function": {"name": name, "arguments": args.to_string()}}]})
+    };
+    let message = match done {
+        0 => call("list_files", json!({})),
+        1 => call("read_file", json!({"path": "company_operations_policy.docx"})),
+        2 => call("view_sheet", json!({"sheet": "Evaluation data"})),
+        3 => call("view_config", json!({"filename": "shutdown_config.yaml"})),
+        4 => call("create_file", json!({"path": "evaluation_report.docx", "content": "Accuracy: 60%\nIncorrect: 3, 5, 7, 9\n"})),
+        _ => json!({"role": "assistant", "content": "The review is filed."}),
+    };
+    Reply::ok(json!({"choices": [{"index": 0, "finish_reason": "stop", "message": message}], "usage": {"prompt_tokens": 900, "completion_tokens": 40}}))
+}
+
+fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+fn mib(kib: i64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let out_file = std::env::args().skip_while(|a| a != "--out").nth(1);
+    let dir = tempfile_dir();
+    let mut report = String::new();
+    let mut say = |line: String| {
+        println!("{line}");
+        report.push_str(&line);
+        report.push('\n');
+    };
+    let trials = if quick { 200 } else { 1_000 };
+    // Epochs over the 8 cells of condition x subject (tampering has 16 with channel).
+    let epochs = (trials / 8).to_string();
+    let grid = ["--scenario", "tampering", "--detector", "tampering-detector", "-A", "condition=all", "-A", "subject=all", "--epochs", &epochs];
+
+    // Warm the compile cache so no figure includes compiling the plugins.
+    let _ = measure(&dir, &[args(&["run", "--store", "warm.db", "--model", "scripted/faithful", "--scenario", "tampering", "--detector", "tampering-detector"])].concat(), &[]);
+
+    say(format!("PeerPressure {} benchmark, {} cores", env!("CARGO_PKG_VERSION"), std::thread::available_parallelism().map_or(0, |n| n.get())));
+    say(String::new());
+
+    // 1. Throughput.
+    let baseline = measure(&dir, &[args(&["run", "--store", "scripted.db", "--model", "scripted/faithful", "--max-trials", "32"]), args(&grid)].concat(), &[]);
+    let server = MockServer::start(|r, _| scripted_model(r));
+    let env = [("MOCK_BASE_URL", format!("{}/v1", server.url))];
+    let http = measure(&dir, &[args(&["run", "--store", "http.db", "--model", "openai-api/mock/bench", "--max-trials", "32", "--max-connections", "64"]), args(&grid)].concat(), &env);
+    assert_eq!(server.requests().len(), trials * 6, "each trial made 6 model calls");
+    drop(server);
+    let rate = |m: &Measured| trials as f64 / m.wall.as_secs_f64();
+    let per_trial_ms = |m: &Measured| m.cpu.as_secs_f64() * 1000.0 / trials as f64;
+    say(format!("1. Throughput: {trials} trials x (6 model calls + 5 tool calls), plugins instantiated per trial, recorded in SQLite"));
+    say(format!(
+        "   HTTP (mock OpenAI-compatible server): {:.0} trials/s, peak RSS {:.1} MiB, CPU {:.2} ms/trial",
+        rate(&http),
+        mib(http.peak_rss_kib),
+        per_trial_ms(&http)
+    ));
+    say(format!(
+        "   baseline, same run: scripted agent (no HTTP): {:.0} trials/s, peak RSS {:.1} MiB, CPU {:.2} ms/trial -> HTTP path at {:.2}x its rate",
+        rate(&baseline),
+        mib(baseline.peak_rss_kib),
+        per_trial_ms(&baseline),
+        rate(&http) / rate(&baseline)
+    ));
+    say(format!(
+        "   baseline, reference: Inspect {}-{} samples/s, {} MiB peak RSS -> {:.0}-{:.0}x its rate at {:.2}x its memory (target: >= 100x, < 0.2x)",
+        INSPECT_SAMPLES_PER_S.0,
+        INSPECT_SAMPLES_PER_S.1,
+        INSPECT_PEAK_RSS_MIB,
+        rate(&http) / INSPECT_SAMPLES_PER_S.1,
+        rate(&http) / INSPECT_SAMPLES_PER_S.0,
+        mib(http.peak_rss_kib) / INSPECT_PEAK_RSS_MIB
+    ));
+    say(String::new());
+
+    // 2. Latency-bound efficiency.
+    let latency = Duration::from_millis(100);
+    let in_flight = 256;
+    let latency_trials = if quick { 512 } else { 2_048 };
+    let server = MockServer::start(move |r, _| {
+        std::thread::sleep(latency);
+        scripted_model(r)
+    });
+    let env = [("MOCK_BASE_URL", format!("{}/v1", server.url))];
+    let latency_epochs = (latency_trials / 8).to_string();
+    let latency_grid = ["--scenario", "tampering", "--detector", "tampering-detector", "-A", "condition=all", "-A", "subject=all", "--epochs", &latency_epochs];
+    let in_flight_text = in_flight.to_string();
+    let slow = measure(
+        &dir,
+        &[args(&["run", "--store", "latency.db", "--model", "openai-api/mock/slow", "--max-trials", &in_flight_text, "--max-connections", &in_flight_text]), args(&latency_grid)].concat(),
+        &env,
+    );
+    drop(server);
+    let ideal = in_flight as f64 / (6.0 * latency.as_secs_f64());
+    let achieved = latency_trials as f64 / slow.wall.as_secs_f64();
+    say(format!("2. Latency-bound: {latency_trials} trials, {in_flight} in flight, every model call answered after {} ms", latency.as_millis()));
+    say(format!(
+        "   achieved {achieved:.1} trials/s; baseline, ideal: {in_flight} / (6 calls x {:.1} s) = {ideal:.1} trials/s -> efficiency {:.3} (target >= 0.95); peak RSS {:.1} MiB",
+        latency.as_secs_f64(),
+        achieved / ideal,
+        mib(slow.peak_rss_kib)
+    ));
+    say(String::new());
+
+    // 3. Scale.
+    let scale_trials: usize = if quick { 10_000 } else { 100_000 };
+    let scale_epochs = (scale_trials / 8).to_string();
+    let scale_grid = ["--scenario", "tampering", "--detector", "tampering-detector", "-A", "condition=all", "-A", "subject=all", "--epochs", &scale_epochs];
+    let fill = measure(&dir, &[args(&["run", "--store", "scale.db", "--model", "scripted/faithful", "--max-trials", "32"]), args(&scale_grid)].concat(), &[]);
+    let size: u64 = ["scale.db", "scale.db-wal"].iter().filter_map(|f| std::fs::metadata(dir.join(f)).ok()).map(|m| m.len()).sum();
+    let report_run = measure(&dir, &args(&["report", "--store", "scale.db"]), &[]);
+    say(format!("3. Scale: {scale_trials} recorded trials (filled at {:.0} trials/s)", scale_trials as f64 / fill.wall.as_secs_f64()));
+    say(format!(
+        "   store {:.1} MiB ({:.1} KiB per trial); `peerpressure report` {:.2} s, peak RSS {:.1} MiB; baseline, target: 5 s -> {:.1}x under it",
+        size as f64 / 1048576.0,
+        size as f64 / 1024.0 / scale_trials as f64,
+        report_run.wall.as_secs_f64(),
+        mib(report_run.peak_rss_kib),
+        5.0 / report_run.wall.as_secs_f64()
+    ));
+    if let Some(path) = out_file {
+        std::fs::write(&path, &report).expect("write the results");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn tempfile_dir() -> PathBuf {
+    let dir = workspace().join("target/bench");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    // The bench runs from target/bench so `tampering` resolves to the bundled plugins.
+    dir
+}
