@@ -20,6 +20,11 @@ use peerpressure::runtime::{LoadError, LoadedPlugin, PluginKind, Runtime, Runtim
 use peerpressure::store::{RUN_SCORING, Store};
 use peerpressure::{locate, report};
 
+// The host allocates heavily (transcripts, JSON, component values); mimalloc measured
+// faster than glibc's allocator on `just bench` (docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "peerpressure", version, about = "Peer-preservation safety evaluations of AI models, with sandboxed WebAssembly scenarios and detectors")]
 struct Cli {
@@ -454,7 +459,7 @@ async fn execute(runtime: Arc<Runtime>, request: RunRequest, exec: &ExecArgs) ->
         eprintln!("the cost limit was reached: no new trials were started (rerun with a higher --cost-limit to continue)");
     }
     eprintln!(
-        "run {}: {} trial(s) in {:.1} s: {} completed, {} hit the turn limit, {} errors, {} already recorded; {} tokens, ${:.4}",
+        "run {}: {} trial(s) in {:.2} s: {} completed, {} hit the turn limit, {} errors, {} already recorded; {} tokens, ${:.4}",
         summary.run_id,
         p.total,
         summary.elapsed.as_secs_f64(),

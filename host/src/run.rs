@@ -285,18 +285,37 @@ pub async fn execute(
     progress.done = progress.skipped;
     on_progress(&progress);
 
-    let limit = Arc::new(tokio::sync::Semaphore::new(request.max_trials.max(1)));
+    // One thread writes the store, so trials and the async workers never wait on disk; each
+    // trial is still its own transaction. The bounded queue keeps memory flat if disk is slow.
+    let (to_writer, mut queue) = tokio::sync::mpsc::channel::<crate::trial::TrialResult>(WRITE_QUEUE);
+    let write_error: Arc<std::sync::Mutex<Option<StoreError>>> = Arc::default();
+    let writer = {
+        let (store, run_id, write_error) = (store.clone(), id.clone(), write_error.clone());
+        std::thread::Builder::new()
+            .name("peerpressure-store".into())
+            .spawn(move || {
+                while let Some(result) = queue.blocking_recv() {
+                    if let Err(e) = store.record_trial(&run_id, &result) {
+                        *write_error.lock().expect("write error slot") = Some(e);
+                        break;
+                    }
+                }
+            })
+            .expect("spawning the store writer")
+    };
     let mut tasks = tokio::task::JoinSet::new();
     let mut pending = pending.into_iter();
     let mut failure: Option<RunError> = None;
     loop {
+        if let Some(e) = write_error.lock().expect("write error slot").take() {
+            // Losing results silently is worse than stopping: end the run, keep what is recorded.
+            failure = failure.or(Some(RunError::Store(e)));
+        }
         // Keep at most `max_trials` spawned so memory stays flat on huge grids.
         while tasks.len() < request.max_trials.max(1) && failure.is_none() && !progress.stopped_by_cost_limit {
             let Some(trial) = pending.next() else { break };
-            let permit = limit.clone().acquire_owned().await.expect("semaphore is never closed");
             let runtime = runtime.clone();
-            let store = store.clone();
-            let run_id = id.clone();
+            let to_writer = to_writer.clone();
             let input = TrialInput {
                 id: trial.id,
                 spec: trial.spec,
@@ -308,9 +327,8 @@ pub async fn execute(
             tasks.spawn(async move {
                 let result = run_trial(&runtime, input).await;
                 let outcome = (result.status, result.usage.input_tokens + result.usage.output_tokens, result.cost.unwrap_or(0.0));
-                let recorded = store.record_trial(&run_id, &result);
-                drop(permit);
-                recorded.map(|_| outcome)
+                // A closed queue means the writer stopped on an error, reported above.
+                to_writer.send(result).await.map(|_| outcome).map_err(|_| ())
             });
         }
         let Some(joined) = tasks.join_next().await else { break };
@@ -330,16 +348,23 @@ pub async fn execute(
                 }
                 on_progress(&progress);
             }
-            // Losing results silently is worse than stopping: end the run, keep what is recorded.
-            Ok(Err(e)) => failure = failure.or(Some(RunError::Store(e))),
+            Ok(Err(())) => {}
             Err(e) => failure = failure.or(Some(RunError::Plan(format!("a trial task failed: {e}")))),
         }
+    }
+    drop(to_writer);
+    writer.join().expect("the store writer does not panic");
+    if let Some(e) = write_error.lock().expect("write error slot").take() {
+        failure = failure.or(Some(RunError::Store(e)));
     }
     if let Some(e) = failure {
         return Err(e);
     }
     Ok(RunSummary { run_id: id, progress, elapsed: started.elapsed() })
 }
+
+/// Finished trials waiting for the store writer, at most.
+const WRITE_QUEUE: usize = 256;
 
 /// What `--dry-run` reports: the grid and an upper bound on calls and cost, per model.
 pub struct Estimate {

@@ -324,6 +324,10 @@ struct EpochTicker {
 }
 
 const TICK: Duration = Duration::from_millis(10);
+/// Ticks a plugin call runs before yielding to the executor (and checking its time limit).
+/// The deadline is re-armed at the start of every call: a store that waited on a model for
+/// seconds would otherwise be past its deadline and yield before doing any work.
+const YIELD_TICKS: u64 = 2;
 
 impl EpochTicker {
     fn start(engine: Engine) -> Self {
@@ -547,15 +551,15 @@ impl Runtime {
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
-        store.set_epoch_deadline(1);
+        store.set_epoch_deadline(YIELD_TICKS);
         store.epoch_deadline_callback(|mut ctx| {
             let state = ctx.data_mut();
             if Instant::now() >= state.deadline {
                 state.timed_out = true;
                 Ok(UpdateDeadline::Interrupt)
             } else {
-                // Yield every tick so one busy plugin cannot starve the other trials.
-                Ok(UpdateDeadline::Yield(1))
+                // Yield regularly so one busy plugin cannot starve the other trials.
+                Ok(UpdateDeadline::Yield(YIELD_TICKS))
             }
         });
         store
@@ -665,6 +669,7 @@ impl Guard {
     /// Starts the clock (and fuel) for one call.
     fn arm(&mut self) {
         self.store.data_mut().deadline = Instant::now() + self.limits.call_timeout;
+        self.store.set_epoch_deadline(YIELD_TICKS);
         if let Some(fuel) = self.limits.fuel {
             let _ = self.store.set_fuel(fuel);
         }

@@ -100,9 +100,10 @@ CREATE TABLE IF NOT EXISTS trials (
     duration_ms INTEGER NOT NULL,
     usage_json TEXT NOT NULL,
     cost REAL,
-    setup_json TEXT,
-    initial_world_json TEXT NOT NULL,
-    final_world_json TEXT NOT NULL,
+    -- content-addressed (blobs.hash): setups and worlds repeat across a cell's trials
+    setup_blob TEXT,
+    initial_world_blob TEXT NOT NULL,
+    final_world_blob TEXT NOT NULL,
     plugin_output_json TEXT NOT NULL,
     finished_at TEXT NOT NULL,
     PRIMARY KEY (run_id, id)
@@ -126,6 +127,14 @@ CREATE TABLE IF NOT EXISTS findings (
     detector TEXT NOT NULL, behaviour TEXT NOT NULL, verdict TEXT NOT NULL,
     explanation TEXT NOT NULL, evidence_json TEXT NOT NULL, value_json TEXT
 );
+CREATE TABLE IF NOT EXISTS blobs (hash TEXT PRIMARY KEY, data TEXT NOT NULL) WITHOUT ROWID;
+-- trials with their setup and worlds as JSON, for people and tools querying the store
+CREATE VIEW IF NOT EXISTS trial_details AS
+    SELECT t.*, s.data AS setup_json, iw.data AS initial_world_json, fw.data AS final_world_json
+    FROM trials t
+    LEFT JOIN blobs s ON s.hash = t.setup_blob
+    LEFT JOIN blobs iw ON iw.hash = t.initial_world_blob
+    LEFT JOIN blobs fw ON fw.hash = t.final_world_blob;
 CREATE INDEX IF NOT EXISTS findings_by_trial ON findings (run_id, trial_id);
 CREATE INDEX IF NOT EXISTS findings_by_scoring ON findings (run_id, scoring, behaviour);
 ";
@@ -211,9 +220,12 @@ impl Store {
     pub fn record_trial(&self, run_id: &str, t: &TrialResult) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(|e| self.sql(e))?;
+        let setup = t.setup.as_ref().map(|s| blob(&tx, &json(s))).transpose().map_err(|e| self.sql(e))?;
+        let initial_world = blob(&tx, &json(&t.initial_world)).map_err(|e| self.sql(e))?;
+        let final_world = blob(&tx, &json(&t.final_world)).map_err(|e| self.sql(e))?;
         tx.execute(
             "INSERT INTO trials (run_id, id, scenario, model, agent, epoch, seed, axes_json, status, error, turns, duration_ms,
-                usage_json, cost, setup_json, initial_world_json, final_world_json, plugin_output_json, finished_at)
+                usage_json, cost, setup_blob, initial_world_blob, final_world_blob, plugin_output_json, finished_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
             params![
                 run_id,
@@ -230,9 +242,9 @@ impl Store {
                 t.duration_ms as i64,
                 json(&t.usage),
                 t.cost,
-                t.setup.as_ref().map(|s| json(s)),
-                json(&t.initial_world),
-                json(&t.final_world),
+                setup,
+                initial_world,
+                final_world,
                 json(&t.plugin_output),
                 now_rfc3339(),
             ],
@@ -373,6 +385,10 @@ pub fn merge(into: &Store, from: &Path) -> Result<u64, StoreError> {
                  WHERE NOT EXISTS (SELECT 1 FROM main.trials m WHERE m.run_id = t.run_id AND m.id = t.id);
              INSERT OR IGNORE INTO main.runs SELECT * FROM src.runs;
              INSERT OR IGNORE INTO main.run_plugins SELECT * FROM src.run_plugins;
+             INSERT OR IGNORE INTO main.blobs SELECT b.* FROM src.blobs b
+                 WHERE b.hash IN (SELECT t.setup_blob FROM src.trials t JOIN new_trials n ON n.run_id = t.run_id AND n.id = t.id
+                                  UNION SELECT t.initial_world_blob FROM src.trials t JOIN new_trials n ON n.run_id = t.run_id AND n.id = t.id
+                                  UNION SELECT t.final_world_blob FROM src.trials t JOIN new_trials n ON n.run_id = t.run_id AND n.id = t.id);
              INSERT INTO main.trials SELECT t.* FROM src.trials t JOIN new_trials n ON n.run_id = t.run_id AND n.id = t.id;
              INSERT INTO main.messages SELECT x.* FROM src.messages x JOIN new_trials n ON n.run_id = x.run_id AND n.id = x.trial_id;
              INSERT INTO main.events SELECT x.* FROM src.events x JOIN new_trials n ON n.run_id = x.run_id AND n.id = x.trial_id;
@@ -418,6 +434,14 @@ pub fn value_json(value: &FindingValue) -> String {
         FindingValue::Number(n) => serde_json::json!(n).to_string(),
         FindingValue::Text(t) => serde_json::json!(t).to_string(),
     }
+}
+
+/// Stores `data` once under its SHA-256 and returns the hash.
+fn blob(tx: &rusqlite::Transaction<'_>, data: &str) -> Result<String, rusqlite::Error> {
+    use sha2::Digest;
+    let hash = hex::encode(sha2::Sha256::digest(data.as_bytes()));
+    tx.prepare_cached("INSERT OR IGNORE INTO blobs (hash, data) VALUES (?1, ?2)")?.execute(params![hash, data])?;
+    Ok(hash)
 }
 
 /// A host record as a JSON column.

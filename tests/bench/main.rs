@@ -25,6 +25,9 @@ const INSPECT_PEAK_RSS_MIB: f64 = 335.0;
 
 struct Measured {
     wall: Duration,
+    /// The run's own time from its summary line (planning and trials, without process start
+    /// and plugin loading); the wall time for other commands.
+    run: Duration,
     peak_rss_kib: i64,
     cpu: Duration,
 }
@@ -54,12 +57,17 @@ fn measure(dir: &Path, args: &[String], env: &[(&str, String)]) -> Measured {
     let text = reader.join().unwrap();
     assert!(pid > 0 && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "peerpressure failed:\n{text}");
     let tv = |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
-    Measured { wall, peak_rss_kib: usage.ru_maxrss, cpu: tv(usage.ru_utime) + tv(usage.ru_stime) }
+    let run = text
+        .lines()
+        .find_map(|l| l.strip_prefix("run ").and_then(|rest| rest.split(" trial(s) in ").nth(1)).and_then(|t| t.split(' ').next()).and_then(|s| s.parse::<f64>().ok()))
+        .map_or(wall, Duration::from_secs_f64);
+    Measured { wall, run, peak_rss_kib: usage.ru_maxrss, cpu: tv(usage.ru_utime) + tv(usage.ru_stime) }
 }
 
 /// The mock model: five tool calls over the tampering task, then a final answer (6 calls).
+/// Tool results are counted in the raw body: the lean server does not parse it.
 fn scripted_model(r: &Request) -> Reply {
-    let done = r.body["messages"].as_array().map_or(0, |m| m.iter().filter(|m| m["role"] == "tool").count());
+    let done = r.raw.matches("\"role\":\"tool\"").count();
     let call = |name: &str, args: serde_json::Value| {
         json!({"role": "assistant", "content": null, "tool_calls": [{"id": format!("call_{done}"), "type": "function", "function": {"name": name, "arguments": args.to_string()}}]})
     };
@@ -74,6 +82,15 @@ fn scripted_model(r: &Request) -> Reply {
     Reply::ok(json!({"choices": [{"index": 0, "finish_reason": "stop", "message": message}], "usage": {"prompt_tokens": 900, "completion_tokens": 40}}))
 }
 
+/// CPU time this process (the mock server) has used so far.
+fn own_cpu() -> Duration {
+    // SAFETY: rusage is plain data filled by the kernel.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    let tv = |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
 fn args(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
@@ -85,6 +102,10 @@ fn mib(kib: i64) -> f64 {
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let out_file = std::env::args().skip_while(|a| a != "--out").nth(1);
+    // `--only latency` and `--in-flight N` are for investigating one figure.
+    let only = std::env::args().skip_while(|a| a != "--only").nth(1);
+    let runs = |figure: &str| only.as_deref().is_none_or(|o| o == figure);
+    let in_flight: usize = std::env::args().skip_while(|a| a != "--in-flight").nth(1).map_or(256, |n| n.parse().expect("--in-flight N"));
     let dir = tempfile_dir();
     let mut report = String::new();
     let mut say = |line: String| {
@@ -104,11 +125,12 @@ fn main() {
     say(String::new());
 
     // 1. Throughput.
+    if runs("throughput") {
     let baseline = measure(&dir, &[args(&["run", "--store", "scripted.db", "--model", "scripted/faithful", "--max-trials", "32"]), args(&grid)].concat(), &[]);
-    let server = MockServer::start(|r, _| scripted_model(r));
+    let server = MockServer::start_lean(|r, _| scripted_model(r));
     let env = [("MOCK_BASE_URL", format!("{}/v1", server.url))];
     let http = measure(&dir, &[args(&["run", "--store", "http.db", "--model", "openai-api/mock/bench", "--max-trials", "32", "--max-connections", "64"]), args(&grid)].concat(), &env);
-    assert_eq!(server.requests().len(), trials * 6, "each trial made 6 model calls");
+    assert_eq!(server.request_count(), trials * 6, "each trial made 6 model calls");
     drop(server);
     let rate = |m: &Measured| trials as f64 / m.wall.as_secs_f64();
     let per_trial_ms = |m: &Measured| m.cpu.as_secs_f64() * 1000.0 / trials as f64;
@@ -136,12 +158,14 @@ fn main() {
         mib(http.peak_rss_kib) / INSPECT_PEAK_RSS_MIB
     ));
     say(String::new());
+    }
 
     // 2. Latency-bound efficiency.
+    if runs("latency") {
     let latency = Duration::from_millis(100);
-    let in_flight = 256;
     let latency_trials = if quick { 512 } else { 2_048 };
-    let server = MockServer::start(move |r, _| {
+    let latency_trials = std::env::args().skip_while(|a| a != "--trials").nth(1).map_or(latency_trials, |n| n.parse().expect("--trials N"));
+    let server = MockServer::start_lean(move |r, _| {
         std::thread::sleep(latency);
         scripted_model(r)
     });
@@ -149,24 +173,32 @@ fn main() {
     let latency_epochs = (latency_trials / 8).to_string();
     let latency_grid = ["--scenario", "tampering", "--detector", "tampering-detector", "-A", "condition=all", "-A", "subject=all", "--epochs", &latency_epochs];
     let in_flight_text = in_flight.to_string();
+    let server_cpu_before = own_cpu();
     let slow = measure(
         &dir,
         &[args(&["run", "--store", "latency.db", "--model", "openai-api/mock/slow", "--max-trials", &in_flight_text, "--max-connections", &in_flight_text]), args(&latency_grid)].concat(),
         &env,
     );
+    let server_cpu = own_cpu() - server_cpu_before;
     drop(server);
     let ideal = in_flight as f64 / (6.0 * latency.as_secs_f64());
-    let achieved = latency_trials as f64 / slow.wall.as_secs_f64();
+    let achieved = latency_trials as f64 / slow.run.as_secs_f64();
+    let with_startup = latency_trials as f64 / slow.wall.as_secs_f64();
     say(format!("2. Latency-bound: {latency_trials} trials, {in_flight} in flight, every model call answered after {} ms", latency.as_millis()));
+    say(format!("   achieved {achieved:.1} trials/s over the run ({with_startup:.1} including process start and plugin loading)"));
     say(format!(
-        "   achieved {achieved:.1} trials/s; baseline, ideal: {in_flight} / (6 calls x {:.1} s) = {ideal:.1} trials/s -> efficiency {:.3} (target >= 0.95); peak RSS {:.1} MiB",
+        "   achieved {achieved:.1} trials/s; baseline, ideal: {in_flight} / (6 calls x {:.1} s) = {ideal:.1} trials/s -> efficiency {:.3} (target >= 0.95); peak RSS {:.1} MiB, CPU {:.2} ms/trial (mock server: {:.2} ms/trial)",
         latency.as_secs_f64(),
         achieved / ideal,
-        mib(slow.peak_rss_kib)
+        mib(slow.peak_rss_kib),
+        slow.cpu.as_secs_f64() * 1000.0 / latency_trials as f64,
+        server_cpu.as_secs_f64() * 1000.0 / latency_trials as f64
     ));
     say(String::new());
+    }
 
     // 3. Scale.
+    if runs("scale") {
     let scale_trials: usize = if quick { 10_000 } else { 100_000 };
     let scale_epochs = (scale_trials / 8).to_string();
     let scale_grid = ["--scenario", "tampering", "--detector", "tampering-detector", "-A", "condition=all", "-A", "subject=all", "--epochs", &scale_epochs];
@@ -182,10 +214,13 @@ fn main() {
         mib(report_run.peak_rss_kib),
         5.0 / report_run.wall.as_secs_f64()
     ));
+    }
     if let Some(path) = out_file {
         std::fs::write(&path, &report).expect("write the results");
     }
-    let _ = std::fs::remove_dir_all(&dir);
+    if !std::env::args().any(|a| a == "--keep") {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
 
 fn tempfile_dir() -> PathBuf {

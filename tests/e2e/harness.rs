@@ -169,7 +169,7 @@ impl Outcome {
 
     /// The ground truth a chaos trial recorded, by mode.
     pub fn ground_truth(&self, mode: &str) -> Value {
-        let rows = self.rows(&format!("SELECT setup_json FROM trials WHERE axes_json = '[[\"mode\",\"{mode}\"]]'"));
+        let rows = self.rows(&format!("SELECT setup_json FROM trial_details WHERE axes_json = '[[\"mode\",\"{mode}\"]]'"));
         let setup: Value = serde_json::from_str(&rows[0][0]).expect("setup JSON");
         serde_json::from_str(setup["ground_truth"].as_str().expect("ground truth text")).expect("ground truth JSON")
     }

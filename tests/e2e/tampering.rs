@@ -29,6 +29,10 @@ fn faithful_agent_never_tampers_and_tamperers_always_do() {
         }
     }
     assert_eq!(report["trials"][0], serde_json::json!(["completed", 120]));
+    // Setups and worlds are stored once per distinct content: 4 cells' setups and initial
+    // worlds, and one final world per cell and agent behaviour, not one each per trial.
+    let blobs: u32 = out.rows("SELECT COUNT(*) FROM blobs")[0][0].parse().unwrap();
+    assert!(blobs <= 20, "{blobs} blobs for 120 trials");
 }
 
 #[test]
@@ -95,7 +99,7 @@ fn conditions_channels_and_subjects_change_one_thing_each() {
     assert_eq!(out.rows("SELECT COUNT(*) FROM trials WHERE status = 'completed'")[0][0], "16");
     let trial = |condition: &str, channel: &str, subject: &str| {
         let axes = format!("[[\"condition\",\"{condition}\"],[\"channel\",\"{channel}\"],[\"subject\",\"{subject}\"]]");
-        let row = out.rows(&format!("SELECT initial_world_json, id FROM trials WHERE axes_json = '{axes}'"));
+        let row = out.rows(&format!("SELECT initial_world_json, id FROM trial_details WHERE axes_json = '{axes}'"));
         let world: serde_json::Value = serde_json::from_str(&row[0][0]).unwrap();
         let system = out.rows(&format!("SELECT content FROM messages WHERE trial_id = '{}' AND idx = 0", row[0][1]))[0][0].clone();
         (world, system)

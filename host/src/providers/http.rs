@@ -112,8 +112,10 @@ impl Endpoint {
     pub async fn post_json(&self, url: &str, headers: &[(&str, String)], body: &Value) -> Result<(Value, CallStats), ModelError> {
         let started = Instant::now();
         let mut stats = CallStats::default();
-        let mut rng = rand::rngs::StdRng::seed_from_u64(started.elapsed().as_nanos() as u64 ^ (body.to_string().len() as u64).rotate_left(32));
         let encoded = serde_json::to_vec(body).expect("request bodies serialise");
+        // Jitter only needs to differ between concurrent calls, not to be unpredictable.
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+        let mut rng = rand::rngs::StdRng::seed_from_u64(u64::from(nanos) ^ (encoded.len() as u64).rotate_left(32));
         loop {
             stats.attempts += 1;
             let outcome = {

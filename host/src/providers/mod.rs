@@ -198,6 +198,8 @@ impl Providers {
     pub fn with_env(config: ProviderConfig, env: EnvLookup) -> Result<Self, String> {
         let client = reqwest::Client::builder()
             .user_agent(concat!("peerpressure/", env!("CARGO_PKG_VERSION")))
+            // Small request writes must not wait for delayed ACKs (Nagle).
+            .tcp_nodelay(true)
             .build()
             .map_err(|e| format!("failed to create the HTTP client: {e}"))?;
         Ok(Providers { config, env, client, limits: Mutex::new(HashMap::new()) })

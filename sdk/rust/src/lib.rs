@@ -92,21 +92,31 @@ pub trait Detector: Default + 'static {
     fn detect(&mut self, trial: &TrialRecord) -> Result<Vec<Finding>, String>;
 }
 
+/// The plugin's one instance, created with `Default` on first use (a fresh instance per trial,
+/// since the host instantiates the component per trial).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __plugin_slot {
+    ($plugin:ty) => {
+        ::std::thread_local! {
+            static PLUGIN: ::std::cell::RefCell<Option<$plugin>> =
+                const { ::std::cell::RefCell::new(None) };
+        }
+        fn with_plugin<R>(f: impl FnOnce(&mut $plugin) -> R) -> R {
+            PLUGIN.with(|cell| {
+                let mut slot = cell.borrow_mut();
+                f(slot.get_or_insert_with(<$plugin as ::std::default::Default>::default))
+            })
+        }
+    };
+}
+
 /// Exports a [`Scenario`] implementation as the plugin's `scenario` interface.
 #[macro_export]
 macro_rules! export_scenario {
     ($plugin:ty) => {
         const _: () = {
-            ::std::thread_local! {
-                static PLUGIN: ::std::cell::RefCell<Option<$plugin>> =
-                    const { ::std::cell::RefCell::new(None) };
-            }
-            fn with_plugin<R>(f: impl FnOnce(&mut $plugin) -> R) -> R {
-                PLUGIN.with(|cell| {
-                    let mut slot = cell.borrow_mut();
-                    f(slot.get_or_insert_with(<$plugin as ::std::default::Default>::default))
-                })
-            }
+            $crate::__plugin_slot!($plugin);
             struct Export;
             impl $crate::bindings::scenario::exports::peerpressure::plugin::scenario::Guest for Export {
                 fn describe() -> $crate::PluginInfo {
@@ -134,16 +144,7 @@ macro_rules! export_scenario {
 macro_rules! export_detector {
     ($plugin:ty) => {
         const _: () = {
-            ::std::thread_local! {
-                static PLUGIN: ::std::cell::RefCell<Option<$plugin>> =
-                    const { ::std::cell::RefCell::new(None) };
-            }
-            fn with_plugin<R>(f: impl FnOnce(&mut $plugin) -> R) -> R {
-                PLUGIN.with(|cell| {
-                    let mut slot = cell.borrow_mut();
-                    f(slot.get_or_insert_with(<$plugin as ::std::default::Default>::default))
-                })
-            }
+            $crate::__plugin_slot!($plugin);
             struct Export;
             impl $crate::bindings::detector::exports::peerpressure::plugin::detector::Guest for Export {
                 fn describe() -> $crate::PluginInfo {
