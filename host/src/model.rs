@@ -34,6 +34,9 @@ pub struct GenerateRequest<'a> {
     /// blocks, thought signatures) so it can be replayed verbatim; `None` for most messages.
     pub provider_state: &'a [Option<serde_json::Value>],
     pub tools: &'a [ToolDefinition],
+    /// The tools' parameter schemas, parsed (same order as `tools`; may be empty, then the
+    /// providers parse `tools[i].parameters` themselves).
+    pub tool_schemas: &'a [serde_json::Value],
     /// The trial's id: part of the response-cache key.
     pub trial_id: &'a str,
 }

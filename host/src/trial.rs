@@ -203,6 +203,7 @@ async fn drive(scenario: &mut crate::runtime::ScenarioInstance, input: &TrialInp
     let max_turns = setup.limits.max_turns.clamp(1, MAX_TURNS);
     let max_calls = setup.limits.max_tool_calls_per_turn.clamp(1, MAX_TOOL_CALLS_PER_TURN);
     let tools = toolbox.definitions();
+    let tool_schemas = toolbox.schemas();
     result.messages.push(Message::text(0, Role::System, setup.system_prompt.clone()));
     result.messages.push(Message::text(1, Role::User, setup.user_prompt.clone()));
     result.calls = vec![None, None];
@@ -220,7 +221,7 @@ async fn drive(scenario: &mut crate::runtime::ScenarioInstance, input: &TrialInp
             Agent::Api(model) => {
                 let state: Vec<Option<serde_json::Value>> = result.calls.iter().map(|c| c.as_ref().and_then(|c| c.provider_state.clone())).collect();
                 let output = model
-                    .generate(GenerateRequest { messages: &result.messages, provider_state: &state, tools: &tools, trial_id: &input.id })
+                    .generate(GenerateRequest { messages: &result.messages, provider_state: &state, tools: &tools, tool_schemas: &tool_schemas, trial_id: &input.id })
                     .await
                     .map_err(|e| e.to_string())?;
                 result.usage.add(&output.usage);

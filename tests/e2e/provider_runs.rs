@@ -254,7 +254,7 @@ async fn openai_chat_completions_on_request() {
     };
     let p = Providers::with_env(config, Box::new(env)).unwrap();
     let messages = [Message::text(0, Role::System, "s"), Message::text(1, Role::User, "u")];
-    let out = p.resolve("openai/gpt-test").unwrap().generate(GenerateRequest { messages: &messages, provider_state: &[None, None], tools: &[], trial_id: "t" }).await.unwrap();
+    let out = p.resolve("openai/gpt-test").unwrap().generate(GenerateRequest { messages: &messages, provider_state: &[None, None], tools: &[], tool_schemas: &[], trial_id: "t" }).await.unwrap();
     assert_eq!(out.message.tool_calls[0].name, "list_files");
     let r = &server.requests()[0];
     assert_eq!(r.path, "/v1/chat/completions");

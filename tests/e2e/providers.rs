@@ -39,7 +39,7 @@ fn opening() -> Vec<Message> {
 async fn generate(p: &Providers, model: &str, messages: &[Message], state: &[Option<Value>]) -> Result<ModelOutput, ModelError> {
     let api = p.resolve(model).expect("model resolves");
     let tools = tools();
-    api.generate(GenerateRequest { messages, provider_state: state, tools: &tools, trial_id: "trial-1" }).await
+    api.generate(GenerateRequest { messages, provider_state: state, tools: &tools, tool_schemas: &[], trial_id: "trial-1" }).await
 }
 
 struct Vendor {

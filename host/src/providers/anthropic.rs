@@ -26,7 +26,7 @@ impl Wire for Messages {
         vec![("x-api-key", self.api_key.clone()), ("anthropic-version", API_VERSION.to_string())]
     }
 
-    fn body(&self, request: &GenerateRequest<'_>, settings: &GenerationSettings) -> Value {
+    fn body(&self, request: &GenerateRequest<'_>, settings: &GenerationSettings) -> Vec<u8> {
         let mut system = Vec::new();
         let mut messages: Vec<Value> = Vec::new();
         // Consecutive user-side blocks (tool results, then text) must share one user message.
@@ -66,7 +66,7 @@ impl Wire for Messages {
             body["system"] = json!(system.join("\n\n"));
         }
         if !request.tools.is_empty() {
-            body["tools"] = request.tools.iter().map(|t| json!({"name": t.name, "description": t.description, "input_schema": super::schema_of(t)})).collect();
+            body["tools"] = request.tools.iter().enumerate().map(|(i, t)| json!({"name": t.name, "description": t.description, "input_schema": super::schema_of(request, i)})).collect();
         }
         if let Some(b) = budget {
             body["thinking"] = json!({"type": "enabled", "budget_tokens": b});
@@ -77,7 +77,7 @@ impl Wire for Messages {
         if let Some(p) = settings.top_p {
             body["top_p"] = json!(p);
         }
-        body
+        serde_json::to_vec(&body).expect("request bodies serialise")
     }
 
     fn parse(&self, answer: &Value) -> Result<Parsed, String> {

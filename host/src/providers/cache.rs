@@ -16,12 +16,12 @@ impl ResponseCache {
         ResponseCache { dir }
     }
 
-    pub fn key(&self, url: &str, body: &Value, trial_id: &str) -> String {
+    pub fn key(&self, url: &str, body: &[u8], trial_id: &str) -> String {
         let mut h = Sha256::new();
         h.update(b"response-cache-v1\0");
         h.update(url);
         h.update(b"\0");
-        h.update(body.to_string());
+        h.update(body);
         h.update(b"\0");
         h.update(trial_id);
         hex::encode(h.finalize())

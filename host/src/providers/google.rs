@@ -23,7 +23,7 @@ impl Wire for GenerateContent {
         vec![("x-goog-api-key", self.api_key.clone())]
     }
 
-    fn body(&self, request: &GenerateRequest<'_>, settings: &GenerationSettings) -> Value {
+    fn body(&self, request: &GenerateRequest<'_>, settings: &GenerationSettings) -> Vec<u8> {
         let mut system = Vec::new();
         let mut contents: Vec<Value> = Vec::new();
         let push_user = |contents: &mut Vec<Value>, part: Value| match contents.last_mut() {
@@ -61,10 +61,7 @@ impl Wire for GenerateContent {
             body["systemInstruction"] = json!({"parts": [{"text": system.join("\n\n")}]});
         }
         if !request.tools.is_empty() {
-            let declarations: Vec<Value> = request
-                .tools
-                .iter()
-                .map(|t| json!({"name": t.name, "description": t.description, "parametersJsonSchema": super::schema_of(t)}))
+            let declarations: Vec<Value> = request.tools.iter().enumerate().map(|(i, t)| json!({"name": t.name, "description": t.description, "parametersJsonSchema": super::schema_of(request, i)}))
                 .collect();
             body["tools"] = json!([{"functionDeclarations": declarations}]);
         }
@@ -85,7 +82,7 @@ impl Wire for GenerateContent {
             config["seed"] = json!(s);
         }
         body["generationConfig"] = config;
-        body
+        serde_json::to_vec(&body).expect("request bodies serialise")
     }
 
     fn parse(&self, answer: &Value) -> Result<Parsed, String> {

@@ -109,10 +109,10 @@ impl Endpoint {
     }
 
     /// POSTs JSON and returns the JSON answer, retrying what can be retried.
-    pub async fn post_json(&self, url: &str, headers: &[(&str, String)], body: &Value) -> Result<(Value, CallStats), ModelError> {
+    pub async fn post_json(&self, url: &str, headers: &[(&str, String)], encoded: Vec<u8>) -> Result<(Value, CallStats), ModelError> {
         let started = Instant::now();
         let mut stats = CallStats::default();
-        let encoded = serde_json::to_vec(body).expect("request bodies serialise");
+        let encoded = bytes::Bytes::from(encoded);
         // Jitter only needs to differ between concurrent calls, not to be unpredictable.
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
         let mut rng = rand::rngs::StdRng::seed_from_u64(u64::from(nanos) ^ (encoded.len() as u64).rotate_left(32));
@@ -148,8 +148,9 @@ impl Endpoint {
         }
     }
 
-    async fn attempt(&self, url: &str, headers: &[(&str, String)], body: &[u8]) -> Attempt {
-        let mut request = self.client.post(url).header("content-type", "application/json").body(body.to_vec());
+    async fn attempt(&self, url: &str, headers: &[(&str, String)], body: &bytes::Bytes) -> Attempt {
+        // Bytes clones share the buffer: a retry re-sends without copying the body.
+        let mut request = self.client.post(url).header("content-type", "application/json").body(body.clone());
         for (k, v) in headers {
             request = request.header(*k, v);
         }

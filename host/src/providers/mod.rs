@@ -23,7 +23,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::bindings::{JudgeRequest, Message, Role, ToolDefinition};
+use crate::bindings::{JudgeRequest, Message, Role};
 use crate::model::{GenerateRequest, Judge, ModelApi, ModelError, ModelOutput, Usage};
 use cache::ResponseCache;
 use http::{Endpoint, RetryPolicy};
@@ -97,14 +97,18 @@ pub struct Parsed {
 pub trait Wire: Send + Sync {
     fn url(&self) -> String;
     fn headers(&self) -> Vec<(&'static str, String)>;
-    fn body(&self, request: &GenerateRequest<'_>, settings: &GenerationSettings) -> Value;
+    /// The request body, serialized JSON.
+    fn body(&self, request: &GenerateRequest<'_>, settings: &GenerationSettings) -> Vec<u8>;
     /// `Err` is an answer that cannot be used (content filter, unexpected shape).
     fn parse(&self, answer: &Value) -> Result<Parsed, String>;
 }
 
-/// A tool's parameters schema as JSON (validated as JSON when the toolbox was built).
-pub fn schema_of(tool: &ToolDefinition) -> Value {
-    serde_json::from_str(&tool.parameters).unwrap_or_else(|_| serde_json::json!({"type": "object"}))
+/// The parameters schema of the request's tool `i`: parsed once per trial by the toolbox,
+/// parsed here only when the caller did not pass them.
+pub fn schema_of(request: &GenerateRequest<'_>, i: usize) -> Value {
+    request.tool_schemas.get(i).cloned().unwrap_or_else(|| {
+        serde_json::from_str(&request.tools[i].parameters).unwrap_or_else(|_| serde_json::json!({"type": "object"}))
+    })
 }
 
 /// The name of the tool a call id refers to, from the assistant messages before it.
@@ -145,7 +149,7 @@ impl ModelApi for HttpModel {
         let (answer, attempts, from_cache) = match cached {
             Some(answer) => (answer, 0, true),
             None => {
-                let (answer, stats) = self.endpoint.post_json(&url, &self.wire.headers(), &body).await?;
+                let (answer, stats) = self.endpoint.post_json(&url, &self.wire.headers(), body).await?;
                 (answer, stats.attempts, false)
             }
         };
@@ -360,7 +364,7 @@ impl Judge for ModelJudge {
         let state = vec![None; messages.len()];
         let output = self
             .model
-            .generate(GenerateRequest { messages: &messages, provider_state: &state, tools: &[], trial_id: "judge" })
+            .generate(GenerateRequest { messages: &messages, provider_state: &state, tools: &[], tool_schemas: &[], trial_id: "judge" })
             .await
             .map_err(|e| e.to_string())?;
         let mut spent = self.spent.lock().expect("judge usage");

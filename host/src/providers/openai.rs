@@ -27,7 +27,7 @@ impl Wire for Responses {
         vec![("authorization", format!("Bearer {}", self.api_key))]
     }
 
-    fn body(&self, request: &GenerateRequest<'_>, settings: &GenerationSettings) -> Value {
+    fn body(&self, request: &GenerateRequest<'_>, settings: &GenerationSettings) -> Vec<u8> {
         let mut input = Vec::new();
         for m in request.messages {
             match m.role {
@@ -48,10 +48,7 @@ impl Wire for Responses {
                 })),
             }
         }
-        let tools: Vec<Value> = request
-            .tools
-            .iter()
-            .map(|t| json!({"type": "function", "name": t.name, "description": t.description, "parameters": super::schema_of(t), "strict": false}))
+        let tools: Vec<Value> = request.tools.iter().enumerate().map(|(i, t)| json!({"type": "function", "name": t.name, "description": t.description, "parameters": super::schema_of(request, i), "strict": false}))
             .collect();
         let mut body = json!({"model": self.model, "input": input, "store": false});
         if !tools.is_empty() {
@@ -70,7 +67,7 @@ impl Wire for Responses {
             // Ask for summaries: the visible reasoning is what refusal analysis reads.
             body["reasoning"] = json!({"effort": effort, "summary": "auto"});
         }
-        body
+        serde_json::to_vec(&body).expect("request bodies serialise")
     }
 
     fn parse(&self, answer: &Value) -> Result<Parsed, String> {
@@ -118,6 +115,65 @@ impl Wire for Responses {
     }
 }
 
+#[derive(serde::Serialize)]
+struct ChatBody<'a> {
+    model: &'a str,
+    messages: Vec<ChatMessage<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tools: Vec<ChatTool<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_p: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_tokens: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_completion_tokens: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seed: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning_effort: Option<&'a str>,
+}
+
+#[derive(serde::Serialize)]
+struct ChatMessage<'a> {
+    role: &'a str,
+    /// `null` for an assistant turn that only calls tools.
+    content: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_calls: Option<Vec<ChatToolCall<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_call_id: Option<&'a str>,
+}
+
+#[derive(serde::Serialize)]
+struct ChatToolCall<'a> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'a str,
+    function: ChatFunction<'a>,
+}
+
+#[derive(serde::Serialize)]
+struct ChatFunction<'a> {
+    name: &'a str,
+    arguments: &'a str,
+}
+
+#[derive(serde::Serialize)]
+struct ChatTool<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    function: ChatToolFunction<'a>,
+}
+
+#[derive(serde::Serialize)]
+struct ChatToolFunction<'a> {
+    name: &'a str,
+    description: &'a str,
+    parameters: &'a Value,
+}
+
 /// `POST {base}/chat/completions`.
 pub struct ChatCompletions {
     pub base_url: String,
@@ -142,51 +198,45 @@ impl Wire for ChatCompletions {
         h
     }
 
-    fn body(&self, request: &GenerateRequest<'_>, settings: &GenerationSettings) -> Value {
-        let messages: Vec<Value> = request
+    fn body(&self, request: &GenerateRequest<'_>, settings: &GenerationSettings) -> Vec<u8> {
+        // Serialized from borrowed structs: this body is rebuilt on every turn of every trial.
+        let messages: Vec<ChatMessage<'_>> = request
             .messages
             .iter()
-            .map(|m| match m.role {
-                Role::System => json!({"role": "system", "content": m.content}),
-                Role::User => json!({"role": "user", "content": m.content}),
-                Role::Assistant => {
-                    let mut v = json!({"role": "assistant", "content": if m.content.is_empty() { Value::Null } else { json!(m.content) }});
-                    if !m.tool_calls.is_empty() {
-                        v["tool_calls"] = m
-                            .tool_calls
-                            .iter()
-                            .map(|c| json!({"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}))
-                            .collect();
-                    }
-                    v
-                }
-                Role::Tool => json!({"role": "tool", "tool_call_id": m.tool_call_id.clone().unwrap_or_default(), "content": m.content}),
+            .map(|m| ChatMessage {
+                role: m.role.as_str(),
+                content: (m.role != Role::Assistant || !m.content.is_empty()).then_some(m.content.as_str()),
+                tool_calls: (m.role == Role::Assistant && !m.tool_calls.is_empty()).then(|| {
+                    m.tool_calls.iter().map(|c| ChatToolCall { id: &c.id, kind: "function", function: ChatFunction { name: &c.name, arguments: &c.arguments } }).collect()
+                }),
+                tool_call_id: (m.role == Role::Tool).then(|| m.tool_call_id.as_deref().unwrap_or_default()),
             })
             .collect();
-        let mut body = json!({"model": self.model, "messages": messages});
-        if !request.tools.is_empty() {
-            body["tools"] = request
-                .tools
-                .iter()
-                .map(|t| json!({"type": "function", "function": {"name": t.name, "description": t.description, "parameters": super::schema_of(t)}}))
-                .collect();
-        }
-        if let Some(t) = settings.temperature {
-            body["temperature"] = json!(t);
-        }
-        if let Some(p) = settings.top_p {
-            body["top_p"] = json!(p);
-        }
-        if let Some(n) = settings.max_tokens {
-            body[self.max_tokens_field] = json!(n);
-        }
-        if let Some(seed) = settings.seed {
-            body["seed"] = json!(seed);
-        }
-        if let Some(effort) = &settings.reasoning_effort {
-            body["reasoning_effort"] = json!(effort);
-        }
-        body
+        let owned: Vec<Value>;
+        let schemas: &[Value] = if request.tool_schemas.len() == request.tools.len() {
+            request.tool_schemas
+        } else {
+            owned = (0..request.tools.len()).map(|i| super::schema_of(request, i)).collect();
+            &owned
+        };
+        let tools: Vec<ChatTool<'_>> = request
+            .tools
+            .iter()
+            .zip(schemas)
+            .map(|(t, schema)| ChatTool { kind: "function", function: ChatToolFunction { name: &t.name, description: &t.description, parameters: schema } })
+            .collect();
+        let body = ChatBody {
+            model: &self.model,
+            messages,
+            tools,
+            temperature: settings.temperature,
+            top_p: settings.top_p,
+            max_tokens: settings.max_tokens.filter(|_| self.max_tokens_field == "max_tokens"),
+            max_completion_tokens: settings.max_tokens.filter(|_| self.max_tokens_field == "max_completion_tokens"),
+            seed: settings.seed,
+            reasoning_effort: settings.reasoning_effort.as_deref(),
+        };
+        serde_json::to_vec(&body).expect("request bodies serialise")
     }
 
     fn parse(&self, answer: &Value) -> Result<Parsed, String> {

@@ -67,6 +67,11 @@ impl Toolbox {
         self.tools.iter().map(|t| t.definition.clone()).collect()
     }
 
+    /// The tools' parsed parameter schemas, in the order of [`Toolbox::definitions`].
+    pub fn schemas(&self) -> Vec<Value> {
+        self.tools.iter().map(|t| t.schema.clone()).collect()
+    }
+
     /// Finds the tool and checks the arguments; the error text goes back to the model.
     pub fn resolve(&self, call: &ToolCall) -> Result<(&Tool, Value), String> {
         let tool = self.tools.iter().find(|t| t.definition.name == call.name).ok_or_else(|| {
