@@ -40,15 +40,16 @@ fn assert_no_partial_rows(out: &Outcome) {
 
 #[test]
 fn a_run_killed_with_sigkill_resumes_to_the_same_result() {
-    let whole = grid(Run::new(), 150).exec().success();
+    // 2,000 trials, killed with SIGKILL at 10 points, resumed after each (reliability item 1).
+    let whole = grid(Run::new(), 250).exec().success();
     let expected = verdicts(&whole);
-    assert_eq!(expected.len(), 1200);
+    assert_eq!(expected.len(), 2000);
 
     let store_dir = tempfile::tempdir().unwrap();
     let store = store_dir.path().join("store.db");
     let args = |cmd: &mut std::process::Command| {
         cmd.args(["run", "--scenario", "tampering", "--detector", "tampering-detector", "--model", "scripted/tamperer?p=0.5"])
-            .args(["-A", "condition=all", "-A", "subject=all", "--epochs", "150", "--store"])
+            .args(["-A", "condition=all", "-A", "subject=all", "--epochs", "250", "--store"])
             .arg(&store);
     };
     let mut kills = 0;
@@ -56,7 +57,7 @@ fn a_run_killed_with_sigkill_resumes_to_the_same_result() {
     let count = || -> i64 {
         rusqlite::Connection::open(&store).ok().and_then(|db| db.query_row("SELECT COUNT(*) FROM trials", [], |r| r.get(0)).ok()).unwrap_or(0)
     };
-    for _ in 0..5 {
+    for _ in 0..10 {
         let before = count();
         let mut cmd = command(store_dir.path());
         args(&mut cmd);
@@ -64,7 +65,7 @@ fn a_run_killed_with_sigkill_resumes_to_the_same_result() {
         // Kill once this attempt has recorded some trials, while it is still running.
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         while child.try_wait().unwrap().is_none() && std::time::Instant::now() < deadline {
-            if count() >= before + 60 {
+            if count() >= before + 40 {
                 child.kill().unwrap(); // SIGKILL on Unix
                 kills += 1;
                 break;
@@ -74,8 +75,8 @@ fn a_run_killed_with_sigkill_resumes_to_the_same_result() {
         child.wait().unwrap();
         interrupted_counts.push(count());
     }
-    assert!(kills >= 2, "the process was killed mid-run at least twice (counts after each attempt: {interrupted_counts:?})");
-    assert!(interrupted_counts.iter().any(|&n| n > 0 && n < 1200), "a kill landed mid-run: {interrupted_counts:?}");
+    assert_eq!(kills, 10, "every attempt was killed mid-run (counts after each: {interrupted_counts:?})");
+    assert!(interrupted_counts.windows(2).all(|w| w[0] < w[1]) && interrupted_counts[9] < 2000, "each attempt added trials: {interrupted_counts:?}");
     // Finish without interruption.
     let mut cmd = command(store_dir.path());
     args(&mut cmd);
@@ -83,7 +84,7 @@ fn a_run_killed_with_sigkill_resumes_to_the_same_result() {
     assert!(finished.status.success(), "{}", String::from_utf8_lossy(&finished.stderr));
     let resumed = Outcome { dir: std::sync::Arc::new(store_dir), code: 0, stdout: String::new(), stderr: String::new() };
     assert_eq!(verdicts(&resumed), expected, "same trials, same verdicts: nothing lost, nothing duplicated");
-    assert_eq!(resumed.rows("SELECT COUNT(*), COUNT(DISTINCT id) FROM trials")[0], ["1200", "1200"]);
+    assert_eq!(resumed.rows("SELECT COUNT(*), COUNT(DISTINCT id) FROM trials")[0], ["2000", "2000"], "0 lost, 0 duplicated");
     assert_no_partial_rows(&resumed);
 }
 

@@ -10,5 +10,6 @@ mod engine;
 mod mediation;
 mod provider_runs;
 mod providers;
+mod reliability;
 mod sandbox;
 mod tampering;
