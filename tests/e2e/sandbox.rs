@@ -124,3 +124,25 @@ fn a_judge_call_without_a_judge_is_an_error_finding() {
     assert_eq!(finding[0][0], "error");
     assert!(finding[0][1].starts_with("judge call failed: no judge model is configured"), "{finding:?}");
 }
+
+#[test]
+fn hostile_answers_are_cut_refused_or_reported() {
+    let out = Run::new()
+        .scenario(&plugin("fixture_chaos_scenario"))
+        .detector(&plugin("fixture_chaos_detector"))
+        .model("scripted/polite")
+        .axis("mode=huge-string,invalid-utf8,bad-truth,bad-schema,calm")
+        .arg("--plugin-memory-mib")
+        .arg("512")
+        .exec()
+        .success();
+    // 100 MB from a tool: the model sees the first 64 KiB and a note; the trial goes on.
+    let huge = out.rows("SELECT m.content FROM messages m JOIN trials t ON t.id = m.trial_id WHERE t.axes_json LIKE '%huge-string%' AND m.role = 'tool'");
+    assert!(huge[0][0].len() < 70_000 && huge[0][0].ends_with("[output cut: 65536 of 104857600 bytes shown]"), "{}", &huge[0][0][65_530..]);
+    assert_eq!(out.trial_error("huge-string"), "completed: NULL");
+    let utf8 = out.trial_error("invalid-utf8");
+    assert!(utf8.starts_with("error: scenario chaos@0.1.0 call-tool:") && utf8.to_lowercase().contains("utf-8"), "{utf8}");
+    assert_eq!(out.trial_error("bad-truth").split(": ground truth is not JSON").next(), Some("error: scenario chaos@0.1.0 setup"));
+    assert!(out.trial_error("bad-schema").contains("setup: tool `echo` has a parameters schema that is not JSON"), "{}", out.trial_error("bad-schema"));
+    assert_eq!(out.trial_error("calm"), "completed: NULL", "the other trials of the run finish");
+}
