@@ -37,6 +37,10 @@ bench *args: plugins
     cargo build --release -p peerpressure -p peerpressure-tests --bin peerpressure --bin peerpressure-bench
     target/release/peerpressure-bench {{args}}
 
+# Property-based fuzzing of every parser of untrusted input, with many cases, bounded in time.
+fuzz cases="50000" seconds="900":
+    PROPTEST_CASES={{cases}} timeout {{seconds}} cargo test -p peerpressure --lib fuzz_ -- --test-threads 2
+
 # Formatting and lints (not part of CI: clippy needs a second build of every dependency).
 lint:
     cargo fmt --all --check

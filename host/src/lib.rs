@@ -21,5 +21,8 @@ pub mod tools;
 pub mod trial;
 pub mod world;
 
+#[cfg(test)]
+mod fuzz;
+
 /// The host's version, recorded with every run.
 pub const HOST_VERSION: &str = env!("CARGO_PKG_VERSION");
