@@ -119,6 +119,15 @@ proptest! {
     }
 
     #[test]
+    fn fuzz_import_format(trial in json_value(), text in ".{0,120}") {
+        let _ = crate::import::parse(&text, "x");
+        let file = json!({"format": crate::import::FORMAT, "trials": [trial]}).to_string();
+        let _ = crate::import::parse(&file, "x");
+        let messages = json!({"format": crate::import::FORMAT, "trials": [{"model": "a/b", "messages": [trial]}]}).to_string();
+        let _ = crate::import::parse(&messages, "x");
+    }
+
+    #[test]
     fn fuzz_model_strings_and_axis_choices(model in ".{0,40}", axes in prop::collection::vec(".{0,20}", 0..4), settings in prop::collection::vec(".{0,20}", 0..4)) {
         let _ = crate::model::parse_model(&model);
         let _ = crate::model::model_family(&model);

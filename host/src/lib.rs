@@ -8,6 +8,7 @@
 
 pub mod bindings;
 pub mod grid;
+pub mod import;
 pub mod locate;
 pub mod model;
 pub mod plugin_set;

@@ -55,6 +55,19 @@ enum Command {
         #[arg(long, default_value = "peerpressure.db", env = "PEERPRESSURE_STORE")]
         store: PathBuf,
     },
+    /// Score transcripts recorded elsewhere with detectors, and record them as a run.
+    Import {
+        /// A transcript file in the `peerpressure-transcripts/1` format (docs/import.md).
+        file: PathBuf,
+        /// Detector plugin: a name or a path. Repeatable.
+        #[arg(long = "detector", short = 'd', required = true)]
+        detectors: Vec<String>,
+        /// Model that answers detectors' judge calls, `provider/model`.
+        #[arg(long)]
+        judge: Option<String>,
+        #[arg(long, default_value = "peerpressure.db", env = "PEERPRESSURE_STORE")]
+        store: PathBuf,
+    },
     /// Copy the runs and trials of other stores (e.g. shards) into one store.
     Merge {
         /// The store to merge into (created if missing).
@@ -257,6 +270,38 @@ async fn dispatch(cli: Cli) -> Result<()> {
                 let copied = peerpressure::store::merge(&target, source).with_context(|| format!("failed to merge {}", source.display()))?;
                 eprintln!("{}: {copied} trial(s) copied into {}", source.display(), into.display());
             }
+            Ok(())
+        }
+        Command::Import { file, detectors, judge, store } => {
+            let text = std::fs::read_to_string(&file).with_context(|| format!("failed to read {}", file.display())).map_err(input)?;
+            let runtime = Runtime::new(RuntimeConfig::default()).context("failed to start the plugin runtime")?;
+            let mut loaded = Vec::new();
+            for d in &detectors {
+                loaded.push(load(&runtime, d, PluginKind::Detector).await.with_context(|| format!("failed to load detector `{d}`"))?);
+            }
+            // Check the file before creating anything.
+            peerpressure::import::parse(&text, "").map_err(|e| bad(format!("{}: {e}", file.display())))?;
+            let judge = match &judge {
+                Some(model) => {
+                    let providers = Providers::new(ProviderConfig::default()).map_err(bad)?;
+                    Some(providers.resolve_judge(model).map_err(bad)? as Arc<dyn peerpressure::model::Judge>)
+                }
+                None => None,
+            };
+            let target = Store::open(&store).map_err(input)?;
+            let command = std::env::args().collect::<Vec<_>>().join(" ");
+            let summary = peerpressure::import::import(&runtime, &target, &text, &file.display().to_string(), &loaded, judge, &command).await.map_err(|e| match e {
+                peerpressure::import::ImportError::Format(_) => input(e),
+                other => anyhow::Error::new(other).context("failed to record the imported trials"),
+            })?;
+            eprintln!(
+                "run {}: {} trial(s) imported and scored, {} already recorded; see them with: peerpressure report {} --store {}",
+                summary.run_id,
+                summary.trials,
+                summary.skipped,
+                summary.run_id,
+                store.display()
+            );
             Ok(())
         }
         Command::Plugin(PluginCommand::List) => plugin_list().await,

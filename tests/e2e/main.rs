@@ -7,6 +7,7 @@ use peerpressure_tests::mock_server;
 
 mod cli;
 mod engine;
+mod import;
 mod mediation;
 mod provider_runs;
 mod providers;
