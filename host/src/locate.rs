@@ -7,15 +7,18 @@
 
 use std::path::{Path, PathBuf};
 
-/// `$PEERPRESSURE_HOME`, else `$XDG_DATA_HOME/peerpressure`, else `~/.local/share/peerpressure`.
-pub fn data_dir() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("PEERPRESSURE_HOME") {
+/// `$<override_var>`, else `$<xdg_var>/peerpressure`, else `~/<home_relative>/peerpressure`.
+pub fn user_dir(override_var: &str, xdg_var: &str, home_relative: &str) -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os(override_var) {
         return Some(PathBuf::from(dir));
     }
-    let base = std::env::var_os("XDG_DATA_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))?;
+    let base = std::env::var_os(xdg_var).map(PathBuf::from).or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(home_relative)))?;
     Some(base.join("peerpressure"))
+}
+
+/// `$PEERPRESSURE_HOME`, else `$XDG_DATA_HOME/peerpressure`, else `~/.local/share/peerpressure`.
+pub fn data_dir() -> Option<PathBuf> {
+    user_dir("PEERPRESSURE_HOME", "XDG_DATA_HOME", ".local/share")
 }
 
 /// The directories searched for plugin names, in order.

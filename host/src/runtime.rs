@@ -74,13 +74,7 @@ impl Default for RuntimeConfig {
 
 /// `$PEERPRESSURE_CACHE_DIR`, else `$XDG_CACHE_HOME/peerpressure`, else `~/.cache/peerpressure`.
 pub fn default_cache_dir() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os("PEERPRESSURE_CACHE_DIR") {
-        return Some(PathBuf::from(dir));
-    }
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
-    Some(base.join("peerpressure"))
+    crate::locate::user_dir("PEERPRESSURE_CACHE_DIR", "XDG_CACHE_HOME", ".cache")
 }
 
 /// A plugin failed: trapped, hit a limit, or could not be instantiated.
