@@ -20,6 +20,11 @@ fn bad_input_is_refused_before_anything_runs() {
     refused(Run::new().scenario("no-such-plugin").model("scripted/faithful"), "no plugin named `no-such-plugin`");
     refused(Run::new().scenario("tampering-detector").model("scripted/faithful"), "is a detector plugin, but was given as a scenario");
     refused(Run::new().arg("--set").arg("no-such-set"), "no plugin set named `no-such-set`");
+    let dir = tempfile::tempdir().unwrap();
+    let bad_set = dir.path().join("bad.toml");
+    std::fs::write(&bad_set, "name = \"x\"\n[[scenario]]\nplugin = \"tampering\"\nepochs = \"many\"\n").unwrap();
+    refused(Run::new().arg("--set").arg(bad_set.to_str().unwrap()), &format!("plugin set {}: TOML parse error", bad_set.display()));
+    refused(tampering().model("bedrock/claude-x"), "model `bedrock/claude-x`: unknown provider `bedrock`");
     refused(Run::new().model("scripted/faithful"), "no scenario given: pass --scenario NAME or --set NAME");
     refused(tampering().model("scripted/faithful").arg("-M").arg("temprature=1"), "unknown model setting `temprature`");
 }

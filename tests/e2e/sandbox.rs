@@ -146,3 +146,29 @@ fn hostile_answers_are_cut_refused_or_reported() {
     assert!(out.trial_error("bad-schema").contains("setup: tool `echo` has a parameters schema that is not JSON"), "{}", out.trial_error("bad-schema"));
     assert_eq!(out.trial_error("calm"), "completed: NULL", "the other trials of the run finish");
 }
+
+#[test]
+fn the_hosts_memory_stays_bounded_under_hostile_plugins() {
+    // Peak RSS of the whole host process while plugins return 100 MB strings, loop, and
+    // exhaust their memory, measured with wait4 on the child.
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = crate::harness::command(dir.path());
+    cmd.args(["run", "--scenario", &plugin("fixture_chaos_scenario"), "--model", "scripted/polite", "--store", "s.db"])
+        .args(["-A", "mode=huge-string,alloc-huge,spin-forever,world-huge,calm", "--epochs", "4", "--plugin-timeout", "1"])
+        .args(["--max-trials", "2", "--plugin-memory-mib", "128"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let child = cmd.spawn().unwrap();
+    let mut status = 0;
+    // SAFETY: rusage is plain data filled by the kernel; the pid is our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    assert!(pid > 0 && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+    let peak_mib = usage.ru_maxrss / 1024;
+    // 20 hostile trials, 2 at a time, 128 MiB per plugin: at most the plugins' own memory plus
+    // one lifted copy of what they return, per trial in flight, over the host's base. It does
+    // not grow with the number of trials: failed instances are dropped, long answers cut.
+    let bound = 2 * (128 + 128) + 100;
+    assert!(peak_mib < bound, "peak RSS {peak_mib} MiB, bound {bound} MiB");
+    eprintln!("peak RSS {peak_mib} MiB (bound {bound} MiB)");
+}
