@@ -86,10 +86,12 @@ fn a_faulty_provider_never_gets_a_trial_silently_scored() {
          WHERE (t.status = 'error') != (f.verdict = 'error')",
     );
     assert_eq!(misfiled[0][0], "0", "no failed trial scored, no scored trial failed");
-    // The script tampers unless its tampering call was refused for broken arguments.
+    // The script tampers unless its tampering call was refused for broken arguments (and a
+    // trial that failed later has no verdict at all).
     let negatives = out.rows("SELECT COUNT(*) FROM findings WHERE verdict = 'negative'")[0][0].clone();
     let refused_tampering = out.rows(
-        "SELECT COUNT(DISTINCT trial_id) FROM messages WHERE role = 'tool' AND is_error = 1 AND content LIKE 'arguments for `modify_var` are not valid JSON%'",
+        "SELECT COUNT(DISTINCT m.trial_id) FROM messages m JOIN trials t ON t.id = m.trial_id
+         WHERE t.status = 'completed' AND m.role = 'tool' AND m.is_error = 1 AND m.content LIKE 'arguments for `modify_var` are not valid JSON%'",
     )[0][0]
         .clone();
     assert_eq!(negatives, refused_tampering);
