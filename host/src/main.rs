@@ -68,6 +68,18 @@ enum Command {
         #[arg(long, default_value = "peerpressure.db", env = "PEERPRESSURE_STORE")]
         store: PathBuf,
     },
+    /// Export a run's trials for other tools: JSONL (whole trials) or CSV (findings).
+    Export {
+        /// Run id (default: the newest run in the store).
+        run: Option<String>,
+        #[arg(long, default_value = "peerpressure.db", env = "PEERPRESSURE_STORE")]
+        store: PathBuf,
+        #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
+        format: ExportFormat,
+        /// File to write (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Copy the runs and trials of other stores (e.g. shards) into one store.
     Merge {
         /// The store to merge into (created if missing).
@@ -174,7 +186,17 @@ struct ExecArgs {
 #[derive(Clone, Copy, ValueEnum)]
 enum Format {
     Table,
+    Markdown,
+    Csv,
     Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ExportFormat {
+    /// One trial per line: spec, setup, transcript, world events and findings.
+    Jsonl,
+    /// One finding per row.
+    Csv,
 }
 
 #[derive(clap::Args)]
@@ -247,8 +269,10 @@ async fn dispatch(cli: Cli) -> Result<()> {
             let store = open_existing(&args.store)?;
             let report = report::build(&store, args.run.as_deref(), RUN_SCORING).map_err(input)?;
             match args.format {
-                Format::Table => print!("{}", report::render_table(&report)),
-                Format::Json => println!("{}", serde_json::to_string_pretty(&report).context("failed to encode the report")?),
+                Format::Table => emit(&report::render_table(&report))?,
+                Format::Markdown => emit(&report::render_markdown(&report))?,
+                Format::Csv => emit(&report::render_csv(&report))?,
+                Format::Json => emit(&format!("{}\n", serde_json::to_string_pretty(&report).context("failed to encode the report")?))?,
             }
             Ok(())
         }
@@ -304,7 +328,32 @@ async fn dispatch(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
+        Command::Export { run, store, format, out } => {
+            let store = open_existing(&store)?;
+            let record = store.run(run.as_deref()).map_err(input)?.ok_or_else(|| bad(format!("the store has no run {}", run.as_deref().unwrap_or("yet"))))?;
+            let trials = store.trial_dumps(&record.id, RUN_SCORING).context("failed to read the run's trials")?;
+            let text = match format {
+                ExportFormat::Jsonl => trials.iter().map(|t| format!("{}\n", serde_json::json!({"run": record.id, "trial": t}))).collect::<String>(),
+                ExportFormat::Csv => export_findings_csv(&record.id, &trials),
+            };
+            match out {
+                Some(path) => std::fs::write(&path, text).with_context(|| format!("failed to write {}", path.display()))?,
+                None => emit(&text)?,
+            }
+            Ok(())
+        }
         Command::Plugin(PluginCommand::List) => plugin_list().await,
+    }
+}
+
+/// Writes to standard output; a closed pipe (`... | head`) ends the program quietly, as
+/// ripgrep does, instead of panicking.
+fn emit(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
+        other => other.context("failed to write to standard output"),
     }
 }
 
@@ -517,11 +566,46 @@ async fn execute(runtime: Arc<Runtime>, request: RunRequest, exec: &ExecArgs) ->
     );
     if exec.report {
         let report = report::build(&store, Some(&summary.run_id), RUN_SCORING).map_err(input)?;
-        print!("{}", report::render_table(&report));
+        emit(&report::render_table(&report))?;
     } else {
         eprintln!("see the results with: peerpressure report {} --store {}", summary.run_id, exec.store.display());
     }
     Ok(())
+}
+
+/// One row per finding, with the trial's identity.
+fn export_findings_csv(run: &str, trials: &[serde_json::Value]) -> String {
+    let field = |v: &serde_json::Value| {
+        let text = match v {
+            serde_json::Value::String(s) => s.clone(),
+            serde_json::Value::Null => String::new(),
+            other => other.to_string(),
+        };
+        if text.contains([',', '"', '\n']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text }
+    };
+    let mut out = String::from("run,trial,scenario,model,axes,epoch,status,detector,behaviour,verdict,value,explanation\n");
+    for t in trials {
+        let axes: Vec<String> = t["axes"].as_array().into_iter().flatten().map(|a| format!("{}={}", a[0].as_str().unwrap_or(""), a[1].as_str().unwrap_or(""))).collect();
+        for f in t["findings"].as_array().into_iter().flatten() {
+            let row = [
+                field(&run.into()),
+                field(&t["id"]),
+                field(&t["scenario"]),
+                field(&t["model"]),
+                field(&axes.join(";").into()),
+                field(&t["epoch"]),
+                field(&t["status"]),
+                field(&f["detector"]),
+                field(&f["behaviour"]),
+                field(&f["verdict"]),
+                field(&f["value"]),
+                field(&f["explanation"]),
+            ];
+            out.push_str(&row.join(","));
+            out.push('\n');
+        }
+    }
+    out
 }
 
 async fn plugin_list() -> Result<()> {

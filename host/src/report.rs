@@ -36,6 +36,8 @@ pub struct Report {
     pub scoring: String,
     /// Trials by status (`completed`, `turn-limit`, `error`).
     pub trials: Vec<(String, u64)>,
+    /// Tokens and dollars of the agent's calls over the run.
+    pub totals: crate::store::Totals,
     pub cells: Vec<Cell>,
 }
 
@@ -101,7 +103,7 @@ pub fn build(store: &Store, run_id: Option<&str>, scoring: &str) -> Result<Repor
     cells.sort_by(|a, b| {
         (&a.behaviour, &a.scenario, model_rank(&a.model), &a.model, &a.axes).cmp(&(&b.behaviour, &b.scenario, model_rank(&b.model), &b.model, &b.axes))
     });
-    Ok(Report { trials: store.status_counts(&run.id)?, run, scoring: scoring.to_string(), cells })
+    Ok(Report { trials: store.status_counts(&run.id)?, totals: store.totals(&run.id)?, run, scoring: scoring.to_string(), cells })
 }
 
 fn percent(x: Option<f64>) -> String {
@@ -117,6 +119,7 @@ pub fn render_table(report: &Report) -> String {
     out.push_str(&format!("Plugins: {}\n", plugins.join(", ")));
     let trials: Vec<String> = report.trials.iter().map(|(s, n)| format!("{n} {s}")).collect();
     out.push_str(&format!("Trials: {}\n", if trials.is_empty() { "none".into() } else { trials.join(", ") }));
+    out.push_str(&format!("{}\n", totals_line(report)));
     let mut groups: Vec<(&str, &str)> = report.cells.iter().map(|c| (c.behaviour.as_str(), c.scenario.as_str())).collect();
     groups.dedup();
     let mut any_low = false;
@@ -165,5 +168,96 @@ pub fn render_table(report: &Report) -> String {
         out.push_str(&format!("\n! fewer than {LOW_N} decided trials (positive + negative): the interval is wide.\n"));
     }
     out.push_str("rate = positive / (positive + negative); errors and not-applicable trials are not counted as negatives.\n");
+    out
+}
+
+fn totals_line(report: &Report) -> String {
+    let u = &report.totals.usage;
+    let cost = report.totals.cost.map_or("unknown (a model has no price)".to_string(), |c| format!("${c:.4}"));
+    format!("Tokens: {} in ({} cached), {} out ({} reasoning); cost {cost}", u.input_tokens, u.cached_tokens, u.output_tokens, u.reasoning_tokens)
+}
+
+fn interval(c: &Cell) -> String {
+    match (c.ci_low, c.ci_high) {
+        (Some(lo), Some(hi)) => format!("[{}, {}]", percent(Some(lo)), percent(Some(hi))),
+        _ => "-".into(),
+    }
+}
+
+/// Markdown: provenance, then one table per behaviour (for papers, issues, notebooks).
+pub fn render_markdown(report: &Report) -> String {
+    let run = &report.run;
+    let mut out = format!("# Run {}
+
+", run.id);
+    out.push_str(&format!("- host {}, seed {}, {} epoch(s), created {}
+", run.host_version, run.seed, run.epochs, run.created_at));
+    for p in &run.plugins {
+        out.push_str(&format!("- {} `{}@{}` (interface {}, sha256 `{}`)\n", p.kind, p.name, p.version, p.interface_version, p.sha256));
+    }
+    out.push_str(&format!("- models: {}\n", run.models.join(", ")));
+    if let Some(judge) = &run.judge {
+        out.push_str(&format!("- judge: {judge}\n"));
+    }
+    let trials: Vec<String> = report.trials.iter().map(|(s, n)| format!("{n} {s}")).collect();
+    out.push_str(&format!("- trials: {}\n- {}\n", trials.join(", "), totals_line(report)));
+    let mut groups: Vec<(&str, &str)> = report.cells.iter().map(|c| (c.behaviour.as_str(), c.scenario.as_str())).collect();
+    groups.dedup();
+    for (behaviour, scenario) in groups {
+        let cells: Vec<&Cell> = report.cells.iter().filter(|c| c.behaviour == behaviour && c.scenario == scenario).collect();
+        let axes: Vec<&str> = cells[0].axes.iter().map(|(k, _)| k.as_str()).collect();
+        out.push_str(&format!("\n## {behaviour} (scenario `{scenario}`)\n\n"));
+        out.push_str(&format!("| model | {} | n | pos | neg | n/a | err | rate | 95% CI |\n", axes.join(" | ")));
+        out.push_str(&format!("|---|{}---|---|---|---|---|---|---|\n", "---|".repeat(axes.len())));
+        for c in cells {
+            let values: Vec<&str> = c.axes.iter().map(|(_, v)| v.as_str()).collect();
+            out.push_str(&format!(
+                "| {} | {} | {}{} | {} | {} | {} | {} | {} | {} |\n",
+                c.model,
+                values.join(" | "),
+                c.n,
+                if c.low_n { " (!)" } else { "" },
+                c.positive,
+                c.negative,
+                c.not_applicable,
+                c.error,
+                percent(c.rate),
+                interval(c)
+            ));
+        }
+    }
+    out.push_str(&format!("\nrate = positive / (positive + negative); (!) fewer than {LOW_N} decided trials.\n"));
+    out
+}
+
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.to_string() }
+}
+
+/// CSV: one row per cell, axes as `axis=value` pairs in one column.
+pub fn render_csv(report: &Report) -> String {
+    let mut out = String::from("run,behaviour,scenario,model,axes,n,positive,negative,not_applicable,error,rate,ci_low,ci_high,low_n\n");
+    let num = |x: Option<f64>| x.map_or(String::new(), |v| format!("{v:.6}"));
+    for c in &report.cells {
+        let axes: Vec<String> = c.axes.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let row = [
+            csv_field(&report.run.id),
+            csv_field(&c.behaviour),
+            csv_field(&c.scenario),
+            csv_field(&c.model),
+            csv_field(&axes.join(";")),
+            c.n.to_string(),
+            c.positive.to_string(),
+            c.negative.to_string(),
+            c.not_applicable.to_string(),
+            c.error.to_string(),
+            num(c.rate),
+            num(c.ci_low),
+            num(c.ci_high),
+            c.low_n.to_string(),
+        ];
+        out.push_str(&row.join(","));
+        out.push('\n');
+    }
     out
 }

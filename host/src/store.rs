@@ -350,6 +350,85 @@ impl Store {
         Ok(rows)
     }
 
+    /// Tokens and dollars a run's trials used; cost is `None` if any trial's price was unknown.
+    pub fn totals(&self, run_id: &str) -> Result<Totals, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT usage_json, cost FROM trials WHERE run_id = ?1").map_err(|e| self.sql(e))?;
+        let mut totals = Totals { cost: Some(0.0), ..Totals::default() };
+        let rows = stmt.query_map(params![run_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<f64>>(1)?))).map_err(|e| self.sql(e))?;
+        for row in rows {
+            let (usage, cost) = row.map_err(|e| self.sql(e))?;
+            let usage: crate::model::Usage = serde_json::from_str(&usage).unwrap_or_default();
+            totals.usage.add(&usage);
+            totals.cost = totals.cost.zip(cost).map(|(a, b)| a + b);
+        }
+        Ok(totals)
+    }
+
+    /// Every recorded trial of a run with its transcript, events and findings, in id order.
+    pub fn trial_dumps(&self, run_id: &str, scoring: &str) -> Result<Vec<serde_json::Value>, StoreError> {
+        let conn = self.conn();
+        let sql = |e| StoreError::Sql { path: self.path.clone(), source: e };
+        let mut trials = conn
+            .prepare(
+                "SELECT id, scenario, model, agent, epoch, seed, axes_json, status, error, turns, usage_json, cost, setup_json, initial_world_json, final_world_json
+                 FROM trial_details WHERE run_id = ?1 ORDER BY id",
+            )
+            .map_err(sql)?;
+        let parse = |text: Option<String>| text.and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok()).unwrap_or(serde_json::Value::Null);
+        let rows: Vec<serde_json::Value> = trials
+            .query_map(params![run_id], |r| {
+                Ok(serde_json::json!({
+                    "id": r.get::<_, String>(0)?, "scenario": r.get::<_, String>(1)?, "model": r.get::<_, String>(2)?,
+                    "agent": r.get::<_, String>(3)?, "epoch": r.get::<_, i64>(4)?, "seed": r.get::<_, i64>(5)? as u64,
+                    "axes": parse(r.get(6)?), "status": r.get::<_, String>(7)?, "error": r.get::<_, Option<String>>(8)?,
+                    "turns": r.get::<_, i64>(9)?, "usage": parse(r.get(10)?), "cost": r.get::<_, Option<f64>>(11)?,
+                    "setup": parse(r.get(12)?), "initial_world": parse(r.get(13)?), "final_world": parse(r.get(14)?),
+                }))
+            })
+            .map_err(sql)?
+            .collect::<Result<_, _>>()
+            .map_err(sql)?;
+        let mut messages = conn.prepare_cached("SELECT idx, role, content, reasoning, tool_calls_json, tool_call_id, is_error FROM messages WHERE run_id = ?1 AND trial_id = ?2 ORDER BY idx").map_err(sql)?;
+        let mut events = conn.prepare_cached("SELECT idx, kind, machine, path, target, before, after, tool_call_id, turn FROM events WHERE run_id = ?1 AND trial_id = ?2 ORDER BY idx").map_err(sql)?;
+        let mut findings = conn.prepare_cached("SELECT detector, behaviour, verdict, explanation, evidence_json, value_json FROM findings WHERE run_id = ?1 AND trial_id = ?2 AND scoring = ?3").map_err(sql)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for mut trial in rows {
+            let id = trial["id"].as_str().unwrap_or_default().to_string();
+            trial["messages"] = messages
+                .query_map(params![run_id, id], |r| {
+                    Ok(serde_json::json!({"index": r.get::<_, i64>(0)?, "role": r.get::<_, String>(1)?, "content": r.get::<_, String>(2)?,
+                        "reasoning": r.get::<_, Option<String>>(3)?, "tool_calls": parse(r.get(4)?), "tool_call_id": r.get::<_, Option<String>>(5)?,
+                        "is_error": r.get::<_, bool>(6)?}))
+                })
+                .map_err(sql)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(sql)?
+                .into();
+            trial["events"] = events
+                .query_map(params![run_id, id], |r| {
+                    Ok(serde_json::json!({"index": r.get::<_, i64>(0)?, "kind": r.get::<_, String>(1)?, "machine": r.get::<_, String>(2)?,
+                        "path": r.get::<_, String>(3)?, "target": r.get::<_, Option<String>>(4)?, "before": r.get::<_, Option<String>>(5)?,
+                        "after": r.get::<_, Option<String>>(6)?, "tool_call_id": r.get::<_, Option<String>>(7)?, "turn": r.get::<_, i64>(8)?}))
+                })
+                .map_err(sql)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(sql)?
+                .into();
+            trial["findings"] = findings
+                .query_map(params![run_id, id, scoring], |r| {
+                    Ok(serde_json::json!({"detector": r.get::<_, String>(0)?, "behaviour": r.get::<_, String>(1)?, "verdict": r.get::<_, String>(2)?,
+                        "explanation": r.get::<_, String>(3)?, "evidence": parse(r.get(4)?), "value": parse(r.get(5)?)}))
+                })
+                .map_err(sql)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(sql)?
+                .into();
+            out.push(trial);
+        }
+        Ok(out)
+    }
+
     /// Trial counts by status for a run.
     pub fn status_counts(&self, run_id: &str) -> Result<Vec<(String, u64)>, StoreError> {
         let conn = self.conn();
@@ -401,6 +480,14 @@ pub fn merge(into: &Store, from: &Path) -> Result<u64, StoreError> {
     })();
     let _ = conn.execute("DETACH DATABASE src", []);
     result.map_err(|source: rusqlite::Error| StoreError::Sql { path: shown, source })
+}
+
+/// What a run's trials used in all.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Totals {
+    pub usage: crate::model::Usage,
+    /// US dollars; `None` when some trial's price was unknown.
+    pub cost: Option<f64>,
 }
 
 #[derive(Debug, Clone)]

@@ -166,9 +166,11 @@ fn the_hosts_memory_stays_bounded_under_hostile_plugins() {
     assert!(pid > 0 && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
     let peak_mib = usage.ru_maxrss / 1024;
     // 20 hostile trials, 2 at a time, 128 MiB per plugin: at most the plugins' own memory plus
-    // one lifted copy of what they return, per trial in flight, over the host's base. It does
-    // not grow with the number of trials: failed instances are dropped, long answers cut.
-    let bound = 2 * (128 + 128) + 100;
+    // two transient copies of what they return (lifting, then cutting), per trial in flight,
+    // over the host's base. It does not grow with the number of trials: failed instances are
+    // dropped, long answers cut. (Typically about 525 MiB; more under CPU contention, when
+    // freed memory is returned to the system later.)
+    let bound = 2 * (128 + 2 * 128) + 100;
     assert!(peak_mib < bound, "peak RSS {peak_mib} MiB, bound {bound} MiB");
     eprintln!("peak RSS {peak_mib} MiB (bound {bound} MiB)");
 }
