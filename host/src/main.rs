@@ -541,7 +541,7 @@ async fn execute(runtime: Arc<Runtime>, request: RunRequest, exec: &ExecArgs) ->
             p.cost
         );
     };
-    let summary = peerpressure::run::execute(runtime, store.clone(), request, &show).await.map_err(|e| match e {
+    let summary = peerpressure::run::execute(runtime, store.clone(), request, selected, &show).await.map_err(|e| match e {
         RunError::Plan(_) => input(e),
         RunError::Store(_) => anyhow::Error::new(e).context("the run stopped: a trial could not be recorded"),
     })?;

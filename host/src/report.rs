@@ -142,10 +142,7 @@ pub fn render_table(report: &Report) -> String {
                 c.not_applicable.to_string(),
                 c.error.to_string(),
                 percent(c.rate),
-                match (c.ci_low, c.ci_high) {
-                    (Some(lo), Some(hi)) => format!("[{}, {}]", percent(Some(lo)), percent(Some(hi))),
-                    _ => "-".into(),
-                },
+                interval(c),
             ]);
             rows.push(row);
         }

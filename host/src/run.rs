@@ -245,14 +245,15 @@ pub fn plan(request: &RunRequest) -> Result<Vec<PlannedTrial>, RunError> {
     expand(&grid, &resolve).map_err(RunError::Plan)
 }
 
+/// Runs `trials` (from [`plan`], narrowed by the request's selection) and records them.
 pub async fn execute(
     runtime: Arc<Runtime>,
     store: Arc<Store>,
     request: RunRequest,
+    trials: Vec<PlannedTrial>,
     on_progress: &(dyn Fn(&Progress) + Sync),
 ) -> Result<RunSummary, RunError> {
     let started = Instant::now();
-    let trials = plan(&request)?;
     let id = run_id(&request);
     let judge = match (&request.judge, &request.providers) {
         (None, _) => None,
@@ -277,7 +278,6 @@ pub async fn execute(
         command: request.command.clone(),
         spec: Some(request.spec()),
     })?;
-    let trials = request.selection.apply(trials).map_err(RunError::Plan)?;
     let done = store.finished_trials(&id)?;
     let mut progress = Progress { total: trials.len(), ..Progress::default() };
     let pending: Vec<PlannedTrial> = trials.into_iter().filter(|t| !done.contains(&t.id)).collect();
@@ -397,7 +397,7 @@ pub async fn estimate(runtime: &Runtime, request: &RunRequest, trials: &[Planned
         if shapes.contains_key(&key) {
             continue;
         }
-        let mut instance = runtime.scenario(&trial.scenario, trial.spec.seed, None).await.map_err(|e| RunError::Plan(e.to_string()))?;
+        let mut instance = runtime.scenario(&trial.scenario, trial.spec.seed).await.map_err(|e| RunError::Plan(e.to_string()))?;
         let setup = instance
             .setup(&trial.spec)
             .await

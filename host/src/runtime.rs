@@ -500,7 +500,7 @@ impl Runtime {
         };
         let info = match kind {
             PluginKind::Scenario => {
-                let mut instance = self.scenario(&plugin, 0, None).await.map_err(|source| LoadError::Describe { path: path_buf.clone(), source })?;
+                let mut instance = self.scenario(&plugin, 0).await.map_err(|source| LoadError::Describe { path: path_buf.clone(), source })?;
                 instance.describe().await
             }
             PluginKind::Detector => {
@@ -560,7 +560,7 @@ impl Runtime {
     }
 
     /// A fresh scenario instance for one trial.
-    pub async fn scenario(&self, plugin: &LoadedPlugin, seed: u64, _judge: Option<Arc<dyn Judge>>) -> Result<ScenarioInstance, PluginError> {
+    pub async fn scenario(&self, plugin: &LoadedPlugin, seed: u64) -> Result<ScenarioInstance, PluginError> {
         let PluginPre::Scenario(pre) = &plugin.pre else { unreachable!("scenario() called on a detector") };
         let mut guard = Guard::new(self, plugin, seed, None);
         guard.arm();

@@ -183,7 +183,7 @@ pub async fn run_trial(runtime: &Runtime, input: TrialInput) -> TrialResult {
 }
 
 async fn agent_loop(runtime: &Runtime, input: &TrialInput, result: &mut TrialResult) -> Result<(), String> {
-    let mut scenario = runtime.scenario(&input.scenario, input.spec.seed, None).await.map_err(|e| e.to_string())?;
+    let mut scenario = runtime.scenario(&input.scenario, input.spec.seed).await.map_err(|e| e.to_string())?;
     let outcome = drive(&mut scenario, input, result).await;
     result.final_world = scenario.world().snapshot();
     result.events = scenario.world().take_events();
