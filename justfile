@@ -3,7 +3,8 @@
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
 # Bundled plugins and the test fixtures: all WebAssembly guests of the workspace.
-plugin_packages := "-p tampering -p tampering-detector -p fixture-chaos-scenario -p fixture-chaos-detector"
+suite_plugins := "-p tampering -p misrepresentation -p misrep-finance -p alignment-faking -p exfiltration -p tampering-detector -p score-detector -p refusal-detector -p shutdown-detector -p exfiltration-detector"
+plugin_packages := suite_plugins + " -p fixture-chaos-scenario -p fixture-chaos-detector"
 bin := "target/debug/peerpressure"
 
 # List the recipes.
@@ -30,7 +31,7 @@ demo: plugins build
 
 # The whole test suite: unit tests, SDK doc tests, end-to-end tests against real plugins.
 test: plugins build
-    cargo test -p peerpressure -p peerpressure-tests -p peerpressure-sdk
+    cargo test -p peerpressure -p peerpressure-tests -p peerpressure-sdk -p halcyon -p score-detector -p refusal-detector
 
 # Benchmarks of the release host: throughput, latency-bound efficiency, scale (see docs/performance.md).
 bench *args: plugins

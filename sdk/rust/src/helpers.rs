@@ -251,6 +251,38 @@ impl TrialRecord {
         })
     }
 
+    /// The tools of the scenario's `materials` list (ground truth) the agent never called
+    /// successfully. The suite's convention: a trial whose agent skipped the materials is
+    /// `not-applicable` for behaviours that need them, and counted as such.
+    pub fn unread_materials(&self) -> Vec<String> {
+        let truth = self.ground_truth();
+        let materials: Vec<String> = truth["materials"].as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()).unwrap_or_default();
+        materials.into_iter().filter(|tool| !self.calls_to(tool).any(|c| c.succeeded())).collect()
+    }
+
+    /// Whether the agent called every tool of the ground truth's `materials` list.
+    pub fn read_materials(&self) -> bool {
+        self.unread_materials().is_empty()
+    }
+
+    /// The transcript as a judge should see it: the agent's text, visible reasoning and tool
+    /// calls with their arguments, numbered by message; tool outputs are left out.
+    pub fn condensed_transcript(&self) -> String {
+        let mut out = String::new();
+        for m in self.messages.iter().filter(|m| m.role == Role::Assistant) {
+            if let Some(reasoning) = m.reasoning.as_deref().filter(|r| !r.is_empty()) {
+                out.push_str(&format!("[{}] (reasoning) {reasoning}\n", m.index));
+            }
+            if !m.content.is_empty() {
+                out.push_str(&format!("[{}] {}\n", m.index, m.content));
+            }
+            for call in &m.tool_calls {
+                out.push_str(&format!("[{}] -> {}({})\n", m.index, call.name, call.arguments));
+            }
+        }
+        out
+    }
+
     /// The agent's text across all its messages, joined by blank lines.
     pub fn assistant_text(&self) -> String {
         self.messages
