@@ -286,6 +286,7 @@ pub async fn import(
         plugins: detectors.iter().map(|d| crate::run::plugin_record(d)).collect(),
         command: command.to_string(),
         spec: None,
+        analysis: Default::default(),
     })?;
     let done = store.finished_trials(&run_id)?;
     let mut summary = ImportSummary { run_id: run_id.clone(), trials: 0, skipped: 0 };

@@ -6,7 +6,9 @@
 //! tool calls ([`tools`]) over the simulated [`world`], runs the detectors, and the [`store`]
 //! records the whole trial in one transaction. [`report`] reads the store back with [`stats`].
 
+pub mod analysis;
 pub mod bindings;
+pub mod conformance;
 pub mod grid;
 pub mod import;
 pub mod locate;

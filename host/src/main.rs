@@ -207,12 +207,42 @@ struct ReportArgs {
     store: PathBuf,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
+    /// Compute the tables and contrasts of this plugin set instead of the run's own.
+    #[arg(long)]
+    set: Option<String>,
+    /// Also print every grid cell (always shown when the run declares no tables).
+    #[arg(long)]
+    cells: bool,
 }
 
 #[derive(Subcommand)]
 enum PluginCommand {
     /// List the plugins found in the plugin search path.
     List,
+    /// Conformance: run every reference agent of a scenario over its grid and check the
+    /// verdicts it declares, with the detectors of a plugin set (or --detector).
+    Test {
+        /// Scenario plugin: a name or a path.
+        scenario: String,
+        /// Plugin set whose detectors score the trials.
+        #[arg(long)]
+        set: Option<String>,
+        /// Detector plugin (instead of the set's). Repeatable.
+        #[arg(long = "detector", short = 'd')]
+        detectors: Vec<String>,
+        /// Judge model for judge-based detectors; without one their expectations are skipped.
+        #[arg(long)]
+        judge: Option<String>,
+        /// Narrow the grid: `axis=v1,v2`. Axes not named run over all their values. Repeatable.
+        #[arg(long = "axis", short = 'A')]
+        axes: Vec<String>,
+        /// Trials per grid cell and agent.
+        #[arg(long, default_value_t = 1)]
+        epochs: u32,
+        /// Keep the trials in this store (default: a temporary one, removed afterwards).
+        #[arg(long)]
+        store: Option<PathBuf>,
+    },
 }
 
 /// An error caused by the user's input (exit code 2), as opposed to a failure while working.
@@ -259,7 +289,7 @@ async fn dispatch(cli: Cli) -> Result<()> {
             let record = store.run(run.as_deref()).map_err(input)?.ok_or_else(|| bad(format!("{} has no run {}", exec.store.display(), run.as_deref().unwrap_or("yet"))))?;
             let spec = record.spec.clone().ok_or_else(|| bad(format!("run {} has no recorded definition to resume from", record.id)))?;
             let runtime = Arc::new(Runtime::new(runtime_config(&exec)).context("failed to start the plugin runtime")?);
-            let request = request_from_spec(&runtime, spec, &exec).await?;
+            let request = request_from_spec(&runtime, spec, record.analysis.clone(), &exec).await?;
             if peerpressure::run::run_id(&request) != record.id {
                 return Err(bad(format!("run {} cannot be rebuilt exactly from its record (its plugins or settings differ)", record.id)));
             }
@@ -267,10 +297,14 @@ async fn dispatch(cli: Cli) -> Result<()> {
         }
         Command::Report(args) => {
             let store = open_existing(&args.store)?;
-            let report = report::build(&store, args.run.as_deref(), RUN_SCORING).map_err(input)?;
+            let analysis = match &args.set {
+                Some(arg) => Some(plugin_set::locate(arg).and_then(|path| PluginSet::load(&path)).map_err(bad)?.analysis()),
+                None => None,
+            };
+            let report = report::build(&store, args.run.as_deref(), RUN_SCORING, analysis.as_ref()).map_err(input)?;
             match args.format {
-                Format::Table => emit(&report::render_table(&report))?,
-                Format::Markdown => emit(&report::render_markdown(&report))?,
+                Format::Table => emit(&report::render_table(&report, args.cells))?,
+                Format::Markdown => emit(&report::render_markdown(&report, args.cells))?,
                 Format::Csv => emit(&report::render_csv(&report))?,
                 Format::Json => emit(&format!("{}\n", serde_json::to_string_pretty(&report).context("failed to encode the report")?))?,
             }
@@ -343,6 +377,9 @@ async fn dispatch(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Plugin(PluginCommand::List) => plugin_list().await,
+        Command::Plugin(PluginCommand::Test { scenario, set, detectors, judge, axes, epochs, store }) => {
+            plugin_test(scenario, set, detectors, judge, axes, epochs, store).await
+        }
     }
 }
 
@@ -460,11 +497,12 @@ async fn request_from_args(runtime: &Runtime, def: DefinitionArgs, exec: &ExecAr
         cost_limit: exec.cost_limit,
         set: set.as_ref().map(|s| format!("{} ({})", s.name, def.set.clone().unwrap_or_default())),
         selection: selection(exec)?,
+        analysis: set.as_ref().map(PluginSet::analysis).unwrap_or_default(),
     })
 }
 
 /// Rebuilds a run from its record; every plugin must still have the recorded hash.
-async fn request_from_spec(runtime: &Runtime, spec: RunSpec, exec: &ExecArgs) -> Result<RunRequest> {
+async fn request_from_spec(runtime: &Runtime, spec: RunSpec, analysis: peerpressure::analysis::Analysis, exec: &ExecArgs) -> Result<RunRequest> {
     let check = |plugin: &LoadedPlugin, expected: &str| -> Result<()> {
         if plugin.sha256 != expected {
             return Err(bad(format!(
@@ -503,6 +541,7 @@ async fn request_from_spec(runtime: &Runtime, spec: RunSpec, exec: &ExecArgs) ->
         cost_limit: exec.cost_limit,
         set: spec.set.clone(),
         selection: selection(exec)?,
+        analysis,
     })
 }
 
@@ -565,8 +604,8 @@ async fn execute(runtime: Arc<Runtime>, request: RunRequest, exec: &ExecArgs) ->
         p.cost
     );
     if exec.report {
-        let report = report::build(&store, Some(&summary.run_id), RUN_SCORING).map_err(input)?;
-        emit(&report::render_table(&report))?;
+        let report = report::build(&store, Some(&summary.run_id), RUN_SCORING, None).map_err(input)?;
+        emit(&report::render_table(&report, false))?;
     } else {
         eprintln!("see the results with: peerpressure report {} --store {}", summary.run_id, exec.store.display());
     }
@@ -606,6 +645,80 @@ fn export_findings_csv(run: &str, trials: &[serde_json::Value]) -> String {
         }
     }
     out
+}
+
+async fn plugin_test(scenario: String, set: Option<String>, detectors: Vec<String>, judge: Option<String>, axes: Vec<String>, epochs: u32, store: Option<PathBuf>) -> Result<()> {
+    let set = match &set {
+        Some(arg) => Some(plugin_set::locate(arg).and_then(|path| PluginSet::load(&path)).map_err(bad)?),
+        None => None,
+    };
+    let detector_args: Vec<String> = match (&set, detectors.is_empty()) {
+        (Some(set), true) => set.detectors.iter().map(|d| set.plugin_arg(&d.plugin)).collect(),
+        (None, true) => return Err(bad("no detectors to check with: pass --set NAME or --detector NAME")),
+        _ => detectors,
+    };
+    let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).context("failed to start the plugin runtime")?);
+    let scenario = load(&runtime, &scenario, PluginKind::Scenario).await.with_context(|| format!("failed to load scenario `{scenario}`"))?;
+    let mut loaded = Vec::new();
+    for d in &detector_args {
+        loaded.push(load(&runtime, d, PluginKind::Detector).await.with_context(|| format!("failed to load detector `{d}`"))?);
+    }
+    let providers = Arc::new(Providers::new(ProviderConfig::default()).map_err(bad)?);
+    let (path, temporary) = match store {
+        Some(path) => (path, None),
+        None => {
+            let dir = std::env::temp_dir().join(format!("peerpressure-plugin-test-{}-{}", std::process::id(), Instant::now().elapsed().as_nanos()));
+            std::fs::create_dir_all(&dir).with_context(|| format!("failed to create {}", dir.display()))?;
+            (dir.join("conformance.db"), Some(dir))
+        }
+    };
+    let store = Arc::new(Store::open(&path).map_err(input)?);
+    let request = peerpressure::conformance::ConformanceRequest {
+        scenario: scenario.clone(),
+        detectors: loaded,
+        axes: AxisChoices::parse(&axes).map_err(bad)?,
+        epochs,
+        judge: judge.clone(),
+        providers: Some(providers),
+    };
+    let outcome = peerpressure::conformance::check(runtime, store, request).await;
+    if let Some(dir) = temporary {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    let results = outcome.map_err(|e| match e {
+        peerpressure::conformance::ConformanceError::Store(_) => anyhow::Error::new(e),
+        other => input(other),
+    })?;
+    let mut failed = 0;
+    for r in &results {
+        let status = if r.skipped() {
+            "skip"
+        } else if r.passed() {
+            "ok"
+        } else {
+            failed += 1;
+            "FAIL"
+        };
+        let mut line = format!("{status:<4}  {:<16} {:<20} {:<15} {} matched", r.agent, r.behaviour, r.expected, r.matched);
+        if r.needs_judge > 0 {
+            line.push_str(&format!(", {} need --judge", r.needs_judge));
+        }
+        if r.mismatched_count > 0 {
+            line.push_str(&format!(", {} differ", r.mismatched_count));
+        }
+        if !r.passed() && r.mismatched_count == 0 {
+            line.push_str(" (no finding for this behaviour in any trial)");
+        }
+        println!("{line}");
+        for (trial, verdict, why) in &r.mismatched {
+            println!("        trial {trial}: {verdict}: {why}");
+        }
+    }
+    println!("{} expectation(s) of {}: {} passed, {} skipped, {failed} failed", results.len(), scenario.id(), results.iter().filter(|r| r.passed() && !r.skipped()).count(), results.iter().filter(|r| r.skipped()).count());
+    if failed > 0 {
+        anyhow::bail!("{failed} expectation(s) of {} failed", scenario.id());
+    }
+    Ok(())
 }
 
 async fn plugin_list() -> Result<()> {

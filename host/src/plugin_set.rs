@@ -27,6 +27,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::analysis::{Analysis, ContrastSpec, TableSpec};
 use crate::grid::AxisChoices;
 use crate::providers::GenerationSettings;
 
@@ -47,6 +48,12 @@ pub struct PluginSet {
     pub detectors: Vec<SetPlugin>,
     #[serde(default, rename = "model-settings")]
     model_settings_raw: BTreeMap<String, toml::Table>,
+    /// Tables reports compute (docs/plugin-sets.md).
+    #[serde(default, rename = "table")]
+    pub tables: Vec<TableSpec>,
+    /// Contrasts reports compute.
+    #[serde(default, rename = "contrast")]
+    pub contrasts: Vec<ContrastSpec>,
     /// The directory of the set file: relative plugin paths start there.
     #[serde(skip)]
     pub dir: PathBuf,
@@ -98,12 +105,46 @@ impl PluginSet {
             return Err(format!("plugin set {}: it lists no [[scenario]]", origin.display()));
         }
         set.model_settings().map_err(|e| format!("plugin set {}: {e}", origin.display()))?;
+        set.check_analysis().map_err(|e| format!("plugin set {}: {e}", origin.display()))?;
         Ok(set)
     }
 
     pub fn load(path: &Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read plugin set {}: {e}", path.display()))?;
         Self::parse(&text, path)
+    }
+
+    /// The declared tables and contrasts.
+    pub fn analysis(&self) -> Analysis {
+        Analysis { tables: self.tables.clone(), contrasts: self.contrasts.clone() }
+    }
+
+    fn check_analysis(&self) -> Result<(), String> {
+        for t in &self.tables {
+            let at = format!("[[table]] \"{}\"", t.title);
+            if let Some(group) = t.group.as_ref().filter(|g| !t.rows.contains(g)) {
+                return Err(format!("{at}: group `{group}` is not one of its rows ({})", t.rows.join(", ")));
+            }
+            if let Some(p0) = t.p0.filter(|p| !(*p > 0.0 && *p < 1.0)) {
+                return Err(format!("{at}: p0 = {p0} is not between 0 and 1"));
+            }
+        }
+        for c in &self.contrasts {
+            let at = format!("[[contrast]] \"{}\"", c.title);
+            if c.compare.is_empty() {
+                return Err(format!("{at}: compare lists no values"));
+            }
+            if c.rows.contains(&c.axis) {
+                return Err(format!("{at}: the contrast axis `{}` cannot also be a row", c.axis));
+            }
+            if let Some(bad) = c.match_rows.iter().flatten().find(|m| !c.rows.contains(m)) {
+                return Err(format!("{at}: match axis `{bad}` is not one of its rows ({})", c.rows.join(", ")));
+            }
+            if let Some(group) = c.group.as_ref().filter(|g| !c.rows.contains(g)) {
+                return Err(format!("{at}: group `{group}` is not one of its rows ({})", c.rows.join(", ")));
+            }
+        }
+        Ok(())
     }
 
     /// A plugin reference resolved against the set's directory when it is a path.

@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use crate::analysis::{self, Analysis, ContrastResult, TableResult, ValueOrder};
 use crate::stats::{Z95, wilson};
 use crate::store::{RunRecord, Store, StoreError};
 
@@ -39,6 +40,10 @@ pub struct Report {
     /// Tokens and dollars of the agent's calls over the run.
     pub totals: crate::store::Totals,
     pub cells: Vec<Cell>,
+    /// The analysis computed: the run's (from its plugin set) or one given at report time.
+    pub analysis: Analysis,
+    pub tables: Vec<TableResult>,
+    pub contrasts: Vec<ContrastResult>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,7 +56,8 @@ pub enum ReportError {
     Empty,
 }
 
-pub fn build(store: &Store, run_id: Option<&str>, scoring: &str) -> Result<Report, ReportError> {
+/// Builds a run's report. `analysis` replaces the tables and contrasts the run recorded.
+pub fn build(store: &Store, run_id: Option<&str>, scoring: &str, analysis: Option<&Analysis>) -> Result<Report, ReportError> {
     let run = store.run(run_id)?.ok_or_else(|| match run_id {
         Some(id) => ReportError::NoSuchRun(id.to_string()),
         None => ReportError::Empty,
@@ -99,19 +105,62 @@ pub fn build(store: &Store, run_id: Option<&str>, scoring: &str) -> Result<Repor
         }
         cell.low_n = decided < LOW_N;
     }
+    let order = value_order(&run);
     let model_rank = |m: &str| run.models.iter().position(|x| x == m).unwrap_or(usize::MAX);
-    cells.sort_by(|a, b| {
-        (&a.behaviour, &a.scenario, model_rank(&a.model), &a.model, &a.axes).cmp(&(&b.behaviour, &b.scenario, model_rank(&b.model), &b.model, &b.axes))
-    });
-    Ok(Report { trials: store.status_counts(&run.id)?, totals: store.totals(&run.id)?, run, scoring: scoring.to_string(), cells })
+    let axis_ranks = |c: &Cell| -> Vec<(usize, String)> {
+        c.axes.iter().map(|(k, v)| (order.get(k).and_then(|vs| vs.iter().position(|x| x == v)).unwrap_or(usize::MAX), v.clone())).collect()
+    };
+    cells.sort_by_cached_key(|c| (c.behaviour.clone(), c.scenario.clone(), model_rank(&c.model), c.model.clone(), axis_ranks(c)));
+    let analysis = analysis.cloned().unwrap_or_else(|| run.analysis.clone());
+    let tables = analysis.tables.iter().map(|spec| analysis::table(spec, &cells, &run.models, &order)).collect();
+    let contrasts = analysis.contrasts.iter().map(|spec| analysis::contrast(spec, &cells, &run.models, &order)).collect();
+    Ok(Report { trials: store.status_counts(&run.id)?, totals: store.totals(&run.id)?, run, scoring: scoring.to_string(), cells, analysis, tables, contrasts })
+}
+
+/// Axis values in the order the run's scenarios declared them.
+fn value_order(run: &RunRecord) -> ValueOrder {
+    let mut order = ValueOrder::new();
+    for plugin in &run.plugins {
+        for (axis, values) in &plugin.axes {
+            let known = order.entry(axis.clone()).or_default();
+            for v in values {
+                if !known.contains(v) {
+                    known.push(v.clone());
+                }
+            }
+        }
+    }
+    order
 }
 
 fn percent(x: Option<f64>) -> String {
     x.map_or("-".to_string(), |v| format!("{:.1}%", v * 100.0))
 }
 
-/// A plain-text table per behaviour, for terminals.
-pub fn render_table(report: &Report) -> String {
+/// Columns padded to a common width, with a rule under the header row.
+fn aligned(rows: &[Vec<String>]) -> String {
+    let mut out = String::new();
+    let widths: Vec<usize> = (0..rows[0].len()).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
+    for (i, row) in rows.iter().enumerate() {
+        let line: Vec<String> = row.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+        if i == 0 {
+            out.push_str(&widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("  "));
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Whether the per-cell tables are shown: always without a declared analysis, else on request.
+fn show_cells(report: &Report, cells: bool) -> bool {
+    cells || report.analysis.is_empty()
+}
+
+/// A plain-text table per behaviour, for terminals: the declared tables and contrasts, then
+/// (with `cells`, or when the run declares none) every cell.
+pub fn render_table(report: &Report, cells: bool) -> String {
     let mut out = String::new();
     let run = &report.run;
     out.push_str(&format!("Run {}  (host {}, seed {}, {} epoch(s), created {})\n", run.id, run.host_version, run.seed, run.epochs, run.created_at));
@@ -120,9 +169,30 @@ pub fn render_table(report: &Report) -> String {
     let trials: Vec<String> = report.trials.iter().map(|(s, n)| format!("{n} {s}")).collect();
     out.push_str(&format!("Trials: {}\n", if trials.is_empty() { "none".into() } else { trials.join(", ") }));
     out.push_str(&format!("{}\n", totals_line(report)));
+    let mut any_low = false;
+    for table in &report.tables {
+        let (rows, low) = analysis_table_rows(table);
+        any_low |= low;
+        out.push_str(&format!("\n{}\n", analysis_table_caption(table)));
+        out.push_str(&aligned(&rows));
+    }
+    for contrast in &report.contrasts {
+        let (rows, low) = contrast_rows(contrast);
+        any_low |= low;
+        out.push_str(&format!("\n{}\n", contrast_caption(contrast)));
+        out.push_str(&aligned(&rows));
+    }
+    if !report.analysis.is_empty() {
+        out.push_str("\nsig: * p < .05, ** p < .01, *** p < .001 (tables: one-sided binomial against p0, Fisher-combined in `all` rows; contrasts: two-proportion z-test).\n");
+    }
     let mut groups: Vec<(&str, &str)> = report.cells.iter().map(|c| (c.behaviour.as_str(), c.scenario.as_str())).collect();
     groups.dedup();
-    let mut any_low = false;
+    if !show_cells(report, cells) {
+        groups.clear();
+        if !report.cells.is_empty() {
+            out.push_str("(per-cell tables: peerpressure report --cells)\n");
+        }
+    }
     for (behaviour, scenario) in groups {
         let cells: Vec<&Cell> = report.cells.iter().filter(|c| c.behaviour == behaviour && c.scenario == scenario).collect();
         let axis_names: Vec<String> = cells[0].axes.iter().map(|(k, _)| k.clone()).collect();
@@ -146,17 +216,8 @@ pub fn render_table(report: &Report) -> String {
             ]);
             rows.push(row);
         }
-        let widths: Vec<usize> = (0..rows[0].len()).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
         out.push_str(&format!("\n{behaviour}  (scenario {scenario})\n"));
-        for (i, row) in rows.iter().enumerate() {
-            let line: Vec<String> = row.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
-            out.push_str(line.join("  ").trim_end());
-            out.push('\n');
-            if i == 0 {
-                out.push_str(&widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("  "));
-                out.push('\n');
-            }
-        }
+        out.push_str(&aligned(&rows));
     }
     if report.cells.is_empty() {
         out.push_str("\nNo findings recorded for this run yet.\n");
@@ -181,8 +242,127 @@ fn interval(c: &Cell) -> String {
     }
 }
 
-/// Markdown: provenance, then one table per behaviour (for papers, issues, notebooks).
-pub fn render_markdown(report: &Report) -> String {
+/// One line saying what a declared table shows.
+fn analysis_table_caption(table: &TableResult) -> String {
+    let spec = &table.spec;
+    let mut parts = vec![format!("behaviour {}", spec.behaviour)];
+    if !spec.scenarios.is_empty() {
+        parts.push(format!("scenarios {}", spec.scenarios.join(", ")));
+    }
+    for (axis, values) in &spec.filter {
+        parts.push(format!("{axis} = {}", values_text(values)));
+    }
+    if let Some(p0) = spec.p0 {
+        parts.push(format!("sig: binomial test of rate > {p0}"));
+    }
+    format!("{}  ({})", spec.title, parts.join("; "))
+}
+
+fn contrast_caption(contrast: &ContrastResult) -> String {
+    let spec = &contrast.spec;
+    let mut parts = vec![format!("behaviour {}", spec.behaviour), format!("{} vs {}", spec.axis, spec.baseline)];
+    if !spec.scenarios.is_empty() {
+        parts.push(format!("scenarios {}", spec.scenarios.join(", ")));
+    }
+    for (axis, values) in &spec.filter {
+        parts.push(format!("{axis} = {}", values_text(values)));
+    }
+    parts.push("two-proportion z-test".into());
+    format!("{}  ({})", spec.title, parts.join("; "))
+}
+
+fn values_text(values: &crate::analysis::Values) -> String {
+    match values {
+        crate::analysis::Values::One(v) => v.clone(),
+        crate::analysis::Values::Many(vs) => vs.join("|"),
+    }
+}
+
+fn p_text(p: Option<f64>) -> String {
+    match p {
+        None => "-".into(),
+        Some(p) if p < 0.0001 => "<0.0001".into(),
+        Some(p) => format!("{p:.4}"),
+    }
+}
+
+fn signed_points(x: Option<f64>) -> String {
+    x.map_or("-".into(), |v| format!("{:+.1} pp", v * 100.0))
+}
+
+/// Header and rows of a declared table, and whether any row has a low n.
+fn analysis_table_rows(table: &TableResult) -> (Vec<Vec<String>>, bool) {
+    let mut header: Vec<String> = vec!["model".into()];
+    header.extend(table.spec.rows.iter().cloned());
+    header.extend(["n", "pos", "neg", "n/a", "err", "rate", "95% CI", "p", "sig"].map(String::from));
+    let mut rows = vec![header];
+    let mut low = false;
+    for r in &table.rows {
+        low |= r.low_n;
+        let mut row = vec![r.model.clone()];
+        row.extend(r.values.iter().cloned());
+        let c = &r.counts;
+        let interval = match (r.ci_low, r.ci_high) {
+            (Some(lo), Some(hi)) => format!("[{}, {}]", percent(Some(lo)), percent(Some(hi))),
+            _ if r.combined => "(mean)".into(),
+            _ => "-".into(),
+        };
+        row.extend([
+            format!("{}{}", c.decided() + c.not_applicable + c.error, if r.low_n { "!" } else { "" }),
+            c.positive.to_string(),
+            c.negative.to_string(),
+            c.not_applicable.to_string(),
+            c.error.to_string(),
+            percent(r.rate),
+            interval,
+            p_text(r.p),
+            r.marker.clone(),
+        ]);
+        rows.push(row);
+    }
+    (rows, low)
+}
+
+fn contrast_rows(contrast: &ContrastResult) -> (Vec<Vec<String>>, bool) {
+    let mut header: Vec<String> = vec!["model".into()];
+    header.extend(contrast.spec.rows.iter().cloned());
+    header.extend([contrast.spec.axis.clone(), "rate (n)".into(), format!("{} (n)", contrast.spec.baseline), "diff".into(), "z".into(), "p".into(), "sig".into()]);
+    let mut rows = vec![header];
+    let mut low = false;
+    for r in &contrast.rows {
+        low |= r.low_n;
+        let mut row = vec![r.model.clone()];
+        row.extend(r.values.iter().cloned());
+        let flag = if r.low_n { "!" } else { "" };
+        let with_n = |rate: Option<f64>, counts: &crate::analysis::Counts| {
+            if r.combined { format!("{} (mean)", percent(rate)) } else { format!("{} ({}{flag})", percent(rate), counts.decided()) }
+        };
+        row.extend([
+            r.value.clone(),
+            with_n(r.rate, &r.counts),
+            with_n(r.baseline_rate, &r.baseline),
+            signed_points(r.difference),
+            r.z.map_or("-".into(), |z| format!("{z:.2}")),
+            p_text(r.p),
+            r.marker.clone(),
+        ]);
+        rows.push(row);
+    }
+    (rows, low)
+}
+
+fn markdown_grid(rows: &[Vec<String>]) -> String {
+    let mut out = format!("| {} |\n", rows[0].join(" | "));
+    out.push_str(&format!("|{}\n", "---|".repeat(rows[0].len())));
+    for row in &rows[1..] {
+        out.push_str(&format!("| {} |\n", row.join(" | ")));
+    }
+    out
+}
+
+/// Markdown: provenance, the declared tables and contrasts, then (with `cells`, or when the
+/// run declares none) one table per behaviour (for papers, issues, notebooks).
+pub fn render_markdown(report: &Report, cells: bool) -> String {
     let run = &report.run;
     let mut out = format!("# Run {}
 
@@ -198,8 +378,22 @@ pub fn render_markdown(report: &Report) -> String {
     }
     let trials: Vec<String> = report.trials.iter().map(|(s, n)| format!("{n} {s}")).collect();
     out.push_str(&format!("- trials: {}\n- {}\n", trials.join(", "), totals_line(report)));
+    for table in &report.tables {
+        out.push_str(&format!("\n## {}\n\n", analysis_table_caption(table)));
+        out.push_str(&markdown_grid(&analysis_table_rows(table).0));
+    }
+    for contrast in &report.contrasts {
+        out.push_str(&format!("\n## {}\n\n", contrast_caption(contrast)));
+        out.push_str(&markdown_grid(&contrast_rows(contrast).0));
+    }
+    if !report.analysis.is_empty() {
+        out.push_str("\nsig: * p < .05, ** p < .01, *** p < .001; ! fewer than 10 decided trials.\n");
+    }
     let mut groups: Vec<(&str, &str)> = report.cells.iter().map(|c| (c.behaviour.as_str(), c.scenario.as_str())).collect();
     groups.dedup();
+    if !show_cells(report, cells) {
+        groups.clear();
+    }
     for (behaviour, scenario) in groups {
         let cells: Vec<&Cell> = report.cells.iter().filter(|c| c.behaviour == behaviour && c.scenario == scenario).collect();
         let axes: Vec<&str> = cells[0].axes.iter().map(|(k, _)| k.as_str()).collect();

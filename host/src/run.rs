@@ -44,6 +44,8 @@ pub struct RunRequest {
     pub set: Option<String>,
     /// Which of the planned trials this invocation runs (not part of the run's identity).
     pub selection: Selection,
+    /// Tables and contrasts for reports (from the plugin set; not part of the run's identity).
+    pub analysis: crate::analysis::Analysis,
 }
 
 /// Narrows the planned trials: `--shard K/N`, `--trial-id`, `--limit`. Shards and limited
@@ -179,6 +181,7 @@ pub fn plugin_record(p: &LoadedPlugin) -> PluginRecord {
         sha256: p.sha256.clone(),
         size: p.size,
         path: p.path.display().to_string(),
+        axes: p.info.axes.iter().map(|a| (a.name.clone(), a.values.clone())).collect(),
     }
 }
 
@@ -274,9 +277,19 @@ pub async fn execute(
         judge: request.judge.clone(),
         axes: request.axes.0.clone(),
         set: request.set.clone(),
-        plugins: request.scenarios.iter().map(|s| &s.plugin).chain(&request.detectors).map(|p| plugin_record(p)).collect(),
+        plugins: {
+            // A set may list one scenario several times (one grid slice each): record it once.
+            let mut plugins: Vec<PluginRecord> = Vec::new();
+            for p in request.scenarios.iter().map(|s| &s.plugin).chain(&request.detectors) {
+                if !plugins.iter().any(|r| r.sha256 == p.sha256) {
+                    plugins.push(plugin_record(p));
+                }
+            }
+            plugins
+        },
         command: request.command.clone(),
         spec: Some(request.spec()),
+        analysis: request.analysis.clone(),
     })?;
     let done = store.finished_trials(&id)?;
     let mut progress = Progress { total: trials.len(), ..Progress::default() };

@@ -41,6 +41,9 @@ pub struct PluginRecord {
     pub sha256: String,
     pub size: u64,
     pub path: String,
+    /// A scenario's axes and their values, in declaration order (reports show them so).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub axes: Vec<(String, Vec<String>)>,
 }
 
 /// A run and its provenance.
@@ -65,6 +68,9 @@ pub struct RunRecord {
     /// What `peerpressure resume` needs to rebuild the run.
     #[serde(default)]
     pub spec: Option<crate::run::RunSpec>,
+    /// Tables and contrasts declared by the plugin set, computed by reports.
+    #[serde(default, skip_serializing_if = "crate::analysis::Analysis::is_empty")]
+    pub analysis: crate::analysis::Analysis,
 }
 
 pub struct Store {
