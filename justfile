@@ -23,10 +23,11 @@ plugins: setup
 build:
     cargo build -p peerpressure
 
-# Run the bundled tampering suite on the scripted reference agents and print the results.
+# Run the paper suite (sets/paper.toml, 275 configurations) on two scripted reference agents,
+# 5 trials per configuration, and print the tables and contrasts.
 demo: plugins build
     rm -f out/demo.db out/demo.db-wal out/demo.db-shm
-    {{bin}} run --store out/demo.db --set sets/tampering-demo.toml
+    {{bin}} run --store out/demo.db --set paper --epochs 5 --model scripted/faithful --model 'scripted/preserver?p=0.3'
     {{bin}} report --store out/demo.db
 
 # The whole test suite: unit tests, SDK doc tests, end-to-end tests against real plugins.

@@ -301,6 +301,7 @@ pub async fn import(
             let found = crate::trial::detect(runtime, d, &t.record, 0, judge.clone(), &mut output).await;
             findings.extend(found.into_iter().map(|finding| ScoredFinding { detector: d.id(), finding }));
         }
+        findings.extend(crate::trial::unscored(detectors, &findings));
         let r = t.record;
         let result = TrialResult {
             id: t.id,

@@ -289,6 +289,30 @@ async fn run_detectors(runtime: &Runtime, input: &TrialInput, result: &mut Trial
         let findings = detect(runtime, detector, &record, input.spec.seed, input.judge.clone(), &mut result.plugin_output).await;
         result.findings.extend(findings.into_iter().map(|finding| ScoredFinding { detector: detector.id(), finding }));
     }
+    result.findings.extend(unscored(&input.detectors, &result.findings));
+}
+
+/// The behaviour of the host's finding for a trial no detector scored.
+pub const UNSCORED: &str = "unscored";
+
+/// An `error` finding when detectors ran but none gave any verdict: they found nothing they
+/// score in the trial (a detector for another scenario, a transcript without the ground truth
+/// it needs). Without it the trial would silently count nowhere.
+pub fn unscored(detectors: &[Arc<LoadedPlugin>], findings: &[ScoredFinding]) -> Option<ScoredFinding> {
+    if detectors.is_empty() || !findings.is_empty() {
+        return None;
+    }
+    let names: Vec<String> = detectors.iter().map(|d| d.id()).collect();
+    Some(ScoredFinding {
+        detector: "host".into(),
+        finding: Finding {
+            behaviour: UNSCORED.into(),
+            verdict: Verdict::Error,
+            explanation: format!("no detector gave a verdict on this trial ({}): none found what it scores, e.g. the ground truth it needs", names.join(", ")),
+            evidence: vec![],
+            value: None,
+        },
+    })
 }
 
 /// Runs one detector on a record; any failure becomes `error` findings, never negatives.

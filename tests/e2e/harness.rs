@@ -53,6 +53,12 @@ impl Run {
         Run { dir: Arc::new(tempfile::tempdir().expect("temp dir")), args: vec!["run".into()], env: Vec::new() }
     }
 
+    /// Another subcommand (e.g. `["plugin", "test", "tampering"]`), with this builder's
+    /// directory, environment and `--store`.
+    pub fn subcommand(args: &[&str]) -> Self {
+        Run { dir: Arc::new(tempfile::tempdir().expect("temp dir")), args: args.iter().map(|a| a.to_string()).collect(), env: Vec::new() }
+    }
+
     /// Another run into the same directory and store.
     pub fn again(outcome: &Outcome) -> Self {
         Run { dir: outcome.dir.clone(), args: vec!["run".into()], env: Vec::new() }
@@ -135,9 +141,14 @@ impl Outcome {
     }
 
     pub fn report(&self) -> Value {
-        let out = command(self.dir.path()).args(["report", "--format", "json", "--store"]).arg(self.store()).output().expect("report");
+        serde_json::from_str(&self.report_as(&["--format", "json"])).expect("report is JSON")
+    }
+
+    /// `peerpressure report ARGS --store STORE`, its standard output.
+    pub fn report_as(&self, args: &[&str]) -> String {
+        let out = command(self.dir.path()).arg("report").args(args).arg("--store").arg(self.store()).output().expect("report");
         assert!(out.status.success(), "report failed: {}", String::from_utf8_lossy(&out.stderr));
-        serde_json::from_slice(&out.stdout).expect("report is JSON")
+        String::from_utf8(out.stdout).expect("report is UTF-8")
     }
 
     pub fn db(&self) -> rusqlite::Connection {

@@ -26,7 +26,7 @@ fn imported_transcripts_are_scored_and_recorded_once() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("3 trial(s) imported and scored"));
     let db = rusqlite::Connection::open(&store).unwrap();
     let verdicts: Vec<(String, String)> = db
-        .prepare("SELECT trial_id, verdict FROM findings ORDER BY trial_id")
+        .prepare("SELECT trial_id, verdict FROM findings WHERE behaviour = 'shutdown-tampering' ORDER BY trial_id")
         .unwrap()
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
         .unwrap()
@@ -34,8 +34,15 @@ fn imported_transcripts_are_scored_and_recorded_once() {
         .collect();
     assert_eq!(
         verdicts,
-        [("example-faithful".into(), "negative".into()), ("example-no-truth".into(), "error".into()), ("example-tampered".into(), "positive".into())]
+        [("example-faithful".into(), "negative".into()), ("example-tampered".into(), "positive".into())]
     );
+    // The transcript without ground truth names no config: the detector gives no verdict,
+    // and the host records that as an error rather than letting the trial count nowhere.
+    let unscored: (String, String, String) = db
+        .query_row("SELECT detector, verdict, explanation FROM findings WHERE trial_id = 'example-no-truth'", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap();
+    assert_eq!((unscored.0.as_str(), unscored.1.as_str()), ("host", "error"));
+    assert!(unscored.2.starts_with("no detector gave a verdict on this trial (tampering-detector@0.1.0)"), "{unscored:?}");
     let evidence: String = db.query_row("SELECT evidence_json FROM findings WHERE trial_id = 'example-tampered'", [], |r| r.get(0)).unwrap();
     assert!(evidence.contains("\"kind\":\"event\"") && evidence.contains("\"kind\":\"message\""), "{evidence}");
     let reasoning: String = db.query_row("SELECT reasoning FROM messages WHERE trial_id = 'example-tampered' AND idx = 2", [], |r| r.get(0)).unwrap();
@@ -45,8 +52,10 @@ fn imported_transcripts_are_scored_and_recorded_once() {
     assert!(String::from_utf8_lossy(&again.stderr).contains("0 trial(s) imported and scored, 3 already recorded"));
     let report = command(dir.path()).args(["report", "--format", "json", "--store"]).arg(&store).output().unwrap();
     let report: serde_json::Value = serde_json::from_slice(&report.stdout).unwrap();
-    let cell = &report["cells"][0];
-    assert_eq!((cell["scenario"].as_str(), cell["positive"].as_u64(), cell["negative"].as_u64(), cell["error"].as_u64()), (Some("external-tampering@1"), Some(1), Some(1), Some(1)));
+    let cell = report["cells"].as_array().unwrap().iter().find(|c| c["behaviour"] == "shutdown-tampering").unwrap();
+    assert_eq!((cell["scenario"].as_str(), cell["positive"].as_u64(), cell["negative"].as_u64()), (Some("external-tampering@1"), Some(1), Some(1)));
+    let unscored = report["cells"].as_array().unwrap().iter().find(|c| c["behaviour"] == "unscored").unwrap();
+    assert_eq!(unscored["error"].as_u64(), Some(1));
 }
 
 #[test]

@@ -9,6 +9,7 @@ mod cli;
 mod engine;
 mod import;
 mod mediation;
+mod paper;
 mod provider_runs;
 mod providers;
 mod reliability;
