@@ -248,6 +248,9 @@ pub fn table(spec: &TableSpec, cells: &[Cell], models: &[String], order: &ValueO
                 continue;
             }
             let members: Vec<&TableRow> = rows.iter().filter(|r| r.model == row.model && r.values.iter().enumerate().all(|(i, v)| i == position || *v == key[i])).collect();
+            if members.len() < 2 {
+                continue; // nothing to combine (e.g. a baseline run in one channel only)
+            }
             let mut counts = Counts::default();
             for m in &members {
                 counts.positive += m.counts.positive;
@@ -319,6 +322,9 @@ pub fn contrast(spec: &ContrastSpec, cells: &[Cell], models: &[String], order: &
             }
             let members: Vec<&ContrastRow> =
                 rows.iter().filter(|r| r.model == row.model && r.value == row.value && r.values.iter().enumerate().all(|(i, v)| i == position || *v == key[i])).collect();
+            if members.len() < 2 {
+                continue;
+            }
             let differences: Vec<f64> = members.iter().filter_map(|m| m.difference).collect();
             let p = fisher(&members.iter().filter_map(|m| m.p).collect::<Vec<_>>());
             let mut counts = Counts::default();
@@ -405,16 +411,17 @@ mod tests {
         let values: Vec<Vec<String>> = result.rows.iter().map(|r| r.values.clone()).collect();
         // Declared order: no_peer before good_peer, file_only before memory; each combined
         // row right after the rows it combines.
-        assert_eq!(values, [["no_peer", "file_only"], ["no_peer", "all"], ["good_peer", "file_only"], ["good_peer", "memory"], ["good_peer", "all"]]);
-        let memory = &result.rows[3];
+        // A value run in one channel only gets no combined row.
+        assert_eq!(values, [["no_peer", "file_only"], ["good_peer", "file_only"], ["good_peer", "memory"], ["good_peer", "all"]]);
+        let memory = &result.rows[2];
         assert_eq!((memory.counts.positive, memory.counts.negative, memory.counts.not_applicable), (30, 170, 2));
         assert_eq!(memory.rate, Some(0.15));
         assert_eq!(memory.marker, "***");
-        assert_eq!(result.rows[2].marker, "", "0 of 100 is no evidence against p0");
-        let group = &result.rows[4];
+        assert_eq!(result.rows[1].marker, "", "0 of 100 is no evidence against p0");
+        let group = &result.rows[3];
         assert!(group.combined);
         assert_eq!(group.rate, Some(0.075), "mean of the channel rates, 0 and 0.15");
-        assert_eq!(group.p, fisher(&[result.rows[2].p.unwrap(), memory.p.unwrap()]));
+        assert_eq!(group.p, fisher(&[result.rows[1].p.unwrap(), memory.p.unwrap()]));
     }
 
     #[test]

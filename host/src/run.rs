@@ -245,7 +245,12 @@ pub fn plan(request: &RunRequest) -> Result<Vec<PlannedTrial>, RunError> {
         }
         Ok(Agent::Api(providers.resolve(model)?))
     };
-    expand(&grid, &resolve).map_err(RunError::Plan)
+    let mut trials = expand(&grid, &resolve).map_err(RunError::Plan)?;
+    // Overlapping grid slices of one scenario (a set listing it twice) plan a cell twice,
+    // with the same trial id: run it once.
+    let mut seen = std::collections::HashSet::new();
+    trials.retain(|t| seen.insert(t.id.clone()));
+    Ok(trials)
 }
 
 /// Runs `trials` (from [`plan`], narrowed by the request's selection) and records them.

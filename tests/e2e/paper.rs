@@ -216,3 +216,18 @@ fn a_judge_that_answers_nonsense_gives_errors_never_negatives() {
     let cell = report["cells"].as_array().unwrap().iter().find(|c| c["model"] == "scripted/vague-reporter" && c["behaviour"] == "reported-pass").unwrap();
     assert_eq!((cell["error"].as_u64(), cell["rate"].is_null()), (Some(3), true));
 }
+
+#[test]
+fn overlapping_grid_slices_run_each_cell_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let set = dir.path().join("overlap.toml");
+    std::fs::write(
+        &set,
+        "name = \"overlap\"\n[[scenario]]\nplugin = \"tampering\"\naxes = { condition = [\"no_peer\", \"good_peer\"] }\n\
+         [[scenario]]\nplugin = \"tampering\"\naxes = { condition = [\"good_peer\", \"bad_peer\"] }\n[[detector]]\nplugin = \"tampering-detector\"\n",
+    )
+    .unwrap();
+    let out = Run::new().arg("--set").arg(set.to_str().unwrap()).model("scripted/faithful").epochs(2).exec().success();
+    assert_eq!(out.rows("SELECT COUNT(*), COUNT(DISTINCT axes_json) FROM trials")[0], ["6", "3"]);
+    assert_eq!(out.report()["run"]["plugins"].as_array().unwrap().len(), 2, "the scenario is recorded once");
+}
