@@ -16,6 +16,7 @@ pub mod model;
 pub mod plugin_set;
 pub mod providers;
 pub mod report;
+pub mod rescore;
 pub mod run;
 pub mod runtime;
 pub mod stats;

@@ -50,6 +50,26 @@ enum Command {
     },
     /// Print a run's results: per behaviour, rates with 95% Wilson intervals per cell.
     Report(ReportArgs),
+    /// Run detectors over a recorded run again (no agent model calls), as a new scoring kept
+    /// beside the old; `report --scoring ID` shows it.
+    Rescore {
+        /// Run id (default: the newest run in the store).
+        run: Option<String>,
+        /// Detector plugin: a name or a path. Repeatable.
+        #[arg(long = "detector", short = 'd', required = true)]
+        detectors: Vec<String>,
+        /// Model that answers detectors' judge calls (at temperature 0), `provider/model`.
+        #[arg(long)]
+        judge: Option<String>,
+        /// Name the scoring (default: an id derived from the detectors and the judge).
+        #[arg(long)]
+        name: Option<String>,
+        /// Trials scored at once.
+        #[arg(long, default_value_t = 16)]
+        max_trials: usize,
+        #[arg(long, default_value = "peerpressure.db", env = "PEERPRESSURE_STORE")]
+        store: PathBuf,
+    },
     /// List the runs in a store.
     Runs {
         #[arg(long, default_value = "peerpressure.db", env = "PEERPRESSURE_STORE")]
@@ -76,6 +96,9 @@ enum Command {
         store: PathBuf,
         #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
         format: ExportFormat,
+        /// Which findings to export: `run` or a re-scoring's id.
+        #[arg(long, default_value = RUN_SCORING)]
+        scoring: String,
         /// File to write (default: standard output).
         #[arg(long)]
         out: Option<PathBuf>,
@@ -210,6 +233,9 @@ struct ReportArgs {
     /// Compute the tables and contrasts of this plugin set instead of the run's own.
     #[arg(long)]
     set: Option<String>,
+    /// Which findings to count: `run` (made while the run executed) or a re-scoring's id.
+    #[arg(long, default_value = RUN_SCORING)]
+    scoring: String,
     /// Also print every grid cell (always shown when the run declares no tables).
     #[arg(long)]
     cells: bool,
@@ -301,7 +327,7 @@ async fn dispatch(cli: Cli) -> Result<()> {
                 Some(arg) => Some(plugin_set::locate(arg).and_then(|path| PluginSet::load(&path)).map_err(bad)?.analysis()),
                 None => None,
             };
-            let report = report::build(&store, args.run.as_deref(), RUN_SCORING, analysis.as_ref()).map_err(input)?;
+            let report = report::build(&store, args.run.as_deref(), &args.scoring, analysis.as_ref()).map_err(input)?;
             match args.format {
                 Format::Table => emit(&report::render_table(&report, args.cells))?,
                 Format::Markdown => emit(&report::render_markdown(&report, args.cells))?,
@@ -313,8 +339,43 @@ async fn dispatch(cli: Cli) -> Result<()> {
         Command::Runs { store } => {
             let store = open_existing(&store)?;
             for (id, created, trials) in store.runs().context("failed to list runs")? {
-                println!("{id}  {created}  {trials} trials");
+                let scorings: Vec<String> = store.scorings(&id).context("failed to list scorings")?.into_iter().map(|s| s.id).collect();
+                let rescored = if scorings.is_empty() { String::new() } else { format!("  re-scorings: {}", scorings.join(", ")) };
+                println!("{id}  {created}  {trials} trials{rescored}");
             }
+            Ok(())
+        }
+        Command::Rescore { run, detectors, judge, name, max_trials, store } => {
+            let store = open_existing(&store)?;
+            let runtime = Runtime::new(RuntimeConfig::default()).context("failed to start the plugin runtime")?;
+            let mut loaded = Vec::new();
+            for d in &detectors {
+                loaded.push(load(&runtime, d, PluginKind::Detector).await.with_context(|| format!("failed to load detector `{d}`"))?);
+            }
+            let judge_client = match &judge {
+                Some(model) => {
+                    let providers = Providers::new(ProviderConfig::default()).map_err(bad)?;
+                    Some(providers.resolve_judge(model).map_err(bad)? as Arc<dyn peerpressure::model::Judge>)
+                }
+                None => None,
+            };
+            let request = peerpressure::rescore::RescoreRequest {
+                run,
+                detectors: loaded,
+                judge_model: judge,
+                judge: judge_client,
+                name,
+                command: std::env::args().collect::<Vec<_>>().join(" "),
+                concurrency: max_trials,
+            };
+            let summary = peerpressure::rescore::rescore(&runtime, &store, request).await.map_err(|e| match e {
+                peerpressure::rescore::RescoreError::Store(_) => anyhow::Error::new(e).context("the re-scoring stopped: findings could not be recorded"),
+                other => input(other),
+            })?;
+            eprintln!(
+                "run {}: scoring {}: {} trial(s) scored, {} already scored; see it with: peerpressure report {} --scoring {}",
+                summary.run_id, summary.scoring, summary.scored, summary.skipped, summary.run_id, summary.scoring
+            );
             Ok(())
         }
         Command::Merge { into, from } => {
@@ -362,10 +423,13 @@ async fn dispatch(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
-        Command::Export { run, store, format, out } => {
+        Command::Export { run, store, format, scoring, out } => {
             let store = open_existing(&store)?;
             let record = store.run(run.as_deref()).map_err(input)?.ok_or_else(|| bad(format!("the store has no run {}", run.as_deref().unwrap_or("yet"))))?;
-            let trials = store.trial_dumps(&record.id, RUN_SCORING).context("failed to read the run's trials")?;
+            if scoring != RUN_SCORING && !store.scorings(&record.id).map_err(input)?.iter().any(|s| s.id == scoring) {
+                return Err(bad(format!("run {} has no scoring `{scoring}` (see: peerpressure runs)", record.id)));
+            }
+            let trials = store.trial_dumps(&record.id, &scoring).context("failed to read the run's trials")?;
             let text = match format {
                 ExportFormat::Jsonl => trials.iter().map(|t| format!("{}\n", serde_json::json!({"run": record.id, "trial": t}))).collect::<String>(),
                 ExportFormat::Csv => export_findings_csv(&record.id, &trials),

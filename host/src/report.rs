@@ -35,6 +35,8 @@ pub struct Cell {
 pub struct Report {
     pub run: RunRecord,
     pub scoring: String,
+    /// The re-scoring reported, when it is not the run's own (`run`).
+    pub scoring_record: Option<crate::store::ScoringRecord>,
     /// Trials by status (`completed`, `turn-limit`, `error`).
     pub trials: Vec<(String, u64)>,
     /// Tokens and dollars of the agent's calls over the run.
@@ -54,6 +56,8 @@ pub enum ReportError {
     NoSuchRun(String),
     #[error("the store has no runs yet")]
     Empty,
+    #[error("run {run} has no scoring `{scoring}` (scorings: {available})")]
+    NoSuchScoring { run: String, scoring: String, available: String },
 }
 
 /// Builds a run's report. `analysis` replaces the tables and contrasts the run recorded.
@@ -62,6 +66,18 @@ pub fn build(store: &Store, run_id: Option<&str>, scoring: &str, analysis: Optio
         Some(id) => ReportError::NoSuchRun(id.to_string()),
         None => ReportError::Empty,
     })?;
+    let scoring_record = if scoring == crate::store::RUN_SCORING {
+        None
+    } else {
+        let all = store.scorings(&run.id)?;
+        let found = all.iter().find(|s| s.id == scoring).cloned();
+        if found.is_none() {
+            let mut available = vec![crate::store::RUN_SCORING.to_string()];
+            available.extend(all.into_iter().map(|s| s.id));
+            return Err(ReportError::NoSuchScoring { run: run.id.clone(), scoring: scoring.to_string(), available: available.join(", ") });
+        }
+        found
+    };
     let mut cells: Vec<Cell> = Vec::new();
     for row in store.verdict_counts(&run.id, scoring)? {
         let axes: Vec<(String, String)> = serde_json::from_str(&row.axes_json).unwrap_or_default();
@@ -114,7 +130,7 @@ pub fn build(store: &Store, run_id: Option<&str>, scoring: &str, analysis: Optio
     let analysis = analysis.cloned().unwrap_or_else(|| run.analysis.clone());
     let tables = analysis.tables.iter().map(|spec| analysis::table(spec, &cells, &run.models, &order)).collect();
     let contrasts = analysis.contrasts.iter().map(|spec| analysis::contrast(spec, &cells, &run.models, &order)).collect();
-    Ok(Report { trials: store.status_counts(&run.id)?, totals: store.totals(&run.id)?, run, scoring: scoring.to_string(), cells, analysis, tables, contrasts })
+    Ok(Report { trials: store.status_counts(&run.id)?, totals: store.totals(&run.id)?, run, scoring: scoring.to_string(), scoring_record, cells, analysis, tables, contrasts })
 }
 
 /// Axis values in the order the run's scenarios declared them.
@@ -169,6 +185,9 @@ pub fn render_table(report: &Report, cells: bool) -> String {
     let trials: Vec<String> = report.trials.iter().map(|(s, n)| format!("{n} {s}")).collect();
     out.push_str(&format!("Trials: {}\n", if trials.is_empty() { "none".into() } else { trials.join(", ") }));
     out.push_str(&format!("{}\n", totals_line(report)));
+    if let Some(line) = scoring_line(report) {
+        out.push_str(&format!("{line}\n"));
+    }
     let mut any_low = false;
     for table in &report.tables {
         let (rows, low) = analysis_table_rows(table);
@@ -227,6 +246,19 @@ pub fn render_table(report: &Report, cells: bool) -> String {
     }
     out.push_str("rate = positive / (positive + negative); errors and not-applicable trials are not counted as negatives.\n");
     out
+}
+
+/// Which findings the report counts, when they are a re-scoring's.
+fn scoring_line(report: &Report) -> Option<String> {
+    let s = report.scoring_record.as_ref()?;
+    let detectors: Vec<String> = s.detectors.iter().map(|d| format!("{}@{} [{}]", d.name, d.version, &d.sha256[..12.min(d.sha256.len())])).collect();
+    Some(format!(
+        "Scoring: {} (re-scored {} with {}; judge {})",
+        s.id,
+        s.created_at,
+        detectors.join(", "),
+        s.judge.as_deref().unwrap_or("none")
+    ))
 }
 
 fn totals_line(report: &Report) -> String {
@@ -378,6 +410,9 @@ pub fn render_markdown(report: &Report, cells: bool) -> String {
     }
     let trials: Vec<String> = report.trials.iter().map(|(s, n)| format!("{n} {s}")).collect();
     out.push_str(&format!("- trials: {}\n- {}\n", trials.join(", "), totals_line(report)));
+    if let Some(line) = scoring_line(report) {
+        out.push_str(&format!("- {line}\n"));
+    }
     for table in &report.tables {
         out.push_str(&format!("\n## {}\n\n", analysis_table_caption(table)));
         out.push_str(&markdown_grid(&analysis_table_rows(table).0));

@@ -10,8 +10,8 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
-use crate::bindings::{Evidence, EvidenceKind, FindingValue};
-use crate::trial::TrialResult;
+use crate::bindings::{Evidence, EvidenceKind, FindingValue, Message, Role, TrialRecord, TrialSpec, WorldEvent};
+use crate::trial::{ScoredFinding, TrialResult};
 
 /// Bumped on every incompatible change of the tables below.
 pub const SCHEMA_VERSION: i64 = 1;
@@ -46,6 +46,17 @@ pub struct PluginRecord {
     pub axes: Vec<(String, Vec<String>)>,
 }
 
+/// A re-scoring of a run: which detectors and judge made it, and when.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ScoringRecord {
+    pub id: String,
+    pub created_at: String,
+    pub host_version: String,
+    pub detectors: Vec<PluginRecord>,
+    pub judge: Option<String>,
+    pub command: String,
+}
+
 /// A run and its provenance.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunRecord {
@@ -77,6 +88,14 @@ pub struct Store {
     path: String,
     conn: Mutex<Connection>,
 }
+
+/// Tables added after schema 1 that older readers can ignore.
+const ADDITIVE: &str = "
+CREATE TABLE IF NOT EXISTS scorings (
+    run_id TEXT NOT NULL, id TEXT NOT NULL, created_at TEXT NOT NULL, record_json TEXT NOT NULL,
+    PRIMARY KEY (run_id, id)
+);
+";
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -179,6 +198,8 @@ impl Store {
                     .map_err(sql)?;
             }
         }
+        // Additive tables (readers that do not know them ignore them): created on every open.
+        conn.execute_batch(ADDITIVE).map_err(sql)?;
         Ok(Store { path: shown, conn: Mutex::new(conn) })
     }
 
@@ -433,6 +454,141 @@ impl Store {
             out.push(trial);
         }
         Ok(out)
+    }
+
+    /// The recorded trials of a run as detectors see them, for re-scoring: (id, record).
+    /// Trials that failed before their setup was recorded have nothing to score and are left out.
+    pub fn trial_records(&self, run_id: &str) -> Result<Vec<(String, TrialRecord)>, StoreError> {
+        let conn = self.conn();
+        let sql = |e| StoreError::Sql { path: self.path.clone(), source: e };
+        let data = |message: String| StoreError::Data { path: self.path.clone(), message };
+        let mut trials = conn
+            .prepare(
+                "SELECT id, scenario, model, epoch, seed, axes_json, status, setup_json, initial_world_json, final_world_json
+                 FROM trial_details WHERE run_id = ?1 AND setup_json IS NOT NULL ORDER BY id",
+            )
+            .map_err(sql)?;
+        type Row = (String, String, String, i64, i64, String, String, String, String, String);
+        let rows: Vec<Row> = trials
+            .query_map(params![run_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?)))
+            .map_err(sql)?
+            .collect::<Result<_, _>>()
+            .map_err(sql)?;
+        let mut messages = conn.prepare_cached("SELECT idx, role, content, reasoning, tool_calls_json, tool_call_id, is_error FROM messages WHERE run_id = ?1 AND trial_id = ?2 ORDER BY idx").map_err(sql)?;
+        let mut events = conn.prepare_cached("SELECT idx, kind, machine, path, target, before, after, tool_call_id, turn FROM events WHERE run_id = ?1 AND trial_id = ?2 ORDER BY idx").map_err(sql)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (id, scenario, model, epoch, seed, axes, status, setup, initial, last) in rows {
+            let parse_err = |what: &str, e: serde_json::Error| data(format!("trial {id}: its {what} is not readable: {e}"));
+            let messages: Vec<Message> = messages
+                .query_map(params![run_id, id], |r| {
+                    let role: String = r.get(1)?;
+                    let calls: String = r.get(4)?;
+                    Ok((r.get::<_, i64>(0)?, role, r.get::<_, String>(2)?, r.get::<_, Option<String>>(3)?, calls, r.get::<_, Option<String>>(5)?, r.get::<_, bool>(6)?))
+                })
+                .map_err(sql)?
+                .map(|row| {
+                    let (index, role, content, reasoning, calls, tool_call_id, is_error) = row.map_err(sql)?;
+                    let role = Role::parse(&role).ok_or_else(|| data(format!("trial {id}: message {index} has role `{role}`")))?;
+                    let tool_calls = serde_json::from_str(&calls).map_err(|e| parse_err("tool calls", e))?;
+                    Ok(Message { index: index as u32, role, content, reasoning, tool_calls, tool_call_id, is_error })
+                })
+                .collect::<Result<_, StoreError>>()?;
+            let events: Vec<WorldEvent> = events
+                .query_map(params![run_id, id], |r| {
+                    Ok(WorldEvent {
+                        index: r.get::<_, i64>(0)? as u32,
+                        kind: r.get(1)?,
+                        machine: r.get(2)?,
+                        path: r.get(3)?,
+                        target: r.get(4)?,
+                        before: r.get(5)?,
+                        after: r.get(6)?,
+                        tool_call_id: r.get(7)?,
+                        turn: r.get::<_, i64>(8)? as u32,
+                    })
+                })
+                .map_err(sql)?
+                .collect::<Result<_, _>>()
+                .map_err(sql)?;
+            let record = TrialRecord {
+                spec: TrialSpec {
+                    trial_id: id.clone(),
+                    axes: serde_json::from_str(&axes).map_err(|e| parse_err("axes", e))?,
+                    seed: seed as u64,
+                    model_family: crate::model::model_family(&model),
+                    model,
+                    epoch: epoch as u32,
+                },
+                scenario,
+                setup: serde_json::from_str(&setup).map_err(|e| parse_err("setup", e))?,
+                messages,
+                events,
+                initial_world: serde_json::from_str(&initial).map_err(|e| parse_err("initial world", e))?,
+                final_world: serde_json::from_str(&last).map_err(|e| parse_err("final world", e))?,
+                outcome: status,
+            };
+            out.push((id, record));
+        }
+        Ok(out)
+    }
+
+    /// Records a scoring of a run (idempotent: a resumed re-scoring keeps its first record).
+    pub fn record_scoring(&self, run_id: &str, scoring: &ScoringRecord) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "INSERT OR IGNORE INTO scorings (run_id, id, created_at, record_json) VALUES (?1, ?2, ?3, ?4)",
+                params![run_id, scoring.id, scoring.created_at, json(scoring)],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(())
+    }
+
+    /// The re-scorings of a run, oldest first.
+    pub fn scorings(&self, run_id: &str) -> Result<Vec<ScoringRecord>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT record_json FROM scorings WHERE run_id = ?1 ORDER BY created_at, rowid").map_err(|e| self.sql(e))?;
+        let texts: Vec<String> = stmt.query_map(params![run_id], |r| r.get(0)).map_err(|e| self.sql(e))?.collect::<Result<_, _>>().map_err(|e| self.sql(e))?;
+        texts
+            .iter()
+            .map(|t| serde_json::from_str(t).map_err(|e| StoreError::Data { path: self.path.clone(), message: format!("a scoring record is not readable: {e}") }))
+            .collect()
+    }
+
+    /// Trials of a run that already have findings under `scoring`.
+    pub fn scored_trials(&self, run_id: &str, scoring: &str) -> Result<std::collections::HashSet<String>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare("SELECT DISTINCT trial_id FROM findings WHERE run_id = ?1 AND scoring = ?2").map_err(|e| self.sql(e))?;
+        let ids = stmt.query_map(params![run_id, scoring], |r| r.get(0)).map_err(|e| self.sql(e))?.collect::<Result<_, _>>().map_err(|e| self.sql(e))?;
+        Ok(ids)
+    }
+
+    /// Records one trial's findings under a scoring, in one transaction.
+    pub fn record_findings(&self, run_id: &str, trial_id: &str, scoring: &str, findings: &[ScoredFinding]) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(|e| self.sql(e))?;
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT INTO findings (run_id, trial_id, scoring, detector, behaviour, verdict, explanation, evidence_json, value_json)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                )
+                .map_err(|e| self.sql(e))?;
+            for f in findings {
+                stmt.execute(params![
+                    run_id,
+                    trial_id,
+                    scoring,
+                    f.detector,
+                    f.finding.behaviour,
+                    f.finding.verdict.as_str(),
+                    f.finding.explanation,
+                    evidence_json(&f.finding.evidence),
+                    f.finding.value.as_ref().map(value_json),
+                ])
+                .map_err(|e| self.sql(e))?;
+            }
+        }
+        tx.commit().map_err(|e| self.sql(e))
     }
 
     /// Trial counts by status for a run.

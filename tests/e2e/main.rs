@@ -13,5 +13,6 @@ mod paper;
 mod provider_runs;
 mod providers;
 mod reliability;
+mod rescore;
 mod sandbox;
 mod tampering;
