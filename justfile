@@ -30,9 +30,21 @@ demo: plugins build
     {{bin}} run --store out/demo.db --set paper --epochs 5 --model scripted/faithful --model 'scripted/preserver?p=0.3'
     {{bin}} report --store out/demo.db
 
-# The whole test suite: unit tests, SDK doc tests, end-to-end tests against real plugins.
+# The whole test suite: unit tests, SDK doc tests, end-to-end tests against real plugins,
+# then the interop checks with the real inspect_ai.
 test: plugins build
     cargo test -p peerpressure -p peerpressure-tests -p peerpressure-sdk -p halcyon -p score-detector -p refusal-detector
+    just interop
+
+# The release of inspect_ai our Inspect export is checked against (host/src/inspect_log.rs).
+inspect_version := "0.3.140"
+
+# Our Inspect logs read back by the real inspect_ai, installed from PyPI into target/inspect-venv.
+interop: plugins build
+    test -x target/inspect-venv/bin/python || python3 -m venv target/inspect-venv
+    target/inspect-venv/bin/python -c "import inspect_ai, sys; sys.exit(inspect_ai.__version__ != '{{inspect_version}}')" 2>/dev/null \
+        || target/inspect-venv/bin/pip install --quiet --disable-pip-version-check "inspect_ai=={{inspect_version}}"
+    PEERPRESSURE_INSPECT_PYTHON={{justfile_directory()}}/target/inspect-venv/bin/python cargo test -p peerpressure-tests --test e2e inspect_interop -- --ignored
 
 # Benchmarks of the release host: throughput, latency-bound efficiency, scale (see docs/performance.md).
 bench *args: plugins

@@ -11,6 +11,7 @@ pub mod bindings;
 pub mod conformance;
 pub mod grid;
 pub mod import;
+pub mod inspect_log;
 pub mod locate;
 pub mod model;
 pub mod plugin_set;

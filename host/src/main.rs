@@ -220,6 +220,8 @@ enum ExportFormat {
     Jsonl,
     /// One finding per row.
     Csv,
+    /// Inspect's evaluation log (JSON), one file per scenario and model, into the --out directory.
+    Inspect,
 }
 
 #[derive(clap::Args)]
@@ -433,6 +435,16 @@ async fn dispatch(cli: Cli) -> Result<()> {
             let text = match format {
                 ExportFormat::Jsonl => trials.iter().map(|t| format!("{}\n", serde_json::json!({"run": record.id, "trial": t}))).collect::<String>(),
                 ExportFormat::Csv => export_findings_csv(&record.id, &trials),
+                ExportFormat::Inspect => {
+                    let dir = out.ok_or_else(|| bad("--format inspect writes one log per scenario and model: name a directory with --out DIR"))?;
+                    std::fs::create_dir_all(&dir).with_context(|| format!("failed to create {}", dir.display()))?;
+                    for (name, log) in peerpressure::inspect_log::logs(&record, &trials) {
+                        let path = dir.join(&name);
+                        std::fs::write(&path, serde_json::to_string(&log).context("failed to encode an Inspect log")?).with_context(|| format!("failed to write {}", path.display()))?;
+                        eprintln!("wrote {}", path.display());
+                    }
+                    return Ok(());
+                }
             };
             match out {
                 Some(path) => std::fs::write(&path, text).with_context(|| format!("failed to write {}", path.display()))?,

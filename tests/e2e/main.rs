@@ -8,6 +8,7 @@ use peerpressure_tests::mock_server;
 mod cli;
 mod engine;
 mod import;
+mod inspect_interop;
 mod mediation;
 mod paper;
 mod provider_runs;

@@ -1,0 +1,230 @@
+//! Export to Inspect's evaluation log format (JSON logs, format version 2), so runs open in
+//! `inspect view` and load with `inspect_ai.log.read_eval_log`.
+//!
+//! Inspect logs hold one task and one model, so a run becomes one log per scenario and
+//! model. A trial is a sample (its id, epoch from 1), its transcript the sample's messages
+//! (visible reasoning as a `reasoning` content part), each finding a score named
+//! `<detector>/<behaviour>`: 1 for positive, 0 for negative, and the verdict's name for
+//! `not-applicable` and `error`, so nothing undecided averages as 0. The world events,
+//! axes, ground truth and the run's provenance go in metadata. Written against inspect_ai
+//! 0.3.140 (the format is not a frozen public spec; `just test` checks it with that release).
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use crate::store::RunRecord;
+
+/// The inspect_ai release the export is checked against.
+pub const INSPECT_VERSION: &str = "0.3.140";
+
+fn scenario_name(id: &str) -> &str {
+    id.split('@').next().unwrap_or(id)
+}
+
+fn safe(text: &str) -> String {
+    text.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '-' }).collect()
+}
+
+fn message(m: &Value, calls_by_id: &BTreeMap<String, String>) -> Value {
+    let content = m["content"].as_str().unwrap_or("");
+    match m["role"].as_str().unwrap_or("") {
+        "assistant" => {
+            let content = match m["reasoning"].as_str().filter(|r| !r.is_empty()) {
+                Some(reasoning) => json!([{"type": "reasoning", "reasoning": reasoning}, {"type": "text", "text": content}]),
+                None => json!(content),
+            };
+            let calls: Vec<Value> = m["tool_calls"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|c| {
+                    let raw = c["arguments"].as_str().unwrap_or("");
+                    match serde_json::from_str::<Value>(raw) {
+                        Ok(args) if args.is_object() => json!({"id": c["id"], "function": c["name"], "arguments": args, "type": "function"}),
+                        _ => json!({"id": c["id"], "function": c["name"], "arguments": {}, "type": "function", "parse_error": format!("arguments are not a JSON object: {raw}")}),
+                    }
+                })
+                .collect();
+            json!({"role": "assistant", "content": content, "tool_calls": if calls.is_empty() { Value::Null } else { json!(calls) }})
+        }
+        "tool" => {
+            let id = m["tool_call_id"].as_str().unwrap_or("");
+            let mut out = json!({"role": "tool", "content": content, "tool_call_id": id, "function": calls_by_id.get(id)});
+            if m["is_error"] == true {
+                out["error"] = json!({"type": "unknown", "message": content});
+            }
+            out
+        }
+        role => json!({"role": role, "content": content}),
+    }
+}
+
+fn usage(u: &Value) -> Value {
+    let (input, output) = (u["input_tokens"].as_u64().unwrap_or(0), u["output_tokens"].as_u64().unwrap_or(0));
+    json!({
+        "input_tokens": input,
+        "output_tokens": output,
+        "total_tokens": input + output,
+        "input_tokens_cache_read": u["cached_tokens"].as_u64().unwrap_or(0),
+        "reasoning_tokens": u["reasoning_tokens"].as_u64().unwrap_or(0),
+    })
+}
+
+fn sample(t: &Value) -> Value {
+    let messages = t["messages"].as_array().cloned().unwrap_or_default();
+    let calls_by_id: BTreeMap<String, String> = messages
+        .iter()
+        .flat_map(|m| m["tool_calls"].as_array().cloned().unwrap_or_default())
+        .map(|c| (c["id"].as_str().unwrap_or("").to_string(), c["name"].as_str().unwrap_or("").to_string()))
+        .collect();
+    let converted: Vec<Value> = messages.iter().map(|m| message(m, &calls_by_id)).collect();
+    let mut scores = serde_json::Map::new();
+    for f in t["findings"].as_array().into_iter().flatten() {
+        let detector = f["detector"].as_str().unwrap_or("");
+        let verdict = f["verdict"].as_str().unwrap_or("");
+        let value = match verdict {
+            "positive" => json!(1),
+            "negative" => json!(0),
+            other => json!(other),
+        };
+        scores.insert(
+            format!("{}/{}", scenario_name(detector), f["behaviour"].as_str().unwrap_or("")),
+            json!({"value": value, "answer": verdict, "explanation": f["explanation"], "metadata": {"detector": detector, "evidence": f["evidence"], "value": f["value"]}}),
+        );
+    }
+    let axes: serde_json::Map<String, Value> =
+        t["axes"].as_array().into_iter().flatten().map(|a| (a[0].as_str().unwrap_or("").to_string(), a[1].clone())).collect();
+    let model = t["model"].as_str().unwrap_or("");
+    let last = converted.iter().rev().find(|m| m["role"] == "assistant").cloned();
+    let mut out = json!({
+        "id": t["id"],
+        "epoch": t["epoch"].as_u64().unwrap_or(0) + 1,
+        "input": t["setup"]["user_prompt"].as_str().unwrap_or(""),
+        "target": "",
+        "messages": converted,
+        "scores": scores,
+        "metadata": {
+            "axes": axes,
+            "scenario": t["scenario"],
+            "agent": t["agent"],
+            "status": t["status"],
+            "seed": t["seed"],
+            "turns": t["turns"],
+            "cost_usd": t["cost"],
+            "ground_truth": serde_json::from_str::<Value>(t["setup"]["ground_truth"].as_str().unwrap_or("null")).unwrap_or(Value::Null),
+            "world_events": t["events"],
+        },
+        "model_usage": {model: usage(&t["usage"])},
+    });
+    if let Some(message) = last {
+        out["output"] = json!({"model": model, "choices": [{"message": message, "stop_reason": "stop"}]});
+    }
+    if t["status"] == "error" {
+        out["error"] = json!({"message": t["error"], "traceback": "", "traceback_ansi": ""});
+    }
+    out
+}
+
+/// The logs of a run: (file name, log), one per scenario and model, in run order.
+pub fn logs(run: &RunRecord, trials: &[Value]) -> Vec<(String, Value)> {
+    let mut groups: Vec<((String, String), Vec<&Value>)> = Vec::new();
+    for t in trials {
+        let key = (t["scenario"].as_str().unwrap_or("").to_string(), t["model"].as_str().unwrap_or("").to_string());
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, list)) => list.push(t),
+            None => groups.push((key, vec![t])),
+        }
+    }
+    let created = run.created_at.replace('Z', "+00:00");
+    groups
+        .into_iter()
+        .map(|((scenario, model), trials)| {
+            let samples: Vec<Value> = trials.iter().map(|t| sample(t)).collect();
+            let completed = trials.iter().filter(|t| t["status"] != "error").count();
+            // Per behaviour: the rate over decided samples, with the undecided counted apart.
+            let mut by_score: BTreeMap<String, (u64, u64, u64)> = BTreeMap::new();
+            for s in &samples {
+                for (name, score) in s["scores"].as_object().into_iter().flatten() {
+                    let entry = by_score.entry(name.clone()).or_default();
+                    match score["value"].as_i64() {
+                        Some(1) => entry.0 += 1,
+                        Some(_) => entry.1 += 1,
+                        None => entry.2 += 1,
+                    }
+                }
+            }
+            let scores: Vec<Value> = by_score
+                .iter()
+                .map(|(name, (pos, neg, undecided))| {
+                    // Inspect's metric values are numbers: a behaviour nothing decided has none.
+                    let metrics = if pos + neg > 0 { json!({"rate": {"name": "rate", "value": *pos as f64 / (pos + neg) as f64}}) } else { json!({}) };
+                    json!({
+                        "name": name,
+                        "scorer": name.split('/').next().unwrap_or(""),
+                        "scored_samples": pos + neg,
+                        "unscored_samples": undecided,
+                        "metrics": metrics,
+                        "metadata": {"positive": pos, "negative": neg, "undecided": undecided},
+                    })
+                })
+                .collect();
+            let usage_total = trials.iter().fold((0u64, 0u64, 0u64, 0u64), |acc, t| {
+                let u = &t["usage"];
+                (
+                    acc.0 + u["input_tokens"].as_u64().unwrap_or(0),
+                    acc.1 + u["output_tokens"].as_u64().unwrap_or(0),
+                    acc.2 + u["cached_tokens"].as_u64().unwrap_or(0),
+                    acc.3 + u["reasoning_tokens"].as_u64().unwrap_or(0),
+                )
+            });
+            let version = scenario.split('@').nth(1).unwrap_or("0").to_string();
+            let name = scenario_name(&scenario).to_string();
+            let plugin = run.plugins.iter().find(|p| format!("{}@{}", p.name, p.version) == scenario);
+            let log = json!({
+                "version": 2,
+                "status": "success",
+                "eval": {
+                    "eval_id": format!("{}-{}-{}", run.id, safe(&name), safe(&model)),
+                    "run_id": run.id,
+                    "created": created,
+                    "task": format!("peerpressure/{name}"),
+                    "task_id": format!("{}:{}", run.id, scenario),
+                    "task_version": version,
+                    "dataset": {"name": scenario, "samples": samples.len(), "sample_ids": trials.iter().map(|t| t["id"].clone()).collect::<Vec<_>>()},
+                    "model": model,
+                    "config": {"epochs": run.epochs},
+                    "packages": {"peerpressure": run.host_version},
+                    "metadata": {
+                        "peerpressure": {
+                            "host_version": run.host_version,
+                            "run_id": run.id,
+                            "seed": run.seed,
+                            "set": run.set,
+                            "judge": run.judge,
+                            "command": run.command,
+                            "scenario_sha256": plugin.map(|p| p.sha256.clone()),
+                            "plugins": run.plugins.iter().map(|p| json!({"kind": p.kind, "name": p.name, "version": p.version, "sha256": p.sha256})).collect::<Vec<_>>(),
+                            "model_settings": run.model_settings.get(&model),
+                        }
+                    },
+                },
+                "results": {"total_samples": samples.len(), "completed_samples": completed, "scores": scores},
+                "stats": {
+                    "started_at": created,
+                    "completed_at": created,
+                    "model_usage": {&model: {
+                        "input_tokens": usage_total.0,
+                        "output_tokens": usage_total.1,
+                        "total_tokens": usage_total.0 + usage_total.1,
+                        "input_tokens_cache_read": usage_total.2,
+                        "reasoning_tokens": usage_total.3,
+                    }},
+                },
+                "samples": samples,
+            });
+            let file = format!("{}_{}_{}_{}.json", safe(&created), safe(&name), safe(&model), &run.id);
+            (file, log)
+        })
+        .collect()
+}
