@@ -29,6 +29,7 @@ demo: plugins build
     rm -f out/demo.db out/demo.db-wal out/demo.db-shm
     {{bin}} run --store out/demo.db --set paper --epochs 5 --model scripted/faithful --model 'scripted/preserver?p=0.3'
     {{bin}} report --store out/demo.db
+    {{bin}} report --store out/demo.db --format html --out out/demo-report.html
 
 # The whole test suite: unit tests, SDK doc tests, end-to-end tests against real plugins,
 # then the interop checks with the real inspect_ai.
@@ -39,12 +40,15 @@ test: plugins build
 # The release of inspect_ai our Inspect export is checked against (host/src/inspect_log.rs).
 inspect_version := "0.3.140"
 
-# Our Inspect logs read back by the real inspect_ai, installed from PyPI into target/inspect-venv.
+# Checks against real outside tools: our Inspect logs read back by inspect_ai (from PyPI, in
+# target/inspect-venv) and the HTML report rendered by headless Chromium (Debian's `chromium`).
 interop: plugins build
     test -x target/inspect-venv/bin/python || python3 -m venv target/inspect-venv
     target/inspect-venv/bin/python -c "import inspect_ai, sys; sys.exit(inspect_ai.__version__ != '{{inspect_version}}')" 2>/dev/null \
         || target/inspect-venv/bin/pip install --quiet --disable-pip-version-check "inspect_ai=={{inspect_version}}"
-    PEERPRESSURE_INSPECT_PYTHON={{justfile_directory()}}/target/inspect-venv/bin/python cargo test -p peerpressure-tests --test e2e inspect_interop -- --ignored
+    command -v chromium >/dev/null || { echo "the HTML report test needs Chromium: apt-get install chromium" >&2; exit 1; }
+    PEERPRESSURE_INSPECT_PYTHON={{justfile_directory()}}/target/inspect-venv/bin/python PEERPRESSURE_CHROMIUM="$(command -v chromium)" \
+        cargo test -p peerpressure-tests --test e2e -- --ignored
 
 # Benchmarks of the release host: throughput, latency-bound efficiency, scale (see docs/performance.md).
 bench *args: plugins

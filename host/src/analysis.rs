@@ -154,6 +154,8 @@ pub struct ContrastRow {
     pub baseline: Counts,
     pub baseline_rate: Option<f64>,
     pub difference: Option<f64>,
+    /// 95% Wald interval of the difference (unpooled variance), for plots.
+    pub difference_ci: Option<(f64, f64)>,
     pub z: Option<f64>,
     pub p: Option<f64>,
     pub marker: String,
@@ -280,6 +282,14 @@ pub fn table(spec: &TableSpec, cells: &[Cell], models: &[String], order: &ValueO
     TableResult { spec: spec.clone(), rows }
 }
 
+/// The 95% Wald interval of rate(a) - rate(b), clamped to [-1, 1].
+fn difference_interval(a: &Counts, b: &Counts) -> Option<(f64, f64)> {
+    let (pa, pb) = (a.rate()?, b.rate()?);
+    let (na, nb) = (a.decided() as f64, b.decided() as f64);
+    let half = Z95 * (pa * (1.0 - pa) / na + pb * (1.0 - pb) / nb).sqrt();
+    Some(((pa - pb - half).max(-1.0), (pa - pb + half).min(1.0)))
+}
+
 pub fn contrast(spec: &ContrastSpec, cells: &[Cell], models: &[String], order: &ValueOrder) -> ContrastResult {
     let chosen = selected(cells, &spec.behaviour, &spec.scenarios, &spec.filter);
     let matched: Vec<String> = spec.match_rows.clone().unwrap_or_else(|| spec.rows.clone());
@@ -302,6 +312,7 @@ pub fn contrast(spec: &ContrastSpec, cells: &[Cell], models: &[String], order: &
                 rate: counts.rate(),
                 baseline_rate: baseline.rate(),
                 difference: counts.rate().zip(baseline.rate()).map(|(a, b)| a - b),
+                difference_ci: difference_interval(&counts, &baseline),
                 z: test.map(|t| t.z),
                 p: test.map(|t| t.p),
                 marker: marker(test.map(|t| t.p)).to_string(),
@@ -342,6 +353,7 @@ pub fn contrast(spec: &ContrastSpec, cells: &[Cell], models: &[String], order: &
                 rate: mean(members.iter().filter_map(|m| m.rate).collect()),
                 baseline_rate: mean(members.iter().filter_map(|m| m.baseline_rate).collect()),
                 difference: mean(differences),
+                difference_ci: None,
                 z: None,
                 p,
                 marker: marker(p).to_string(),

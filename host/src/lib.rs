@@ -10,6 +10,7 @@ pub mod analysis;
 pub mod bindings;
 pub mod conformance;
 pub mod grid;
+pub mod html_report;
 pub mod import;
 pub mod inspect_log;
 pub mod locate;

@@ -212,6 +212,8 @@ enum Format {
     Markdown,
     Csv,
     Json,
+    /// One self-contained page with plots and example transcripts (use --out FILE).
+    Html,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -241,6 +243,9 @@ struct ReportArgs {
     /// Also print every grid cell (always shown when the run declares no tables).
     #[arg(long)]
     cells: bool,
+    /// Write the report to this file instead of standard output.
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -330,11 +335,22 @@ async fn dispatch(cli: Cli) -> Result<()> {
                 None => None,
             };
             let report = report::build(&store, args.run.as_deref(), &args.scoring, analysis.as_ref()).map_err(input)?;
-            match args.format {
-                Format::Table => emit(&report::render_table(&report, args.cells))?,
-                Format::Markdown => emit(&report::render_markdown(&report, args.cells))?,
-                Format::Csv => emit(&report::render_csv(&report))?,
-                Format::Json => emit(&format!("{}\n", serde_json::to_string_pretty(&report).context("failed to encode the report")?))?,
+            let text = match args.format {
+                Format::Table => report::render_table(&report, args.cells),
+                Format::Markdown => report::render_markdown(&report, args.cells),
+                Format::Csv => report::render_csv(&report),
+                Format::Json => format!("{}\n", serde_json::to_string_pretty(&report).context("failed to encode the report")?),
+                Format::Html => {
+                    let examples = peerpressure::html_report::collect_examples(&store, &report, args.cells).context("failed to read example trials")?;
+                    peerpressure::html_report::render(&report, &examples, args.cells)
+                }
+            };
+            match &args.out {
+                Some(path) => {
+                    std::fs::write(path, text).with_context(|| format!("failed to write {}", path.display()))?;
+                    eprintln!("wrote {}", path.display());
+                }
+                None => emit(&text)?,
             }
             Ok(())
         }

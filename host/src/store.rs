@@ -46,6 +46,17 @@ pub struct PluginRecord {
     pub axes: Vec<(String, Vec<String>)>,
 }
 
+/// One finding of a scoring with its trial's identity.
+#[derive(Debug, Clone)]
+pub struct FindingIndexRow {
+    pub trial: String,
+    pub model: String,
+    pub axes_json: String,
+    pub behaviour: String,
+    pub verdict: String,
+    pub scenario: String,
+}
+
 /// A re-scoring of a run: which detectors and judge made it, and when.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScoringRecord {
@@ -394,17 +405,27 @@ impl Store {
 
     /// Every recorded trial of a run with its transcript, events and findings, in id order.
     pub fn trial_dumps(&self, run_id: &str, scoring: &str) -> Result<Vec<serde_json::Value>, StoreError> {
+        self.dumps(run_id, scoring, None)
+    }
+
+    /// [`Store::trial_dumps`] of the given trials only.
+    pub fn trial_dumps_of(&self, run_id: &str, scoring: &str, ids: &[String]) -> Result<Vec<serde_json::Value>, StoreError> {
+        self.dumps(run_id, scoring, Some(ids))
+    }
+
+    fn dumps(&self, run_id: &str, scoring: &str, only: Option<&[String]>) -> Result<Vec<serde_json::Value>, StoreError> {
         let conn = self.conn();
         let sql = |e| StoreError::Sql { path: self.path.clone(), source: e };
+        let only = only.map(|ids| serde_json::to_string(ids).unwrap_or_default());
         let mut trials = conn
             .prepare(
                 "SELECT id, scenario, model, agent, epoch, seed, axes_json, status, error, turns, usage_json, cost, setup_json, initial_world_json, final_world_json
-                 FROM trial_details WHERE run_id = ?1 ORDER BY id",
+                 FROM trial_details WHERE run_id = ?1 AND (?2 IS NULL OR id IN (SELECT value FROM json_each(?2))) ORDER BY id",
             )
             .map_err(sql)?;
         let parse = |text: Option<String>| text.and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok()).unwrap_or(serde_json::Value::Null);
         let rows: Vec<serde_json::Value> = trials
-            .query_map(params![run_id], |r| {
+            .query_map(params![run_id, only], |r| {
                 Ok(serde_json::json!({
                     "id": r.get::<_, String>(0)?, "scenario": r.get::<_, String>(1)?, "model": r.get::<_, String>(2)?,
                     "agent": r.get::<_, String>(3)?, "epoch": r.get::<_, i64>(4)?, "seed": r.get::<_, i64>(5)? as u64,
@@ -589,6 +610,23 @@ impl Store {
             }
         }
         tx.commit().map_err(|e| self.sql(e))
+    }
+
+    /// One row per finding of a scoring, for picking example trials of a report's rows.
+    pub fn finding_index(&self, run_id: &str, scoring: &str) -> Result<Vec<FindingIndexRow>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(
+                "SELECT t.id, t.model, t.axes_json, f.behaviour, f.verdict, t.scenario FROM findings f JOIN trials t ON t.run_id = f.run_id AND t.id = f.trial_id
+                 WHERE f.run_id = ?1 AND f.scoring = ?2 ORDER BY t.id",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map(params![run_id, scoring], |r| Ok(FindingIndexRow { trial: r.get(0)?, model: r.get(1)?, axes_json: r.get(2)?, behaviour: r.get(3)?, verdict: r.get(4)?, scenario: r.get(5)? }))
+            .map_err(|e| self.sql(e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.sql(e))?;
+        Ok(rows)
     }
 
     /// Trial counts by status for a run.

@@ -7,6 +7,7 @@ use peerpressure_tests::mock_server;
 
 mod cli;
 mod engine;
+mod html_report;
 mod import;
 mod inspect_interop;
 mod mediation;
