@@ -12,6 +12,7 @@ pub mod conformance;
 pub mod grid;
 pub mod html_report;
 pub mod import;
+pub mod install;
 pub mod inspect_log;
 pub mod locate;
 pub mod model;

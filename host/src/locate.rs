@@ -58,12 +58,30 @@ pub fn locate(arg: &str) -> Result<PathBuf, String> {
                 return Ok(candidate);
             }
         }
+        // An installed plugin named without a version: its newest installed version.
+        if !arg.contains('@') {
+            if let Some(newest) = newest_installed(dir, arg) {
+                return Ok(newest);
+            }
+        }
     }
     let searched: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
     Err(format!(
         "no plugin named `{arg}` (searched {}); build the bundled plugins with `just plugins`, or pass a path to a .wasm file",
         searched.join(", ")
     ))
+}
+
+/// The newest `<name>@<version>.wasm` in `dir`.
+fn newest_installed(dir: &Path, name: &str) -> Option<PathBuf> {
+    let prefix = format!("{name}@");
+    std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter_map(|file| Some(file.strip_prefix(&prefix)?.strip_suffix(".wasm")?.to_string()))
+        .filter(|version| crate::install::is_semver(version))
+        .max_by_key(|version| crate::install::version_key(version))
+        .map(|version| dir.join(format!("{prefix}{version}.wasm")))
 }
 
 /// Every `.wasm` file in the search directories, first occurrence of each file name only.

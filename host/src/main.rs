@@ -252,6 +252,24 @@ struct ReportArgs {
 enum PluginCommand {
     /// List the plugins found in the plugin search path.
     List,
+    /// Check a plugin (a .wasm path or an http(s) URL) and install it as name@version.
+    Install {
+        /// Path or URL of the plugin's .wasm file.
+        source: String,
+        /// Refuse the plugin unless its SHA-256 is this.
+        #[arg(long)]
+        sha256: Option<String>,
+    },
+    /// Describe a plugin: kind, version, language, hash, behaviours, axes, reference agents.
+    Info {
+        /// A name, name@version, or path.
+        plugin: String,
+    },
+    /// Remove an installed plugin.
+    Remove {
+        /// name@version (or the name, when one version is installed).
+        plugin: String,
+    },
     /// Conformance: run every reference agent of a scenario over its grid and check the
     /// verdicts it declares, with the detectors of a plugin set (or --detector).
     Test {
@@ -469,10 +487,44 @@ async fn dispatch(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Plugin(PluginCommand::List) => plugin_list().await,
+        Command::Plugin(PluginCommand::Install { source, sha256 }) => {
+            let dir = peerpressure::install::plugins_dir().map_err(input)?;
+            let runtime = Runtime::new(RuntimeConfig::default()).context("failed to start the plugin runtime")?;
+            match peerpressure::install::install(&runtime, &dir, &source, sha256.as_deref()).await {
+                Ok(peerpressure::install::Installed::New(p)) => {
+                    println!("installed {} {} ({}, interface {}, sha256 {}) into {}", p.kind, p.id(), p.language, p.interface_version, &p.sha256[..12], p.path.display());
+                    Ok(())
+                }
+                Ok(peerpressure::install::Installed::Already(p)) => {
+                    println!("{} {} is already installed with the same bytes: nothing changed", p.kind, p.id());
+                    Ok(())
+                }
+                Err(e @ peerpressure::install::InstallError::Write { .. }) => Err(anyhow::Error::new(e).context("failed to install")),
+                Err(e) => Err(input(anyhow::Error::new(e).context(format!("{source} was not installed")))),
+            }
+        }
+        Command::Plugin(PluginCommand::Info { plugin }) => plugin_info(&plugin).await,
+        Command::Plugin(PluginCommand::Remove { plugin }) => {
+            let dir = peerpressure::install::plugins_dir().map_err(input)?;
+            let removed = peerpressure::install::remove(&dir, &plugin).map_err(|e| match e {
+                peerpressure::install::InstallError::Write { .. } => anyhow::Error::new(e),
+                other => input(other),
+            })?;
+            println!("removed {} {}", removed.kind, removed.id());
+            Ok(())
+        }
         Command::Plugin(PluginCommand::Test { scenario, set, detectors, judge, axes, epochs, store }) => {
             plugin_test(scenario, set, detectors, judge, axes, epochs, store).await
         }
     }
+}
+
+/// `writeln!` into a report buffer (writing to a String cannot fail).
+macro_rules! outln {
+    ($out:expr, $($arg:tt)*) => {{
+        use std::fmt::Write as _;
+        let _ = writeln!($out, $($arg)*);
+    }};
 }
 
 /// Writes to standard output; a closed pipe (`... | head`) ends the program quietly, as
@@ -814,28 +866,75 @@ async fn plugin_test(scenario: String, set: Option<String>, detectors: Vec<Strin
 }
 
 async fn plugin_list() -> Result<()> {
+    let mut out = String::new();
     let runtime = Runtime::new(RuntimeConfig::default()).context("failed to start the plugin runtime")?;
     let files = locate::all_plugin_files();
     if files.is_empty() {
-        println!("no plugins found (searched {})", locate::search_dirs().iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", "));
-        return Ok(());
+        outln!(out, "no plugins found (searched {})", locate::search_dirs().iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", "));
+        return emit(&out);
     }
-    println!("{:<9}  {:<22}  {:<8}  {:<9}  {:<12}  {:>9}  path", "kind", "name", "version", "interface", "sha256", "size");
+    outln!(out, "{:<9}  {:<22}  {:<8}  {:<9}  {:<10}  {:<12}  {:>9}  path", "kind", "name", "version", "interface", "language", "sha256", "size");
     for path in files {
-        match runtime.load(&path).await {
-            Ok(p) => println!(
-                "{:<9}  {:<22}  {:<8}  {:<9}  {:<12}  {:>9}  {}",
+        let Ok(bytes) = std::fs::read(&path) else { continue };
+        match runtime.load_bytes(&path, &bytes).await {
+            Ok(p) => outln!(out, 
+                "{:<9}  {:<22}  {:<8}  {:<9}  {:<10}  {:<12}  {:>9}  {}",
                 p.kind.as_str(),
                 p.info.name,
                 p.info.version,
                 p.interface_version,
+                peerpressure::runtime::plugin_language(&bytes),
                 &p.sha256[..12],
                 p.size,
                 path.display()
             ),
             Err(LoadError::WrongWorld { .. }) | Err(LoadError::CoreModule { .. }) | Err(LoadError::NotWasm { .. }) => {}
-            Err(e) => println!("{:<9}  {e}", "invalid"),
+            Err(e) => outln!(out, "{:<9}  {e}", "invalid"),
         }
     }
-    Ok(())
+    emit(&out)
+}
+
+async fn plugin_info(arg: &str) -> Result<()> {
+    let mut out = String::new();
+    let runtime = Runtime::new(RuntimeConfig::default()).context("failed to start the plugin runtime")?;
+    let path = locate::locate(arg).map_err(bad)?;
+    let bytes = std::fs::read(&path).with_context(|| format!("failed to read {}", path.display())).map_err(input)?;
+    let p = runtime.load_bytes(&path, &bytes).await.map_err(input)?;
+    let info = &p.info;
+    outln!(out, "{} {} ({})", p.kind.as_str(), p.id(), info.title);
+    if !info.description.is_empty() {
+        outln!(out, "  {}", info.description);
+    }
+    outln!(out, "interface: peerpressure:plugin@{}", p.interface_version);
+    outln!(out, "language:  {}", peerpressure::runtime::plugin_language(&bytes));
+    outln!(out, "sha256:    {}", p.sha256);
+    outln!(out, "size:      {} bytes", p.size);
+    outln!(out, "path:      {}", path.display());
+    if let Ok(dir) = peerpressure::install::plugins_dir() {
+        if let Ok(installed) = peerpressure::install::find(&dir, &p.id()) {
+            if installed.sha256 == p.sha256 {
+                outln!(out, "installed: {} from {}", installed.installed_at, installed.source);
+            }
+        }
+    }
+    outln!(out, "behaviours:");
+    for b in &info.behaviours {
+        outln!(out, "  {:<22} {}", b.id, b.description);
+    }
+    if !info.axes.is_empty() {
+        outln!(out, "axes:");
+        for a in &info.axes {
+            outln!(out, "  {:<10} {} (default {}): {}", a.name, a.values.join(", "), a.default_value, a.description);
+        }
+    }
+    if !info.agents.is_empty() {
+        outln!(out, "reference agents (scripted/<name>):");
+        for a in &info.agents {
+            let expected: Vec<String> = a.expected.iter().map(|e| format!("{} {}", e.behaviour, e.verdict.as_str())).collect();
+            let faithful = if a.faithful { " [faithful]" } else { "" };
+            outln!(out, "  {:<16} {}{faithful}{}", a.name, a.description, if expected.is_empty() { String::new() } else { format!(" (expects: {})", expected.join(", ")) });
+        }
+    }
+    emit(&out)
 }

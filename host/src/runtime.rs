@@ -614,6 +614,35 @@ struct ComponentShape {
 }
 
 /// Reads a component's top-level import and export names without compiling it.
+/// The source language of a component, as far as its bytes tell: the componentizers of
+/// interpreted languages leave their name, compiled ones a `producers` section.
+pub fn plugin_language(bytes: &[u8]) -> String {
+    let contains = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    if contains(b"componentize-py") {
+        return "Python".into();
+    }
+    if contains(b"componentize-qjs") || contains(b"componentize-js") {
+        return "JavaScript".into();
+    }
+    let mut languages: Vec<String> = Vec::new();
+    for payload in wasmparser::Parser::new(0).parse_all(bytes).flatten() {
+        if let wasmparser::Payload::CustomSection(reader) = payload {
+            if let wasmparser::KnownCustom::Producers(producers) = reader.as_known() {
+                for field in producers.into_iter().flatten().filter(|f| f.name == "language") {
+                    languages.extend(field.values.into_iter().flatten().map(|v| v.name.to_string()));
+                }
+            }
+        }
+    }
+    // A Rust or Go module links C (its libc): name the language the author wrote.
+    ["Rust", "Go", "Zig", "C++", "C11", "C99", "C"]
+        .iter()
+        .find(|l| languages.iter().any(|x| x == *l))
+        .map(|l| if l.starts_with('C') && *l != "C++" { "C".to_string() } else { l.to_string() })
+        .or_else(|| languages.first().cloned())
+        .unwrap_or_else(|| "unknown".into())
+}
+
 fn inspect_component(bytes: &[u8]) -> Result<ComponentShape, Inspect> {
     if !bytes.starts_with(b"\0asm") {
         return Err(Inspect::NotWasm);
