@@ -15,9 +15,17 @@ default:
 setup:
     @rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
 
-# Build the plugins (release, wasm32-wasip2) into target/wasm32-wasip2/release.
-plugins: setup
+# The pinned componentize-py and componentize-qjs, for Python and JavaScript plugins,
+# installed under target/toolchains (PyPI and npm).
+toolchains:
+    test -x target/toolchains/venv/bin/componentize-py || { python3 -m venv target/toolchains/venv && target/toolchains/venv/bin/pip install --quiet --disable-pip-version-check componentize-py==0.25.1; }
+    test -x target/toolchains/node_modules/.bin/componentize-qjs || npm install --silent --no-audit --no-fund --prefix target/toolchains componentize-qjs@0.4.5
+
+# Build the plugins (release, wasm32-wasip2) into target/wasm32-wasip2/release: Rust with
+# cargo, Python and JavaScript with scripts/build-guest-plugins.sh.
+plugins: setup toolchains
     cargo build --release --target wasm32-wasip2 {{plugin_packages}}
+    scripts/build-guest-plugins.sh
 
 # Build the host (the `peerpressure` binary).
 build:
