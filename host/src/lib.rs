@@ -22,6 +22,7 @@ pub mod report;
 pub mod rescore;
 pub mod run;
 pub mod runtime;
+pub mod scaffold;
 pub mod stats;
 pub mod store;
 pub mod tools;

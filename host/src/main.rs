@@ -217,6 +217,19 @@ enum Format {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum NewKind {
+    Detector,
+    Scenario,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum NewLang {
+    Rust,
+    Python,
+    Js,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum ExportFormat {
     /// One trial per line: spec, setup, transcript, world events and findings.
     Jsonl,
@@ -264,6 +277,21 @@ enum PluginCommand {
     Info {
         /// A name, name@version, or path.
         plugin: String,
+    },
+    /// Scaffold a working, buildable plugin with a test, in ./NAME (or --dir).
+    New {
+        /// Plugin name: lowercase letters, digits, `-`, `_`.
+        name: String,
+        #[arg(long, value_enum)]
+        kind: NewKind,
+        #[arg(long, value_enum)]
+        lang: NewLang,
+        /// Directory to create (default: ./NAME).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// The Rust SDK (sdk/rust of the PeerPressure sources), for Rust plugins.
+        #[arg(long)]
+        sdk_rust: Option<PathBuf>,
     },
     /// Remove an installed plugin.
     Remove {
@@ -504,6 +532,26 @@ async fn dispatch(cli: Cli) -> Result<()> {
             }
         }
         Command::Plugin(PluginCommand::Info { plugin }) => plugin_info(&plugin).await,
+        Command::Plugin(PluginCommand::New { name, kind, lang, dir, sdk_rust }) => {
+            use peerpressure::scaffold::{Kind, Lang};
+            let kind = match kind {
+                NewKind::Detector => Kind::Detector,
+                NewKind::Scenario => Kind::Scenario,
+            };
+            let lang = match lang {
+                NewLang::Rust => Lang::Rust,
+                NewLang::Python => Lang::Python,
+                NewLang::Js => Lang::Js,
+            };
+            let dir = dir.unwrap_or_else(|| PathBuf::from(&name));
+            let sdk = sdk_rust.unwrap_or_else(peerpressure::scaffold::default_rust_sdk);
+            let written = peerpressure::scaffold::scaffold(&name, lang, kind, &dir, &sdk).map_err(|e| match e {
+                peerpressure::scaffold::ScaffoldError::Write { .. } => anyhow::Error::new(e),
+                other => input(other),
+            })?;
+            println!("created {} ({} files): build with {}/build.sh, test with {}/test.sh", dir.display(), written.len(), dir.display(), dir.display());
+            Ok(())
+        }
         Command::Plugin(PluginCommand::Remove { plugin }) => {
             let dir = peerpressure::install::plugins_dir().map_err(input)?;
             let removed = peerpressure::install::remove(&dir, &plugin).map_err(|e| match e {
