@@ -27,17 +27,20 @@ for dir in plugins/*/ tests/fixtures/*/; do
     dir=${dir%/}
     name=$(basename "$dir" | tr '-' '_')
     out="$OUT/$name.wasm"
+    # A folder with its own wit/ (a test fixture of another interface version) builds against it.
+    wit="$WIT"
+    [ -d "$dir/wit" ] && wit="$dir/wit"
     for kind in detector scenario; do
         if [ -f "$dir/$kind.py" ]; then
-            if stale "$out" "$dir" sdk/python "$WIT"; then
+            if stale "$out" "$dir" sdk/python "$wit"; then
                 echo "componentize-py: $dir ($kind)"
-                "$PY" -d "$WIT" -w "$kind-plugin" componentize "$kind" -p "$dir" -p sdk/python -o "$out.partial" >/dev/null
+                "$PY" -d "$wit" -w "$kind-plugin" componentize "$kind" -p "$dir" -p sdk/python -o "$out.partial" >/dev/null
                 mv "$out.partial" "$out"
             fi
         elif [ -f "$dir/$kind.js" ]; then
-            if stale "$out" "$dir" sdk/js "$WIT"; then
+            if stale "$out" "$dir" sdk/js "$wit"; then
                 echo "componentize-qjs: $dir ($kind)"
-                "$QJS" --wit "$WIT" -n "$kind-plugin" --js "$dir/$kind.js" --module-root . --sync --stub-wasi -o "$out.partial" >/dev/null
+                "$QJS" --wit "$wit" -n "$kind-plugin" --js "$dir/$kind.js" --module-root . --sync --stub-wasi -o "$out.partial" >/dev/null
                 mv "$out.partial" "$out"
             fi
         fi

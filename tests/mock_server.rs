@@ -34,6 +34,8 @@ pub enum Reply {
     Truncated(String),
     /// Close the connection without answering.
     Drop,
+    /// A binary body (e.g. a plugin download).
+    Bytes(Vec<u8>),
 }
 
 impl Reply {
@@ -169,6 +171,12 @@ fn serve(stream: TcpStream, requests: Option<&Mutex<Vec<Request>>>, count: &std:
                 return;
             }
             Reply::Drop => return,
+            Reply::Bytes(body) => {
+                let head = format!("HTTP/1.1 200 OK\r\ncontent-type: application/wasm\r\ncontent-length: {}\r\n\r\n", body.len());
+                if stream.write_all(head.as_bytes()).and_then(|_| stream.write_all(&body)).and_then(|_| stream.flush()).is_err() {
+                    return;
+                }
+            }
         }
     }
 }

@@ -12,6 +12,7 @@ mod import;
 mod inspect_interop;
 mod mediation;
 mod paper;
+mod plugins;
 mod provider_runs;
 mod providers;
 mod reliability;
