@@ -5,6 +5,7 @@
 mod harness;
 use peerpressure_tests::mock_server;
 
+mod authoring;
 mod cli;
 mod engine;
 mod html_report;
