@@ -49,13 +49,14 @@ test: plugins build
 inspect_version := "0.3.140"
 
 # Checks against real outside tools: our Inspect logs read back by inspect_ai (from PyPI, in
-# target/inspect-venv) and the HTML report rendered by headless Chromium (Debian's `chromium`).
+# target/inspect-venv), the HTML report rendered by headless Chromium, and the viewer driven
+# by Chromium through ChromeDriver (Debian's `chromium` and `chromium-driver`).
 interop: plugins build
     test -x target/inspect-venv/bin/python || python3 -m venv target/inspect-venv
     target/inspect-venv/bin/python -c "import inspect_ai, sys; sys.exit(inspect_ai.__version__ != '{{inspect_version}}')" 2>/dev/null \
         || target/inspect-venv/bin/pip install --quiet --disable-pip-version-check "inspect_ai=={{inspect_version}}"
-    command -v chromium >/dev/null || { echo "the HTML report test needs Chromium: apt-get install chromium" >&2; exit 1; }
-    PEERPRESSURE_INSPECT_PYTHON={{justfile_directory()}}/target/inspect-venv/bin/python PEERPRESSURE_CHROMIUM="$(command -v chromium)" \
+    command -v chromium >/dev/null && command -v chromedriver >/dev/null || { echo "the browser tests need Chromium and ChromeDriver: apt-get install chromium chromium-driver" >&2; exit 1; }
+    PEERPRESSURE_INSPECT_PYTHON={{justfile_directory()}}/target/inspect-venv/bin/python PEERPRESSURE_CHROMIUM="$(command -v chromium)" PEERPRESSURE_CHROMEDRIVER="$(command -v chromedriver)" \
         cargo test -p peerpressure-tests --test e2e -- --ignored
 
 # Benchmarks of the release host: throughput, latency-bound efficiency, scale (see docs/performance.md).

@@ -99,6 +99,7 @@ pub async fn check(runtime: Arc<Runtime>, store: Arc<Store>, request: Conformanc
         set: None,
         selection: Selection::default(),
         analysis: Default::default(),
+        grid_size: None,
     };
     let planned = crate::run::plan(&run)?;
     let summary = crate::run::execute(runtime, store.clone(), run, planned, &|_| {}).await?;

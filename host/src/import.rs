@@ -287,6 +287,7 @@ pub async fn import(
         command: command.to_string(),
         spec: None,
         analysis: Default::default(),
+        grid_size: Some(trials.len() as u64),
     })?;
     let done = store.finished_trials(&run_id)?;
     let mut summary = ImportSummary { run_id: run_id.clone(), trials: 0, skipped: 0 };

@@ -27,6 +27,7 @@ pub mod stats;
 pub mod store;
 pub mod tools;
 pub mod trial;
+pub mod viewer;
 pub mod world;
 
 #[cfg(test)]

@@ -70,6 +70,15 @@ enum Command {
         #[arg(long, default_value = "peerpressure.db", env = "PEERPRESSURE_STORE")]
         store: PathBuf,
     },
+    /// Browse runs, results and transcripts in a local web app (127.0.0.1 only, works offline).
+    View {
+        /// The store to show.
+        #[arg(default_value = "peerpressure.db", env = "PEERPRESSURE_STORE")]
+        store: PathBuf,
+        /// Port on 127.0.0.1 (0: any free port; the address is printed).
+        #[arg(long, default_value_t = 7878)]
+        port: u16,
+    },
     /// List the runs in a store.
     Runs {
         #[arg(long, default_value = "peerpressure.db", env = "PEERPRESSURE_STORE")]
@@ -400,6 +409,14 @@ async fn dispatch(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::View { store, port } => {
+            let opened = open_existing(&store)?;
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.with_context(|| format!("failed to listen on 127.0.0.1:{port}")).map_err(input)?;
+            let address = listener.local_addr().context("failed to read the listening address")?;
+            eprintln!("PeerPressure viewer: http://{address}/ (store {}); stop with Ctrl-C", store.display());
+            peerpressure::viewer::Viewer::new(opened).serve(listener).await.context("the viewer stopped")?;
+            Ok(())
+        }
         Command::Runs { store } => {
             let store = open_existing(&store)?;
             for (id, created, trials) in store.runs().context("failed to list runs")? {
@@ -690,6 +707,7 @@ async fn request_from_args(runtime: &Runtime, def: DefinitionArgs, exec: &ExecAr
         set: set.as_ref().map(|s| format!("{} ({})", s.name, def.set.clone().unwrap_or_default())),
         selection: selection(exec)?,
         analysis: set.as_ref().map(PluginSet::analysis).unwrap_or_default(),
+        grid_size: None,
     })
 }
 
@@ -734,12 +752,14 @@ async fn request_from_spec(runtime: &Runtime, spec: RunSpec, analysis: peerpress
         set: spec.set.clone(),
         selection: selection(exec)?,
         analysis,
+        grid_size: None,
     })
 }
 
-async fn execute(runtime: Arc<Runtime>, request: RunRequest, exec: &ExecArgs) -> Result<()> {
+async fn execute(runtime: Arc<Runtime>, mut request: RunRequest, exec: &ExecArgs) -> Result<()> {
     // Plan before touching the store, so bad input leaves nothing behind.
     let planned = peerpressure::run::plan(&request).map_err(input)?;
+    request.grid_size = Some(planned.len());
     let selected = request.selection.apply(planned).map_err(bad)?;
     if exec.dry_run {
         let recorded = if exec.store.is_file() { Store::open(&exec.store).map_err(input)?.finished_trials(&peerpressure::run::run_id(&request)).map_err(input)? } else { Default::default() };

@@ -46,6 +46,9 @@ pub struct RunRequest {
     pub selection: Selection,
     /// Tables and contrasts for reports (from the plugin set; not part of the run's identity).
     pub analysis: crate::analysis::Analysis,
+    /// Trials in the whole grid (before `--shard`/`--limit`), recorded so viewers can show
+    /// progress; `None` when unknown.
+    pub grid_size: Option<usize>,
 }
 
 /// Narrows the planned trials: `--shard K/N`, `--trial-id`, `--limit`. Shards and limited
@@ -295,6 +298,7 @@ pub async fn execute(
         command: request.command.clone(),
         spec: Some(request.spec()),
         analysis: request.analysis.clone(),
+        grid_size: request.grid_size.map(|n| n as u64),
     })?;
     let done = store.finished_trials(&id)?;
     let mut progress = Progress { total: trials.len(), ..Progress::default() };

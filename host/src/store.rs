@@ -46,6 +46,37 @@ pub struct PluginRecord {
     pub axes: Vec<(String, Vec<String>)>,
 }
 
+/// What the viewer's trial list filters on; empty fields match everything.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct TrialFilter {
+    pub model: Option<String>,
+    pub scenario: Option<String>,
+    /// `axis=value` pairs the trial must have.
+    #[serde(default)]
+    pub axes: Vec<(String, String)>,
+    /// Trials with a finding for this behaviour (with `verdict`, that verdict).
+    pub behaviour: Option<String>,
+    pub verdict: Option<String>,
+    /// `completed`, `turn-limit` or `error`.
+    pub status: Option<String>,
+}
+
+/// One row of the viewer's trial list.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrialSummary {
+    pub id: String,
+    pub scenario: String,
+    pub model: String,
+    pub agent: String,
+    pub epoch: i64,
+    pub axes: Vec<(String, String)>,
+    pub status: String,
+    pub turns: i64,
+    pub cost: Option<f64>,
+    /// `behaviour=verdict` for every finding of the scoring.
+    pub verdicts: Vec<(String, String)>,
+}
+
 /// One finding of a scoring with its trial's identity.
 #[derive(Debug, Clone)]
 pub struct FindingIndexRow {
@@ -93,6 +124,9 @@ pub struct RunRecord {
     /// Tables and contrasts declared by the plugin set, computed by reports.
     #[serde(default, skip_serializing_if = "crate::analysis::Analysis::is_empty")]
     pub analysis: crate::analysis::Analysis,
+    /// Trials in the whole grid, when known: with the recorded count, a run's progress.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grid_size: Option<u64>,
 }
 
 pub struct Store {
@@ -102,6 +136,8 @@ pub struct Store {
 
 /// Tables added after schema 1 that older readers can ignore.
 const ADDITIVE: &str = "
+CREATE INDEX IF NOT EXISTS trials_by_model ON trials (run_id, model);
+CREATE INDEX IF NOT EXISTS findings_by_verdict ON findings (run_id, scoring, behaviour, verdict, trial_id);
 CREATE TABLE IF NOT EXISTS scorings (
     run_id TEXT NOT NULL, id TEXT NOT NULL, created_at TEXT NOT NULL, record_json TEXT NOT NULL,
     PRIMARY KEY (run_id, id)
@@ -627,6 +663,96 @@ impl Store {
             .collect::<Result<_, _>>()
             .map_err(|e| self.sql(e))?;
         Ok(rows)
+    }
+
+    /// A page of a run's trials matching `filter`, in recording order, and how many match.
+    pub fn trial_page(&self, run_id: &str, scoring: &str, filter: &TrialFilter, offset: u64, limit: u64) -> Result<(u64, Vec<TrialSummary>), StoreError> {
+        let mut clauses = vec!["t.run_id = ?1".to_string()];
+        let mut args: Vec<String> = vec![run_id.to_string()];
+        let mut push = |clause: &str, value: String| {
+            args.push(value);
+            clauses.push(clause.replace('?', &format!("?{}", args.len())));
+        };
+        if let Some(m) = &filter.model {
+            push("t.model = ?", m.clone());
+        }
+        if let Some(s) = &filter.scenario {
+            push("t.scenario = ?", s.clone());
+        }
+        if let Some(s) = &filter.status {
+            push("t.status = ?", s.clone());
+        }
+        for (k, v) in &filter.axes {
+            push("t.axes_json LIKE ? ESCAPE '\\'", format!("%{}%", serde_json::json!([k, v]).to_string().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
+        }
+        if let Some(b) = &filter.behaviour {
+            let scoring_arg = {
+                args.push(scoring.to_string());
+                args.len()
+            };
+            args.push(b.clone());
+            let behaviour_arg = args.len();
+            match &filter.verdict {
+                Some(v) => {
+                    args.push(v.clone());
+                    clauses.push(format!(
+                        "EXISTS (SELECT 1 FROM findings f WHERE f.run_id = t.run_id AND f.trial_id = t.id AND f.scoring = ?{scoring_arg} AND f.behaviour = ?{behaviour_arg} AND f.verdict = ?{})",
+                        args.len()
+                    ));
+                }
+                None => clauses.push(format!("EXISTS (SELECT 1 FROM findings f WHERE f.run_id = t.run_id AND f.trial_id = t.id AND f.scoring = ?{scoring_arg} AND f.behaviour = ?{behaviour_arg})")),
+            }
+        } else if let Some(v) = &filter.verdict {
+            args.push(scoring.to_string());
+            let scoring_arg = args.len();
+            args.push(v.clone());
+            clauses.push(format!("EXISTS (SELECT 1 FROM findings f WHERE f.run_id = t.run_id AND f.trial_id = t.id AND f.scoring = ?{scoring_arg} AND f.verdict = ?{})", args.len()));
+        }
+        let conn = self.conn();
+        let sql = |e| StoreError::Sql { path: self.path.clone(), source: e };
+        let condition = clauses.join(" AND ");
+        let total: i64 = conn.query_row(&format!("SELECT COUNT(*) FROM trials t WHERE {condition}"), rusqlite::params_from_iter(args.iter()), |r| r.get(0)).map_err(sql)?;
+        let mut query_args = args.clone();
+        query_args.push(scoring.to_string());
+        let scoring_arg = query_args.len();
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT t.id, t.scenario, t.model, t.agent, t.epoch, t.axes_json, t.status, t.turns, t.cost,
+                    (SELECT group_concat(f.behaviour || char(31) || f.verdict, char(30)) FROM findings f WHERE f.run_id = t.run_id AND f.trial_id = t.id AND f.scoring = ?{scoring_arg})
+                 FROM trials t WHERE {condition} ORDER BY t.rowid LIMIT {limit} OFFSET {offset}"
+            ))
+            .map_err(sql)?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(query_args.iter()), |r| {
+                let verdicts: Option<String> = r.get(9)?;
+                Ok(TrialSummary {
+                    id: r.get(0)?,
+                    scenario: r.get(1)?,
+                    model: r.get(2)?,
+                    agent: r.get(3)?,
+                    epoch: r.get(4)?,
+                    axes: serde_json::from_str(&r.get::<_, String>(5)?).unwrap_or_default(),
+                    status: r.get(6)?,
+                    turns: r.get(7)?,
+                    cost: r.get(8)?,
+                    verdicts: verdicts
+                        .unwrap_or_default()
+                        .split('\u{1e}')
+                        .filter(|s| !s.is_empty())
+                        .filter_map(|s| s.split_once('\u{1f}').map(|(b, v)| (b.to_string(), v.to_string())))
+                        .collect(),
+                })
+            })
+            .map_err(sql)?
+            .collect::<Result<_, _>>()
+            .map_err(sql)?;
+        Ok((total as u64, rows))
+    }
+
+    /// Trials recorded for a run (for progress).
+    pub fn trial_count(&self, run_id: &str) -> Result<u64, StoreError> {
+        let n: i64 = self.conn().query_row("SELECT COUNT(*) FROM trials WHERE run_id = ?1", params![run_id], |r| r.get(0)).map_err(|e| self.sql(e))?;
+        Ok(n as u64)
     }
 
     /// Trial counts by status for a run.

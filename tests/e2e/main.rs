@@ -20,3 +20,4 @@ mod reliability;
 mod rescore;
 mod sandbox;
 mod tampering;
+mod viewer;
