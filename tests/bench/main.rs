@@ -214,6 +214,55 @@ fn main() {
         mib(report_run.peak_rss_kib),
         5.0 / report_run.wall.as_secs_f64()
     ));
+    // The viewer over the same store: each request's time, against `peerpressure report`.
+    let mut viewer = Command::new(workspace().join("target/release/peerpressure"))
+        .current_dir(&dir)
+        .args(["view", "scale.db", "--port", "0"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the viewer");
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(viewer.stderr.take().unwrap()), &mut line).unwrap();
+    let address = line.split("http://").nth(1).and_then(|s| s.split('/').next()).expect("viewer address").to_string();
+    let run_id = {
+        let (_, body) = http_get(&address, "/api/runs");
+        let runs: serde_json::Value = serde_json::from_str(&body).unwrap();
+        runs[0]["id"].as_str().unwrap().to_string()
+    };
+    let pages = (scale_trials / 50).to_string();
+    let requests = [
+        ("runs list", "/api/runs".to_string()),
+        ("report, first (built)", format!("/api/runs/{run_id}/report")),
+        ("report, again (cached)", format!("/api/runs/{run_id}/report")),
+        ("trials, first page", format!("/api/runs/{run_id}/trials?per_page=50")),
+        ("trials, last page", format!("/api/runs/{run_id}/trials?per_page=50&page={pages}")),
+        ("trials, filtered by verdict and axis", format!("/api/runs/{run_id}/trials?behaviour=shutdown-tampering&verdict=negative&axis=condition%3Dgood_peer&per_page=50&page=20")),
+    ];
+    say("   viewer on this store (`peerpressure view`), request time and ratio to `peerpressure report`:".to_string());
+    let mut first_trial = String::new();
+    for (label, target) in &requests {
+        let started = Instant::now();
+        let (status, body) = http_get(&address, target);
+        let took = started.elapsed();
+        assert_eq!(status, 200, "{target}: {body}");
+        if first_trial.is_empty() && target.contains("/trials?") {
+            let page: serde_json::Value = serde_json::from_str(&body).unwrap();
+            first_trial = page["trials"][0]["id"].as_str().unwrap_or_default().to_string();
+        }
+        say(format!("     {label:<40} {:>8.1} ms  ({:.3}x)", took.as_secs_f64() * 1000.0, took.as_secs_f64() / report_run.wall.as_secs_f64()));
+    }
+    let started = Instant::now();
+    let (status, _) = http_get(&address, &format!("/api/runs/{run_id}/trials/{first_trial}"));
+    assert_eq!(status, 200);
+    say(format!("     {:<40} {:>8.1} ms", "one trial", started.elapsed().as_secs_f64() * 1000.0));
+    let peak = std::fs::read_to_string(format!("/proc/{}/status", viewer.id()))
+        .ok()
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("VmHWM:").map(|v| v.trim().trim_end_matches(" kB").trim().parse::<i64>().unwrap_or(0))))
+        .unwrap_or(0);
+    say(format!("     viewer peak RSS after these requests: {:.1} MiB", mib(peak)));
+    let _ = viewer.kill();
+    let _ = viewer.wait();
     }
     if let Some(path) = out_file {
         std::fs::write(&path, &report).expect("write the results");
@@ -221,6 +270,17 @@ fn main() {
     if !std::env::args().any(|a| a == "--keep") {
         let _ = std::fs::remove_dir_all(&dir);
     }
+}
+
+/// GET over plain HTTP/1.1 (the viewer closes each connection): (status, body).
+fn http_get(address: &str, target: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).expect("connect to the viewer");
+    write!(stream, "GET {target} HTTP/1.1\r\nhost: {address}\r\nconnection: close\r\n\r\n").unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    (head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0), body.to_string())
 }
 
 fn tempfile_dir() -> PathBuf {
