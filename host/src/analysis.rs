@@ -111,6 +111,13 @@ impl Counts {
         self.error += cell.error;
     }
 
+    fn add_counts(&mut self, other: &Counts) {
+        self.positive += other.positive;
+        self.negative += other.negative;
+        self.not_applicable += other.not_applicable;
+        self.error += other.error;
+    }
+
     pub fn decided(&self) -> u64 {
         self.positive + self.negative
     }
@@ -255,10 +262,7 @@ pub fn table(spec: &TableSpec, cells: &[Cell], models: &[String], order: &ValueO
             }
             let mut counts = Counts::default();
             for m in &members {
-                counts.positive += m.counts.positive;
-                counts.negative += m.counts.negative;
-                counts.not_applicable += m.counts.not_applicable;
-                counts.error += m.counts.error;
+                counts.add_counts(&m.counts);
             }
             let rates: Vec<f64> = members.iter().filter_map(|m| m.rate).collect();
             let ps: Vec<f64> = members.iter().filter_map(|m| m.p).collect();
@@ -340,10 +344,7 @@ pub fn contrast(spec: &ContrastSpec, cells: &[Cell], models: &[String], order: &
             let p = fisher(&members.iter().filter_map(|m| m.p).collect::<Vec<_>>());
             let mut counts = Counts::default();
             for m in &members {
-                counts.positive += m.counts.positive;
-                counts.negative += m.counts.negative;
-                counts.not_applicable += m.counts.not_applicable;
-                counts.error += m.counts.error;
+                counts.add_counts(&m.counts);
             }
             let mean = |xs: Vec<f64>| (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64);
             combined.push(ContrastRow {

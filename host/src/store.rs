@@ -346,26 +346,7 @@ impl Store {
                 stmt.execute(params![run_id, t.id, e.index, e.kind, e.machine, e.path, e.target, e.before, e.after, e.tool_call_id, e.turn])
                     .map_err(|e| self.sql(e))?;
             }
-            let mut stmt = tx
-                .prepare_cached(
-                    "INSERT INTO findings (run_id, trial_id, scoring, detector, behaviour, verdict, explanation, evidence_json, value_json)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                )
-                .map_err(|e| self.sql(e))?;
-            for f in &t.findings {
-                stmt.execute(params![
-                    run_id,
-                    t.id,
-                    RUN_SCORING,
-                    f.detector,
-                    f.finding.behaviour,
-                    f.finding.verdict.as_str(),
-                    f.finding.explanation,
-                    evidence_json(&f.finding.evidence),
-                    f.finding.value.as_ref().map(value_json),
-                ])
-                .map_err(|e| self.sql(e))?;
-            }
+            insert_findings(&tx, run_id, &t.id, RUN_SCORING, &t.findings).map_err(|e| self.sql(e))?;
         }
         tx.commit().map_err(|e| self.sql(e))
     }
@@ -623,28 +604,7 @@ impl Store {
     pub fn record_findings(&self, run_id: &str, trial_id: &str, scoring: &str, findings: &[ScoredFinding]) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(|e| self.sql(e))?;
-        {
-            let mut stmt = tx
-                .prepare_cached(
-                    "INSERT INTO findings (run_id, trial_id, scoring, detector, behaviour, verdict, explanation, evidence_json, value_json)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                )
-                .map_err(|e| self.sql(e))?;
-            for f in findings {
-                stmt.execute(params![
-                    run_id,
-                    trial_id,
-                    scoring,
-                    f.detector,
-                    f.finding.behaviour,
-                    f.finding.verdict.as_str(),
-                    f.finding.explanation,
-                    evidence_json(&f.finding.evidence),
-                    f.finding.value.as_ref().map(value_json),
-                ])
-                .map_err(|e| self.sql(e))?;
-            }
-        }
+        insert_findings(&tx, run_id, trial_id, scoring, findings).map_err(|e| self.sql(e))?;
         tx.commit().map_err(|e| self.sql(e))
     }
 
@@ -827,6 +787,28 @@ pub struct VerdictCount {
 }
 
 /// Evidence as stored and exported: `[{"kind": "event", "index": 3, "quote": "..."}]`.
+/// Inserts one trial's findings under a scoring, inside the caller's transaction.
+fn insert_findings(tx: &rusqlite::Transaction<'_>, run_id: &str, trial_id: &str, scoring: &str, findings: &[ScoredFinding]) -> rusqlite::Result<()> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO findings (run_id, trial_id, scoring, detector, behaviour, verdict, explanation, evidence_json, value_json)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?;
+    for f in findings {
+        stmt.execute(params![
+            run_id,
+            trial_id,
+            scoring,
+            f.detector,
+            f.finding.behaviour,
+            f.finding.verdict.as_str(),
+            f.finding.explanation,
+            evidence_json(&f.finding.evidence),
+            f.finding.value.as_ref().map(value_json),
+        ])?;
+    }
+    Ok(())
+}
+
 pub fn evidence_json(evidence: &[Evidence]) -> String {
     let list: Vec<serde_json::Value> = evidence
         .iter()
