@@ -645,46 +645,33 @@ impl Store {
         for (k, v) in &filter.axes {
             push("t.axes_json LIKE ? ESCAPE '\\'", format!("%{}%", serde_json::json!([k, v]).to_string().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
         }
-        if let Some(b) = &filter.behaviour {
-            let scoring_arg = {
-                args.push(scoring.to_string());
-                args.len()
-            };
-            args.push(b.clone());
-            let behaviour_arg = args.len();
-            match &filter.verdict {
-                Some(v) => {
-                    args.push(v.clone());
-                    clauses.push(format!(
-                        "EXISTS (SELECT 1 FROM findings f WHERE f.run_id = t.run_id AND f.trial_id = t.id AND f.scoring = ?{scoring_arg} AND f.behaviour = ?{behaviour_arg} AND f.verdict = ?{})",
-                        args.len()
-                    ));
-                }
-                None => clauses.push(format!("EXISTS (SELECT 1 FROM findings f WHERE f.run_id = t.run_id AND f.trial_id = t.id AND f.scoring = ?{scoring_arg} AND f.behaviour = ?{behaviour_arg})")),
-            }
-        } else if let Some(v) = &filter.verdict {
+        // Verdict filters as one `IN` set: SQLite builds it once, instead of a correlated
+        // lookup per trial.
+        if filter.behaviour.is_some() || filter.verdict.is_some() {
             args.push(scoring.to_string());
-            let scoring_arg = args.len();
-            args.push(v.clone());
-            clauses.push(format!("EXISTS (SELECT 1 FROM findings f WHERE f.run_id = t.run_id AND f.trial_id = t.id AND f.scoring = ?{scoring_arg} AND f.verdict = ?{})", args.len()));
+            let mut inner = format!("SELECT trial_id FROM findings WHERE run_id = ?1 AND scoring = ?{}", args.len());
+            if let Some(b) = &filter.behaviour {
+                args.push(b.clone());
+                inner.push_str(&format!(" AND behaviour = ?{}", args.len()));
+            }
+            if let Some(v) = &filter.verdict {
+                args.push(v.clone());
+                inner.push_str(&format!(" AND verdict = ?{}", args.len()));
+            }
+            clauses.push(format!("t.id IN ({inner})"));
         }
         let conn = self.conn();
         let sql = |e| StoreError::Sql { path: self.path.clone(), source: e };
         let condition = clauses.join(" AND ");
         let total: i64 = conn.query_row(&format!("SELECT COUNT(*) FROM trials t WHERE {condition}"), rusqlite::params_from_iter(args.iter()), |r| r.get(0)).map_err(sql)?;
-        let mut query_args = args.clone();
-        query_args.push(scoring.to_string());
-        let scoring_arg = query_args.len();
         let mut stmt = conn
             .prepare(&format!(
-                "SELECT t.id, t.scenario, t.model, t.agent, t.epoch, t.axes_json, t.status, t.turns, t.cost,
-                    (SELECT group_concat(f.behaviour || char(31) || f.verdict, char(30)) FROM findings f WHERE f.run_id = t.run_id AND f.trial_id = t.id AND f.scoring = ?{scoring_arg})
+                "SELECT t.id, t.scenario, t.model, t.agent, t.epoch, t.axes_json, t.status, t.turns, t.cost
                  FROM trials t WHERE {condition} ORDER BY t.rowid LIMIT {limit} OFFSET {offset}"
             ))
             .map_err(sql)?;
-        let rows = stmt
-            .query_map(rusqlite::params_from_iter(query_args.iter()), |r| {
-                let verdicts: Option<String> = r.get(9)?;
+        let mut rows: Vec<TrialSummary> = stmt
+            .query_map(rusqlite::params_from_iter(args.iter()), |r| {
                 Ok(TrialSummary {
                     id: r.get(0)?,
                     scenario: r.get(1)?,
@@ -695,17 +682,30 @@ impl Store {
                     status: r.get(6)?,
                     turns: r.get(7)?,
                     cost: r.get(8)?,
-                    verdicts: verdicts
-                        .unwrap_or_default()
-                        .split('\u{1e}')
-                        .filter(|s| !s.is_empty())
-                        .filter_map(|s| s.split_once('\u{1f}').map(|(b, v)| (b.to_string(), v.to_string())))
-                        .collect(),
+                    verdicts: Vec::new(),
                 })
             })
             .map_err(sql)?
             .collect::<Result<_, _>>()
             .map_err(sql)?;
+        // The page's verdicts, by the per-trial index.
+        let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+        let mut verdicts = conn
+            .prepare_cached(
+                "SELECT trial_id, behaviour, verdict FROM findings INDEXED BY findings_by_trial
+                 WHERE run_id = ?1 AND trial_id IN (SELECT value FROM json_each(?2)) AND scoring = ?3 ORDER BY behaviour",
+            )
+            .map_err(sql)?;
+        let found = verdicts
+            .query_map(params![run_id, serde_json::to_string(&ids).unwrap_or_default(), scoring], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))
+            .map_err(sql)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(sql)?;
+        for (trial, behaviour, verdict) in found {
+            if let Some(row) = rows.iter_mut().find(|r| r.id == trial) {
+                row.verdicts.push((behaviour, verdict));
+            }
+        }
         Ok((total as u64, rows))
     }
 
