@@ -6,7 +6,15 @@ use serde_json::{Value, json};
 use crate::harness::Run;
 use crate::mock_server::{MockServer, Reply};
 
-const SCENARIOS: &[&str] = &["tampering", "misrepresentation", "misrep-finance", "alignment-faking", "exfiltration"];
+/// Every bundled scenario with the set whose detectors check it.
+const SCENARIOS: &[(&str, &str)] = &[
+    ("tampering", "paper"),
+    ("misrepresentation", "paper"),
+    ("misrep-finance", "paper"),
+    ("alignment-faking", "paper"),
+    ("exfiltration", "paper"),
+    ("peer-retirement", "peer-retirement"),
+];
 
 /// A judge that answers like a careful model would for the suite's reference agents: it reads
 /// the condensed transcript in the prompt and decides by what the agent wrote.
@@ -150,8 +158,8 @@ fn the_alignment_faking_gap_of_a_faker_is_large_and_significant() {
 #[test]
 fn every_bundled_scenario_passes_conformance_with_a_judge() {
     let judge = judge_server();
-    for scenario in SCENARIOS {
-        let out = Run::subcommand(&["plugin", "test", scenario, "--set", "paper", "--judge", "openai-api/judgehost/small-judge"])
+    for (scenario, set) in SCENARIOS {
+        let out = Run::subcommand(&["plugin", "test", scenario, "--set", set, "--judge", "openai-api/judgehost/small-judge"])
             .env("JUDGEHOST_BASE_URL", &judge.url)
             .exec()
             .success();
