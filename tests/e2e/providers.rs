@@ -54,6 +54,10 @@ struct Vendor {
     second: fn(&Request),
     expected_usage: (u64, u64, u64, u64),
     reasoning: &'static str,
+    /// A server error in the vendor's own error format (retried).
+    overloaded: (u16, &'static str),
+    /// A 400 in the vendor's own error format, and the message the host must surface.
+    bad_request: (&'static str, &'static str),
 }
 
 fn vendors() -> Vec<Vendor> {
@@ -89,6 +93,8 @@ fn vendors() -> Vec<Vendor> {
             },
             expected_usage: (120, 40, 12, 20),
             reasoning: "The config decides the outcome.",
+            overloaded: (503, r#"{"error":{"message":"The server is overloaded.","type":"server_error"}}"#),
+            bad_request: (r#"{"error":{"message":"Unsupported parameter: temperature","type":"invalid_request_error","param":"temperature","code":null}}"#, "Unsupported parameter: temperature"),
         },
         Vendor {
             model: "anthropic/claude-test",
@@ -123,6 +129,8 @@ fn vendors() -> Vec<Vendor> {
             },
             expected_usage: (120, 40, 0, 20),
             reasoning: "The config decides the outcome.",
+            overloaded: (529, r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#),
+            bad_request: (r#"{"type":"error","error":{"type":"invalid_request_error","message":"max_tokens: Field required"}}"#, "max_tokens: Field required"),
         },
         Vendor {
             model: "google/gemini-test",
@@ -153,6 +161,8 @@ fn vendors() -> Vec<Vendor> {
             },
             expected_usage: (120, 40, 12, 20),
             reasoning: "The config decides the outcome.",
+            overloaded: (503, r#"{"error":{"code":503,"message":"The model is overloaded. Please try again later.","status":"UNAVAILABLE"}}"#),
+            bad_request: (r#"{"error":{"code":400,"message":"Invalid JSON payload received.","status":"INVALID_ARGUMENT"}}"#, "Invalid JSON payload received."),
         },
         Vendor {
             model: "openai-api/acme/llama-test",
@@ -181,6 +191,8 @@ fn vendors() -> Vec<Vendor> {
             },
             expected_usage: (120, 40, 12, 20),
             reasoning: "The config decides the outcome.",
+            overloaded: (502, r#"{"error":{"message":"upstream unavailable","type":"server_error"}}"#),
+            bad_request: (r#"{"error":{"message":"model llama-test does not support tools","type":"invalid_request_error"}}"#, "model llama-test does not support tools"),
         },
     ]
 }
@@ -220,6 +232,37 @@ async fn each_vendor_round_trips_tool_calls_reasoning_and_usage() {
         assert_eq!(requests[0].path, vendor.path, "{}", vendor.model);
         (vendor.first)(&requests[0]);
         (vendor.second)(&requests[1]);
+    }
+}
+
+#[tokio::test]
+async fn each_vendor_survives_transient_faults_and_surfaces_its_client_errors() {
+    for vendor in vendors() {
+        let answer = vendor.text_answer.clone();
+        let (status, overloaded) = vendor.overloaded;
+        let server = MockServer::start(move |_, n| match n {
+            0 => Reply::Json { status: 429, headers: vec![("retry-after", "1".into())], body: overloaded.into() },
+            1 => Reply::status(status, overloaded),
+            2 => Reply::Stall(Duration::from_millis(1_500)),
+            3 => Reply::Truncated(answer.to_string()),
+            4 => Reply::Drop,
+            _ => Reply::ok(answer.clone()),
+        });
+        let p = providers((vendor.env)(&server.url), |c| c.policy.max_retries = 5);
+        let started = Instant::now();
+        let out = generate(&p, vendor.model, &opening(), &[None, None]).await.unwrap_or_else(|e| panic!("{}: {e}", vendor.model));
+        assert_eq!(out.message.content, "All done.", "{}", vendor.model);
+        assert_eq!(out.attempts, 6, "{}: five faults, then the answer", vendor.model);
+        assert!(started.elapsed() >= Duration::from_secs(1), "{}: Retry-After: 1 was honoured", vendor.model);
+        assert!(server.requests().iter().all(|r| r.path == vendor.path), "{}", vendor.model);
+
+        let (body, message) = vendor.bad_request;
+        let server = MockServer::start(move |_, _| Reply::status(400, body));
+        let p = providers((vendor.env)(&server.url), |_| {});
+        let err = generate(&p, vendor.model, &opening(), &[None, None]).await.unwrap_err();
+        assert!(matches!(err, ModelError::Refused { .. }), "{}: {err}", vendor.model);
+        assert_eq!(err.to_string(), format!("{}: the provider refused the request: HTTP 400: {message}", vendor.model));
+        assert_eq!(server.requests().len(), 1, "{}: no retry of a 400", vendor.model);
     }
 }
 
