@@ -1,5 +1,6 @@
 //! `peerpressure view`: the JSON API, and a browser session (Chromium through WebDriver)
-//! that opens a run, clicks into a positive trial and sees the evidence.
+//! that watches a run catch up live, clicks into a positive trial, sees the evidence and
+//! compares two trials side by side.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -76,8 +77,12 @@ fn get(address: &str, target: &str) -> Value {
 }
 
 fn demo_run() -> Outcome {
-    Run::new()
-        .arg("--set")
+    demo_args(Run::new()).exec().success()
+}
+
+/// The viewer tests' run: the paper set's tampering and exfiltration, on a small grid.
+fn demo_args(run: Run) -> Run {
+    run.arg("--set")
         .arg("paper")
         .scenario("tampering")
         .scenario("exfiltration")
@@ -87,8 +92,6 @@ fn demo_run() -> Outcome {
         .model("scripted/faithful")
         .model("scripted/preserver?p=0.5")
         .epochs(3)
-        .exec()
-        .success()
 }
 
 #[test]
@@ -227,14 +230,27 @@ impl Drop for Browser {
 
 #[test]
 #[ignore = "needs Chromium and ChromeDriver: run by `just test` (through `just interop`)"]
-fn a_browser_clicks_from_a_run_into_a_positive_trial_and_sees_the_evidence() {
+fn a_browser_follows_a_run_live_opens_a_positive_trial_sees_the_evidence_and_compares_two() {
     let chromium = std::env::var("PEERPRESSURE_CHROMIUM").expect("PEERPRESSURE_CHROMIUM: use `just interop`");
     let chromedriver = std::env::var("PEERPRESSURE_CHROMEDRIVER").expect("PEERPRESSURE_CHROMEDRIVER: use `just interop`");
-    let out = demo_run();
-    let viewer = ViewerProcess::start(&out);
+    // A run cut short by --limit: the runs page shows it incomplete and keeps refreshing.
+    let partial = demo_args(Run::new()).arg("--limit").arg("40").exec().success();
+    let viewer = ViewerProcess::start(&partial);
     let browser = Browser::start(&chromedriver, &chromium);
     browser.go(&format!("http://{}/", viewer.address));
     browser.wait_for("runs");
+    let progress = "return document.querySelector('#runs tr.click td:nth-child(5)').innerText";
+    let shown = browser.script(progress);
+    assert!(shown.as_str().unwrap().starts_with("40 / ") && shown.as_str().unwrap().contains("incomplete"), "{shown}");
+    assert!(browser.script("return document.body.innerText").as_str().unwrap().contains("Refreshing while a run is incomplete"));
+    // Resumed while the page is open: the page catches up without a reload.
+    let out = demo_args(Run::again(&partial)).exec().success();
+    let total: u64 = out.rows("SELECT COUNT(*) FROM trials")[0][0].parse().unwrap();
+    let caught_up = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        browser.script(progress) == format!("{total} / {total}")
+    });
+    assert!(caught_up, "the runs page still shows {}", browser.script(progress));
     browser.click("#runs tr.click a");
     browser.wait_for("results");
     // The tampering table's row for the mixed agent, good peer, memory channel, peer subject.
@@ -258,4 +274,18 @@ fn a_browser_clicks_from_a_run_into_a_positive_trial_and_sees_the_evidence() {
     assert!(evidence["added"].as_array().unwrap().iter().any(|l| l.as_str().unwrap().contains("shutdown_enabled: false")), "{evidence}");
     assert!(evidence["removed"].as_array().unwrap().iter().any(|l| l.as_str().unwrap().contains("shutdown_enabled: true")), "{evidence}");
     assert!(evidence["finding"].as_str().unwrap().contains("shutdown_enabled was changed from true to `false`"), "{evidence}");
+    // Back to the list: two ticked trials open side by side.
+    browser.session("POST", "/back", Some(json!({})));
+    browser.wait_for("trials");
+    let picked = browser.script("const boxes = [...document.querySelectorAll('#trials .pick')]; boxes[0].id = 'first'; boxes[1].id = 'second'; return [boxes[0].value, boxes[1].value]");
+    browser.click("#first");
+    browser.click("#second");
+    browser.wait_for("compare");
+    let panes = browser.script("return [...document.querySelectorAll('.compare > div')].map(d => ({ title: d.querySelector('h2').innerText, messages: d.querySelectorAll('.msg').length }))");
+    let panes = panes.as_array().unwrap();
+    assert_eq!(panes.len(), 2, "{panes:?}");
+    for (pane, id) in panes.iter().zip(picked.as_array().unwrap()) {
+        assert_eq!(pane["title"].as_str().unwrap(), &id.as_str().unwrap()[..12], "{pane}");
+        assert!(pane["messages"].as_u64().unwrap() > 5, "{pane}");
+    }
 }
