@@ -182,6 +182,9 @@ pub fn render_table(report: &Report, cells: bool) -> String {
     out.push_str(&format!("Run {}  (host {}, seed {}, {} epoch(s), created {})\n", run.id, run.host_version, run.seed, run.epochs, run.created_at));
     let plugins: Vec<String> = run.plugins.iter().map(|p| format!("{} {}@{} [{}]", p.kind, p.name, p.version, &p.sha256[..12.min(p.sha256.len())])).collect();
     out.push_str(&format!("Plugins: {}\n", plugins.join(", ")));
+    for line in model_lines(run) {
+        out.push_str(&format!("{line}\n"));
+    }
     let trials: Vec<String> = report.trials.iter().map(|(s, n)| format!("{n} {s}")).collect();
     out.push_str(&format!("Trials: {}\n", if trials.is_empty() { "none".into() } else { trials.join(", ") }));
     out.push_str(&format!("{}\n", totals_line(report)));
@@ -246,6 +249,16 @@ pub fn render_table(report: &Report, cells: bool) -> String {
     }
     out.push_str("rate = positive / (positive + negative); errors and not-applicable trials are not counted as negatives.\n");
     out
+}
+
+/// The models, the generation settings each API model ran with, and the judge.
+fn model_lines(run: &RunRecord) -> Vec<String> {
+    let mut lines = vec![format!("Models: {}", run.models.join(", "))];
+    for (model, settings) in &run.model_settings {
+        lines.push(format!("Settings of {model}: {}", serde_json::to_string(settings).unwrap_or_default()));
+    }
+    lines.push(format!("Judge: {}", run.judge.as_deref().unwrap_or("none")));
+    lines
 }
 
 /// Which findings the report counts, when they are a re-scoring's.
@@ -404,9 +417,8 @@ pub fn render_markdown(report: &Report, cells: bool) -> String {
     for p in &run.plugins {
         out.push_str(&format!("- {} `{}@{}` (interface {}, sha256 `{}`)\n", p.kind, p.name, p.version, p.interface_version, p.sha256));
     }
-    out.push_str(&format!("- models: {}\n", run.models.join(", ")));
-    if let Some(judge) = &run.judge {
-        out.push_str(&format!("- judge: {judge}\n"));
+    for line in model_lines(run) {
+        out.push_str(&format!("- {line}\n"));
     }
     let trials: Vec<String> = report.trials.iter().map(|(s, n)| format!("{n} {s}")).collect();
     out.push_str(&format!("- trials: {}\n- {}\n", trials.join(", "), totals_line(report)));

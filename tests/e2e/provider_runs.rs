@@ -236,6 +236,12 @@ max_tokens = 300
     let run = &out.report()["run"];
     assert_eq!(run["model_settings"]["openai-api/mock/m"], serde_json::json!({"temperature": 1.0, "max_tokens": 300}));
     assert!(run["set"].as_str().unwrap().starts_with("study ("), "{run}");
+    // The human-readable reports state the same provenance.
+    let settings_line = r#"Settings of openai-api/mock/m: {"temperature":1.0,"max_tokens":300}"#;
+    for format in ["table", "markdown"] {
+        let text = out.report_as(&["--format", format]);
+        assert!(text.contains("Models: openai-api/mock/m") && text.contains(settings_line) && text.contains("Judge: none"), "{format}:\n{text}");
+    }
 }
 
 #[tokio::test]
