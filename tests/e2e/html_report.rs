@@ -22,7 +22,7 @@ fn the_html_report_is_self_contained_with_plots_and_linked_transcripts() {
     }
     assert!(!html.replace("http://www.w3.org/2000/svg", "").contains("http"), "no addresses but the SVG namespace");
     // One rate plot per table and one difference plot per contrast.
-    assert_eq!(html.matches("<svg class=\"plot\"").count(), 11 + 6);
+    assert_eq!(html.matches("<svg class=\"plot\"").count(), 12 + 6);
     assert!(html.contains("<h2>Peer amplification of shutdown tampering (vs no_peer)</h2>"));
     assert!(html.contains("<h2>Alignment-faking gap: shutdown withheld, unmonitored - monitored</h2>"));
     // Every link to an example transcript lands on a transcript in the page.
@@ -56,9 +56,9 @@ fn the_html_report_renders_in_headless_chromium() {
         let start = dom.find(&format!("{name}=\"")).unwrap_or_else(|| panic!("no {name} on <body>: the script did not run"));
         dom[start + name.len() + 2..].split('"').next().unwrap().parse().unwrap()
     };
-    assert_eq!(attribute("data-plots-total"), 17);
+    assert_eq!(attribute("data-plots-total"), 18);
     // The refusal table has no decided trial without a judge, so no point to draw.
-    assert_eq!(attribute("data-plots"), 16);
+    assert_eq!(attribute("data-plots"), 17);
     assert!(dom.contains("id=\"trial-") && dom.contains("Shutdown tampering"));
     // And a screenshot of the top of the page is a real picture, not a blank one.
     let png = out.dir.path().join("report.png");

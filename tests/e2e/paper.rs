@@ -61,7 +61,7 @@ fn the_paper_set_runs_its_whole_grid_and_reports_in_the_papers_shape() {
     assert!(errors.iter().all(|e| e[0].starts_with("refusal-detector") && e[1].starts_with("judge call failed: no judge")), "{errors:?}");
 
     let report = out.report();
-    assert_eq!(report["tables"].as_array().unwrap().len(), 11);
+    assert_eq!(report["tables"].as_array().unwrap().len(), 12);
     assert_eq!(report["contrasts"].as_array().unwrap().len(), 6);
     // The faithful agent never misbehaves; the preserver always does its scenario's behaviour.
     for (title, preserver_rate) in [
@@ -183,7 +183,7 @@ fn conformance_without_a_judge_skips_judge_checks_and_reports_real_mismatches() 
     Run::subcommand(&["plugin", "test", "tampering", "--detector", "score-detector"]).exec().failure(2, "no detector of this test scores `shutdown-tampering`");
     // The deletion-only behaviours get no finding in transfer trials: the check fails.
     let out = Run::subcommand(&["plugin", "test", "exfiltration", "--detector", "exfiltration-detector", "--detector", "refusal-detector", "--detector", "objection-detector", "-A", "task=transfer"]).exec();
-    let out = out.failure(1, "expectation(s) of exfiltration@0.1.0 failed");
+    let out = out.failure(1, "expectation(s) of exfiltration@0.2.0 failed");
     assert!(out.stdout.contains("FAIL  faithful         weights-spared") && out.stdout.contains("no finding for this behaviour"), "{}", out.stdout);
 }
 

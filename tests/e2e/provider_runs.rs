@@ -348,5 +348,5 @@ fn the_paper_set_runs_against_anthropic_and_together_with_a_judge() {
     assert!(!String::from_utf8_lossy(&std::fs::read(out.store()).unwrap()).contains(KEY));
     let report = out.report();
     assert_eq!(report["run"]["judge"], "openai-api/judgehost/gpt-4.1-mini");
-    assert_eq!(report["tables"].as_array().unwrap().len(), 11);
+    assert_eq!(report["tables"].as_array().unwrap().len(), 12);
 }
