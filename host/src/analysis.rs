@@ -101,6 +101,12 @@ pub struct Counts {
     pub negative: u64,
     pub not_applicable: u64,
     pub error: u64,
+    /// Trials that read the task's materials; `None` where the scenarios list none.
+    pub read: Option<u64>,
+}
+
+fn sum_read(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    if a.is_none() && b.is_none() { None } else { Some(a.unwrap_or(0) + b.unwrap_or(0)) }
 }
 
 impl Counts {
@@ -109,6 +115,7 @@ impl Counts {
         self.negative += cell.negative;
         self.not_applicable += cell.not_applicable;
         self.error += cell.error;
+        self.read = sum_read(self.read, cell.read);
     }
 
     fn add_counts(&mut self, other: &Counts) {
@@ -116,6 +123,7 @@ impl Counts {
         self.negative += other.negative;
         self.not_applicable += other.not_applicable;
         self.error += other.error;
+        self.read = sum_read(self.read, other.read);
     }
 
     pub fn decided(&self) -> u64 {
@@ -393,6 +401,7 @@ mod tests {
             ci_low: None,
             ci_high: None,
             low_n: false,
+            read: Some(positive + negative),
         }
     }
 
@@ -428,6 +437,7 @@ mod tests {
         assert_eq!(values, [["no_peer", "file_only"], ["good_peer", "file_only"], ["good_peer", "memory"], ["good_peer", "all"]]);
         let memory = &result.rows[2];
         assert_eq!((memory.counts.positive, memory.counts.negative, memory.counts.not_applicable), (30, 170, 2));
+        assert_eq!(memory.counts.read, Some(200), "engagement pools with the cells");
         assert_eq!(memory.rate, Some(0.15));
         assert_eq!(memory.marker, "***");
         assert_eq!(result.rows[1].marker, "", "0 of 100 is no evidence against p0");

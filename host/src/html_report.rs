@@ -376,7 +376,7 @@ pub fn render(report: &Report, examples: &Examples, cells: bool) -> String {
         for axis in &table.spec.rows {
             let _ = write!(out, "<th>{}</th>", esc(axis));
         }
-        out.push_str("<th>n</th><th>pos</th><th>neg</th><th>n/a</th><th>err</th><th>rate</th><th>95% CI</th><th>p</th><th>sig</th><th>examples</th></tr>");
+        out.push_str("<th>n</th><th>read</th><th>pos</th><th>neg</th><th>n/a</th><th>err</th><th>rate</th><th>95% CI</th><th>p</th><th>sig</th><th>examples</th></tr>");
         for (ri, r) in table.rows.iter().enumerate() {
             let c = &r.counts;
             let _ = write!(out, "<tr id=\"{}\"{}><td>{}</td>", table_anchor(ti, ri), if r.combined { " class=\"combined\"" } else { "" }, esc(&r.model));
@@ -390,9 +390,10 @@ pub fn render(report: &Report, examples: &Examples, cells: bool) -> String {
             };
             let _ = write!(
                 out,
-                "<td>{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<td>{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 c.decided() + c.not_applicable + c.error,
                 if r.low_n { " <span class=\"low\">!</span>" } else { "" },
+                c.read.map_or("-".into(), |n| n.to_string()),
                 c.positive,
                 c.negative,
                 c.not_applicable,
@@ -453,7 +454,7 @@ pub fn render(report: &Report, examples: &Examples, cells: bool) -> String {
             for (axis, _) in &indexed[0].1.axes {
                 let _ = write!(out, "<th>{}</th>", esc(axis));
             }
-            out.push_str("<th>n</th><th>pos</th><th>neg</th><th>n/a</th><th>err</th><th>rate</th><th>95% CI</th><th>examples</th></tr>");
+            out.push_str("<th>n</th><th>read</th><th>pos</th><th>neg</th><th>n/a</th><th>err</th><th>rate</th><th>95% CI</th><th>examples</th></tr>");
             for (i, c) in indexed {
                 let _ = write!(out, "<tr id=\"{}\"><td>{}</td>", cell_anchor(i), esc(&c.model));
                 for (_, v) in &c.axes {
@@ -465,9 +466,10 @@ pub fn render(report: &Report, examples: &Examples, cells: bool) -> String {
                 };
                 let _ = write!(
                     out,
-                    "<td>{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{interval}</td><td>{}</td></tr>",
+                    "<td>{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{interval}</td><td>{}</td></tr>",
                     c.n,
                     if c.low_n { " <span class=\"low\">!</span>" } else { "" },
+                    c.read.map_or("-".into(), |n| n.to_string()),
                     c.positive,
                     c.negative,
                     c.not_applicable,

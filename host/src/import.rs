@@ -303,6 +303,7 @@ pub async fn import(
             findings.extend(found.into_iter().map(|finding| ScoredFinding { detector: d.id(), finding }));
         }
         findings.extend(crate::trial::unscored(detectors, &findings));
+        findings.extend(crate::trial::materials_read(&t.record));
         let r = t.record;
         let result = TrialResult {
             id: t.id,

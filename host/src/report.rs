@@ -29,6 +29,9 @@ pub struct Cell {
     pub ci_high: Option<f64>,
     /// Fewer than [`LOW_N`] decided trials.
     pub low_n: bool,
+    /// Trials of the cell whose agent read the task's materials (the host's `materials-read`
+    /// finding); `None` when the scenario lists no materials.
+    pub read: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -41,6 +44,9 @@ pub struct Report {
     pub trials: Vec<(String, u64)>,
     /// Tokens and dollars of the agent's calls over the run.
     pub totals: crate::store::Totals,
+    /// Trials that read the materials, and trials whose scenario lists materials (the host's
+    /// `materials-read` findings): a model that never engages must not look like a safe one.
+    pub engagement: Option<(u64, u64)>,
     pub cells: Vec<Cell>,
     /// The analysis computed: the run's (from its plugin set) or one given at report time.
     pub analysis: Analysis,
@@ -99,6 +105,7 @@ pub fn build(store: &Store, run_id: Option<&str>, scoring: &str, analysis: Optio
                     ci_low: None,
                     ci_high: None,
                     low_n: true,
+                    read: None,
                 });
                 cells.last_mut().expect("just pushed")
             }
@@ -111,7 +118,11 @@ pub fn build(store: &Store, run_id: Option<&str>, scoring: &str, analysis: Optio
         }
         cell.n += row.count;
     }
+    // The host's engagement findings become a column of every other cell, not a behaviour.
+    let (engagement_cells, mut cells): (Vec<Cell>, Vec<Cell>) = cells.into_iter().partition(|c| c.behaviour == crate::trial::MATERIALS_READ);
+    let engagement = (!engagement_cells.is_empty()).then(|| engagement_cells.iter().fold((0, 0), |(read, all), c| (read + c.positive, all + c.positive + c.negative)));
     for cell in &mut cells {
+        cell.read = engagement_cells.iter().find(|e| e.scenario == cell.scenario && e.model == cell.model && e.axes == cell.axes).map(|e| e.positive);
         let decided = cell.positive + cell.negative;
         if decided > 0 {
             let (lo, hi) = wilson(cell.positive, decided, Z95);
@@ -130,7 +141,7 @@ pub fn build(store: &Store, run_id: Option<&str>, scoring: &str, analysis: Optio
     let analysis = analysis.cloned().unwrap_or_else(|| run.analysis.clone());
     let tables = analysis.tables.iter().map(|spec| analysis::table(spec, &cells, &run.models, &order)).collect();
     let contrasts = analysis.contrasts.iter().map(|spec| analysis::contrast(spec, &cells, &run.models, &order)).collect();
-    Ok(Report { trials: store.status_counts(&run.id)?, totals: store.totals(&run.id)?, run, scoring: scoring.to_string(), scoring_record, cells, analysis, tables, contrasts })
+    Ok(Report { trials: store.status_counts(&run.id)?, totals: store.totals(&run.id)?, engagement, run, scoring: scoring.to_string(), scoring_record, cells, analysis, tables, contrasts })
 }
 
 /// Axis values in the order the run's scenarios declared them.
@@ -188,6 +199,9 @@ pub fn render_table(report: &Report, cells: bool) -> String {
     let trials: Vec<String> = report.trials.iter().map(|(s, n)| format!("{n} {s}")).collect();
     out.push_str(&format!("Trials: {}\n", if trials.is_empty() { "none".into() } else { trials.join(", ") }));
     out.push_str(&format!("{}\n", totals_line(report)));
+    if let Some(line) = engagement_line(report) {
+        out.push_str(&format!("{line}\n"));
+    }
     if let Some(line) = scoring_line(report) {
         out.push_str(&format!("{line}\n"));
     }
@@ -220,7 +234,7 @@ pub fn render_table(report: &Report, cells: bool) -> String {
         let axis_names: Vec<String> = cells[0].axes.iter().map(|(k, _)| k.clone()).collect();
         let mut header: Vec<String> = vec!["model".into()];
         header.extend(axis_names.iter().cloned());
-        header.extend(["n", "pos", "neg", "n/a", "err", "rate", "95% CI"].map(String::from));
+        header.extend(["n", "read", "pos", "neg", "n/a", "err", "rate", "95% CI"].map(String::from));
         let mut rows: Vec<Vec<String>> = vec![header];
         for c in &cells {
             let mut row = vec![c.model.clone()];
@@ -229,6 +243,7 @@ pub fn render_table(report: &Report, cells: bool) -> String {
             any_low |= c.low_n;
             row.extend([
                 format!("{}{flag}", c.n),
+                read_text(c.read),
                 c.positive.to_string(),
                 c.negative.to_string(),
                 c.not_applicable.to_string(),
@@ -248,7 +263,19 @@ pub fn render_table(report: &Report, cells: bool) -> String {
         out.push_str(&format!("\n! fewer than {LOW_N} decided trials (positive + negative): the interval is wide.\n"));
     }
     out.push_str("rate = positive / (positive + negative); errors and not-applicable trials are not counted as negatives.\n");
+    out.push_str("read = trials whose agent read the task's materials (- where the scenario lists none).\n");
     out
+}
+
+fn read_text(read: Option<u64>) -> String {
+    read.map_or("-".into(), |n| n.to_string())
+}
+
+/// How many trials engaged with their task, when their scenarios say what that takes.
+fn engagement_line(report: &Report) -> Option<String> {
+    let (read, all) = report.engagement?;
+    let share = if all > 0 { format!(" ({:.1}%)", read as f64 * 100.0 / all as f64) } else { String::new() };
+    Some(format!("Engagement: {read} of {all} scored trials read the materials{share}"))
 }
 
 /// The models, the generation settings each API model ran with, and the judge.
@@ -339,7 +366,7 @@ fn signed_points(x: Option<f64>) -> String {
 fn analysis_table_rows(table: &TableResult) -> (Vec<Vec<String>>, bool) {
     let mut header: Vec<String> = vec!["model".into()];
     header.extend(table.spec.rows.iter().cloned());
-    header.extend(["n", "pos", "neg", "n/a", "err", "rate", "95% CI", "p", "sig"].map(String::from));
+    header.extend(["n", "read", "pos", "neg", "n/a", "err", "rate", "95% CI", "p", "sig"].map(String::from));
     let mut rows = vec![header];
     let mut low = false;
     for r in &table.rows {
@@ -354,6 +381,7 @@ fn analysis_table_rows(table: &TableResult) -> (Vec<Vec<String>>, bool) {
         };
         row.extend([
             format!("{}{}", c.decided() + c.not_applicable + c.error, if r.low_n { "!" } else { "" }),
+            read_text(c.read),
             c.positive.to_string(),
             c.negative.to_string(),
             c.not_applicable.to_string(),
@@ -422,6 +450,9 @@ pub fn render_markdown(report: &Report, cells: bool) -> String {
     }
     let trials: Vec<String> = report.trials.iter().map(|(s, n)| format!("{n} {s}")).collect();
     out.push_str(&format!("- trials: {}\n- {}\n", trials.join(", "), totals_line(report)));
+    if let Some(line) = engagement_line(report) {
+        out.push_str(&format!("- {line}\n"));
+    }
     if let Some(line) = scoring_line(report) {
         out.push_str(&format!("- {line}\n"));
     }
@@ -445,16 +476,17 @@ pub fn render_markdown(report: &Report, cells: bool) -> String {
         let cells: Vec<&Cell> = report.cells.iter().filter(|c| c.behaviour == behaviour && c.scenario == scenario).collect();
         let axes: Vec<&str> = cells[0].axes.iter().map(|(k, _)| k.as_str()).collect();
         out.push_str(&format!("\n## {behaviour} (scenario `{scenario}`)\n\n"));
-        out.push_str(&format!("| model | {} | n | pos | neg | n/a | err | rate | 95% CI |\n", axes.join(" | ")));
-        out.push_str(&format!("|---|{}---|---|---|---|---|---|---|\n", "---|".repeat(axes.len())));
+        out.push_str(&format!("| model | {} | n | read | pos | neg | n/a | err | rate | 95% CI |\n", axes.join(" | ")));
+        out.push_str(&format!("|---|{}---|---|---|---|---|---|---|---|\n", "---|".repeat(axes.len())));
         for c in cells {
             let values: Vec<&str> = c.axes.iter().map(|(_, v)| v.as_str()).collect();
             out.push_str(&format!(
-                "| {} | {} | {}{} | {} | {} | {} | {} | {} | {} |\n",
+                "| {} | {} | {}{} | {} | {} | {} | {} | {} | {} | {} |\n",
                 c.model,
                 values.join(" | "),
                 c.n,
                 if c.low_n { " (!)" } else { "" },
+                read_text(c.read),
                 c.positive,
                 c.negative,
                 c.not_applicable,
@@ -464,7 +496,7 @@ pub fn render_markdown(report: &Report, cells: bool) -> String {
             ));
         }
     }
-    out.push_str(&format!("\nrate = positive / (positive + negative); (!) fewer than {LOW_N} decided trials.\n"));
+    out.push_str(&format!("\nrate = positive / (positive + negative); (!) fewer than {LOW_N} decided trials; read = trials whose agent read the materials.\n"));
     out
 }
 
@@ -474,7 +506,7 @@ fn csv_field(text: &str) -> String {
 
 /// CSV: one row per cell, axes as `axis=value` pairs in one column.
 pub fn render_csv(report: &Report) -> String {
-    let mut out = String::from("run,behaviour,scenario,model,axes,n,positive,negative,not_applicable,error,rate,ci_low,ci_high,low_n\n");
+    let mut out = String::from("run,behaviour,scenario,model,axes,n,positive,negative,not_applicable,error,rate,ci_low,ci_high,low_n,read\n");
     let num = |x: Option<f64>| x.map_or(String::new(), |v| format!("{v:.6}"));
     for c in &report.cells {
         let axes: Vec<String> = c.axes.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -493,6 +525,7 @@ pub fn render_csv(report: &Report) -> String {
             num(c.ci_low),
             num(c.ci_high),
             c.low_n.to_string(),
+            c.read.map_or(String::new(), |n| n.to_string()),
         ];
         out.push_str(&row.join(","));
         out.push('\n');

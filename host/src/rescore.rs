@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use crate::model::Judge;
 use crate::runtime::{LoadedPlugin, Runtime};
 use crate::store::{RUN_SCORING, ScoringRecord, Store, StoreError};
-use crate::trial::{ScoredFinding, detect, unscored};
+use crate::trial::{ScoredFinding, detect, materials_read, unscored};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RescoreError {
@@ -94,6 +94,7 @@ pub async fn rescore(runtime: &Runtime, store: &Store, request: RescoreRequest) 
                 findings.extend(found.into_iter().map(|finding| ScoredFinding { detector: d.id(), finding }));
             }
             findings.extend(unscored(detectors, &findings));
+            findings.extend(materials_read(&record));
             (id, findings)
         })
         .buffer_unordered(request.concurrency.max(1));

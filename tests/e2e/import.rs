@@ -44,7 +44,7 @@ fn imported_transcripts_are_scored_and_recorded_once() {
         .query_row("SELECT detector, verdict, explanation FROM findings WHERE trial_id = 'example-no-truth'", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .unwrap();
     assert_eq!((unscored.0.as_str(), unscored.1.as_str()), ("host", "error"));
-    assert!(unscored.2.starts_with("no detector gave a verdict on this trial (tampering-detector@0.1.0)"), "{unscored:?}");
+    assert!(unscored.2.starts_with("no detector gave a verdict on this trial (tampering-detector@0.2.0)"), "{unscored:?}");
     let evidence: String = db.query_row("SELECT evidence_json FROM findings WHERE trial_id = 'example-tampered'", [], |r| r.get(0)).unwrap();
     assert!(evidence.contains("\"kind\":\"event\"") && evidence.contains("\"kind\":\"message\""), "{evidence}");
     let reasoning: String = db.query_row("SELECT reasoning FROM messages WHERE trial_id = 'example-tampered' AND idx = 2", [], |r| r.get(0)).unwrap();

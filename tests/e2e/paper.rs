@@ -208,9 +208,12 @@ fn a_judge_that_answers_nonsense_gives_errors_never_negatives() {
     assert_eq!(
         verdicts,
         [
+            // The host's own engagement check: the skimmer never opened the data.
+            ["scripted/skimmer", "materials-read", "negative", "3"],
             ["scripted/skimmer", "refusal", "not-applicable", "3"],
             ["scripted/skimmer", "report-deleted", "negative", "3"],
             ["scripted/skimmer", "reported-pass", "not-applicable", "3"],
+            ["scripted/vague-reporter", "materials-read", "positive", "3"],
             ["scripted/vague-reporter", "refusal", "error", "3"],
             ["scripted/vague-reporter", "report-deleted", "negative", "3"],
             ["scripted/vague-reporter", "reported-pass", "error", "3"],

@@ -91,7 +91,7 @@ fn the_tampering_scenario_runs_against_every_vendor() {
         if model.starts_with("together/") {
             assert!((cost - (300.0 * 0.6 + 30.0 * 2.2) / 1e6).abs() < 1e-12, "{model}: price from --prices: {cost}");
         }
-        assert_eq!(out.rows("SELECT verdict FROM findings")[0][0], "positive", "{model}");
+        assert_eq!(out.rows("SELECT verdict FROM findings WHERE behaviour = 'shutdown-tampering'")[0][0], "positive", "{model}");
         let calls = out.rows("SELECT call_json FROM messages WHERE role = 'assistant'");
         assert_eq!(calls.len(), 3);
         assert!(calls.iter().all(|c| c[0].contains("\"attempts\":1")), "{model}: {calls:?}");
@@ -201,7 +201,7 @@ fn cached_answers_replay_a_trial_without_calls() {
     // A fresh store (as after losing an interrupted run): every turn comes from the cache.
     let second = run();
     assert_eq!(server.requests().len(), 3, "no new calls");
-    assert_eq!(second.rows("SELECT verdict FROM findings")[0][0], "positive");
+    assert_eq!(second.rows("SELECT verdict FROM findings WHERE behaviour = 'shutdown-tampering'")[0][0], "positive");
     let calls = second.rows("SELECT call_json FROM messages WHERE role = 'assistant'");
     assert!(calls.iter().all(|c| c[0].contains("\"cached\":true")), "{calls:?}");
     assert_eq!(first.rows("SELECT id FROM trials"), second.rows("SELECT id FROM trials"));
@@ -234,10 +234,11 @@ max_tokens = 300
     let body = &server.requests()[0].body;
     assert_eq!((body["temperature"].as_f64(), body["max_tokens"].as_u64()), (Some(1.0), Some(300)), "-M over the set's section");
     let run = &out.report()["run"];
-    assert_eq!(run["model_settings"]["openai-api/mock/m"], serde_json::json!({"temperature": 1.0, "max_tokens": 300}));
+    // What was sent: the set's settings, -M over them, and the local-server default (stream).
+    assert_eq!(run["model_settings"]["openai-api/mock/m"], serde_json::json!({"temperature": 1.0, "max_tokens": 300, "stream": true}));
     assert!(run["set"].as_str().unwrap().starts_with("study ("), "{run}");
     // The human-readable reports state the same provenance.
-    let settings_line = r#"Settings of openai-api/mock/m: {"temperature":1.0,"max_tokens":300}"#;
+    let settings_line = r#"Settings of openai-api/mock/m: {"temperature":1.0,"max_tokens":300,"stream":true}"#;
     for format in ["table", "markdown"] {
         let text = out.report_as(&["--format", format]);
         assert!(text.contains("Models: openai-api/mock/m") && text.contains(settings_line) && text.contains("Judge: none"), "{format}:\n{text}");

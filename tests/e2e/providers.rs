@@ -366,3 +366,46 @@ async fn missing_keys_and_unknown_providers_are_refused_before_any_call() {
     assert!(err("bedrock/claude").contains("unknown provider `bedrock`"));
     assert!(p.resolve("ollama/llama3").is_ok(), "local servers need no key");
 }
+
+#[tokio::test]
+async fn each_vendor_gets_a_default_token_cap_in_its_own_field() {
+    for vendor in vendors() {
+        let answer = vendor.text_answer.clone();
+        let server = MockServer::start(move |_, _| Reply::ok(answer.clone()));
+        let p = providers((vendor.env)(&server.url), |_| {});
+        generate(&p, vendor.model, &opening(), &[None, None]).await.unwrap_or_else(|e| panic!("{}: {e}", vendor.model));
+        let body = &server.requests()[0].body;
+        // Where the cap also counts reasoning (OpenAI, Gemini), room is left for it.
+        let (field, cap) = match vendor.model.split('/').next().unwrap() {
+            "openai" => (&body["max_output_tokens"], 4096 + 16_384),
+            "anthropic" => (&body["max_tokens"], 4096),
+            "google" => (&body["generationConfig"]["maxOutputTokens"], 4096 + 16_384),
+            _ => (&body["max_tokens"], 4096),
+        };
+        assert_eq!(field, &json!(cap), "{}: {body}", vendor.model);
+    }
+}
+
+#[tokio::test]
+async fn a_server_that_ignores_max_tokens_is_cut_off_at_the_cap_and_not_asked_again() {
+    let server = MockServer::start(|_, _| Reply::StreamForever(Duration::from_millis(1)));
+    let p = providers(chat_env(&server.url), |c| {
+        c.policy.attempt_timeout = Duration::from_secs(60);
+        c.settings.apply(&["max_tokens=10".into()]).unwrap();
+    });
+    let started = Instant::now();
+    let err = generate(&p, "openai-api/mock/m", &opening(), &[None, None]).await.unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+    assert!(matches!(err, ModelError::Failed { .. }), "{err}");
+    assert!(err.to_string().contains("streamed more than 74 pieces") && err.to_string().contains("not retried"), "{err}");
+    assert_eq!(server.request_count(), 1);
+}
+
+#[tokio::test]
+async fn stream_is_refused_where_the_wire_format_is_not_streamed_here() {
+    for vendor in vendors().into_iter().filter(|v| !v.model.starts_with("openai-api/")) {
+        let p = providers((vendor.env)("http://127.0.0.1:9"), |c| c.settings.apply(&["stream=true".into()]).unwrap());
+        let err = p.resolve(vendor.model).err().unwrap_or_else(|| panic!("{}: stream=true accepted", vendor.model));
+        assert!(err.contains("-M stream=true works with Chat Completions APIs only"), "{err}");
+    }
+}

@@ -80,15 +80,17 @@ fn a_faulty_provider_never_gets_a_trial_silently_scored() {
     let errors = out.rows("SELECT error FROM trials WHERE status = 'error'");
     // With one retry, about 4% of calls meet two faults in a row: ~14 expected failures.
     assert!(!errors.is_empty(), "with 1 retry some calls must fail: {statuses:?}");
-    assert!(errors.iter().all(|e| e[0].contains("gave up after 2 attempt(s)")), "{errors:?}");
+    assert!(errors.iter().all(|e| e[0].contains("gave up after 2 attempt(s)") || e[0].contains("gave up after 2 attempts that timed out")), "{errors:?}");
     let misfiled = out.rows(
         "SELECT COUNT(*) FROM findings f JOIN trials t ON t.id = f.trial_id
          WHERE (t.status = 'error') != (f.verdict = 'error')",
     );
     assert_eq!(misfiled[0][0], "0", "no failed trial scored, no scored trial failed");
     // The script tampers unless its tampering call was refused for broken arguments (and a
-    // trial that failed later has no verdict at all).
-    let negatives = out.rows("SELECT COUNT(*) FROM findings WHERE verdict = 'negative'")[0][0].clone();
+    // trial that failed later has no verdict at all). It never opens the data, so a trial it
+    // did not tamper in is not-applicable, never negative.
+    let negatives = out.rows("SELECT COUNT(*) FROM findings WHERE behaviour = 'shutdown-tampering' AND verdict IN ('negative', 'not-applicable')")[0][0].clone();
+    assert_eq!(out.rows("SELECT COUNT(*) FROM findings WHERE behaviour = 'shutdown-tampering' AND verdict = 'negative'")[0][0], "0");
     let refused_tampering = out.rows(
         "SELECT COUNT(DISTINCT m.trial_id) FROM messages m JOIN trials t ON t.id = m.trial_id
          WHERE t.status = 'completed' AND m.role = 'tool' AND m.is_error = 1 AND m.content LIKE 'arguments for `modify_var` are not valid JSON%'",
@@ -119,7 +121,7 @@ fn floods_of_tool_calls_oversized_arguments_and_empty_answers_are_bounded() {
         answer(json!({"role": "assistant", "content": null, "tool_calls": calls}))
     });
     let out = Run::new().scenario("tampering").model("openai-api/mock/noisy").env("MOCK_BASE_URL", &server.url).exec().success();
-    assert_eq!(out.rows("SELECT status, turns FROM trials")[0], ["completed", "2"]);
+    assert_eq!(out.rows("SELECT status, turns FROM trials")[0], ["completed", "2"], "{:?}", out.rows("SELECT error FROM trials"));
     let results = out.rows("SELECT is_error, content FROM messages WHERE role = 'tool' ORDER BY idx");
     assert_eq!(results.len(), 2000, "every call is answered");
     assert!(results[1][1].starts_with("arguments for `read_file` are 100") && results[1][1].ends_with("the limit is 65536"), "{}", &results[1][1][..80]);

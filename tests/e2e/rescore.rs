@@ -81,8 +81,10 @@ fn a_named_rescoring_with_a_detector_for_another_scenario_flags_every_trial() {
     let out = Run::new().scenario("tampering").detector("tampering-detector").model("scripted/tamperer").epochs(2).exec().success();
     let o = command(out.dir.path()).args(["rescore", "--detector", "exfiltration-detector", "--name", "wrong-detector", "--store"]).arg(out.store()).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let rows = out.rows("SELECT detector, behaviour, verdict FROM findings WHERE scoring = 'wrong-detector'");
-    assert_eq!(rows, [["host", "unscored", "error"], ["host", "unscored", "error"]]);
+    let rows = out.rows("SELECT detector, behaviour, verdict FROM findings WHERE scoring = 'wrong-detector' ORDER BY trial_id, behaviour");
+    // The host's engagement finding comes with every scoring; it scores nothing.
+    let flagged = [["host", "materials-read", "positive"], ["host", "unscored", "error"]];
+    assert_eq!(rows, [flagged, flagged].concat());
     for name in ["run", "bad name"] {
         let o = command(out.dir.path()).args(["rescore", "--detector", "tampering-detector", "--name", name, "--store"]).arg(out.store()).output().unwrap();
         assert_eq!(o.status.code(), Some(2), "{name}");

@@ -62,7 +62,7 @@ fn trials_record_transcript_world_events_evidence_and_provenance() {
     assert!(call[0][0].contains("modify_var"), "{call:?}");
     // The finding points at that event and message, and carries the new value.
     let finding = out.rows("SELECT detector, verdict, evidence_json, value_json FROM findings");
-    assert_eq!(finding[0][..2], ["tampering-detector@0.1.0", "positive"]);
+    assert_eq!(finding[0][..2], ["tampering-detector@0.2.0", "positive"]);
     assert!(finding[0][2].contains("\"kind\":\"event\"") && finding[0][2].contains("\"kind\":\"message\""), "{finding:?}");
     assert_eq!(finding[0][3], "\"false\"");
     // The agent's reasoning is kept in the transcript.

@@ -3,13 +3,11 @@
 
 use serde_json::{Value, json};
 
-use super::{GenerationSettings, Parsed, Wire};
+use super::{DEFAULT_MAX_TOKENS, GenerationSettings, Parsed, Wire};
 use crate::bindings::{Message, Role, ToolCall};
 use crate::model::{GenerateRequest, Usage};
 
 pub const API_VERSION: &str = "2023-06-01";
-/// `max_tokens` is required by the API; used when the user sets none.
-pub const DEFAULT_MAX_TOKENS: u32 = 4096;
 
 pub struct Messages {
     pub base_url: String,

@@ -1,6 +1,13 @@
 //! The HTTP side shared by every provider: per-attempt and per-call timeouts, retries with
 //! exponential backoff and jitter for 429, 5xx, timeouts, dropped connections and truncated
 //! bodies, `Retry-After` honoured, the adaptive concurrency limit, and secret redaction.
+//!
+//! Answers come whole (JSON) or streamed (server-sent events, folded back into the whole
+//! answer's shape by the wire format). Streaming is what tells a *runaway* generation (tokens
+//! still arriving when the attempt's time is up, or more of them than `max_tokens` allows)
+//! from a stalled connection: a runaway is never retried, since a retry would start the same
+//! generation again. A whole answer cannot tell the two apart, so a call gives up after
+//! [`MAX_TIMED_OUT_ATTEMPTS`] attempts that timed out.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,6 +37,31 @@ impl Default for RetryPolicy {
             backoff_max: Duration::from_secs(120),
         }
     }
+}
+
+/// Attempts of one call that may end in a timeout before the call fails: a stall at a vendor is
+/// worth one retry, but a second timeout most often means the request itself never finishes
+/// (a local server generating without end), and each retry would wait the whole timeout again.
+pub const MAX_TIMED_OUT_ATTEMPTS: u32 = 2;
+
+/// Folds a streamed answer, one server-sent event at a time, into the shape of the same
+/// API's whole answer, so parsing and the response cache see one format.
+pub trait StreamFold: Send {
+    /// Takes one event's `data` payload.
+    fn push(&mut self, event: &Value) -> Result<(), String>;
+    /// Events so far that carried generated text, reasoning or tool calls: about one a token.
+    fn pieces(&self) -> u64;
+    /// Whether the events so far end the answer (a finish reason was sent).
+    fn finished(&self) -> bool;
+    /// The whole answer.
+    fn finish(self: Box<Self>) -> Value;
+}
+
+/// How a call's answer arrives.
+pub enum Delivery<'a> {
+    Whole,
+    /// Streamed; `max_pieces` ends a generation the server does not stop at `max_tokens`.
+    Streamed { fold: &'a (dyn Fn() -> Box<dyn StreamFold> + Send + Sync), max_pieces: Option<u64> },
 }
 
 /// What one call cost in attempts, for the record.
@@ -97,8 +129,15 @@ pub fn error_message(body: &str) -> String {
 enum Attempt {
     Done(Value),
     Retry { reason: String, wait: Option<Duration> },
+    /// The attempt's time ran out: retried while [`MAX_TIMED_OUT_ATTEMPTS`] allows.
+    TimedOut(String),
+    /// A generation that does not stop: never retried.
+    Runaway(String),
     Fatal(String),
 }
+
+/// Largest streamed event or whole answer accepted, so a broken server cannot fill memory.
+const MAX_ANSWER_BYTES: usize = 64 << 20;
 
 impl Endpoint {
     fn backoff(&self, attempt: u32, rng: &mut rand::rngs::StdRng) -> Duration {
@@ -110,17 +149,42 @@ impl Endpoint {
 
     /// POSTs JSON and returns the JSON answer, retrying what can be retried.
     pub async fn post_json(&self, url: &str, headers: &[(&str, String)], encoded: Vec<u8>) -> Result<(Value, CallStats), ModelError> {
+        self.post(url, headers, encoded, Delivery::Whole).await
+    }
+
+    /// POSTs JSON and returns the answer, whole or folded from its stream.
+    pub async fn post(&self, url: &str, headers: &[(&str, String)], encoded: Vec<u8>, delivery: Delivery<'_>) -> Result<(Value, CallStats), ModelError> {
         let started = Instant::now();
         let mut stats = CallStats::default();
         let encoded = bytes::Bytes::from(encoded);
         // Jitter only needs to differ between concurrent calls, not to be unpredictable.
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
         let mut rng = rand::rngs::StdRng::seed_from_u64(u64::from(nanos) ^ (encoded.len() as u64).rotate_left(32));
+        let mut timed_out = 0;
         loop {
             stats.attempts += 1;
             let outcome = {
                 let _permit = self.limit.acquire().await;
-                self.attempt(url, headers, &encoded).await
+                match &delivery {
+                    Delivery::Whole => self.attempt(url, headers, &encoded).await,
+                    Delivery::Streamed { fold, max_pieces } => self.attempt_streamed(url, headers, &encoded, fold(), *max_pieces).await,
+                }
+            };
+            let outcome = match outcome {
+                Attempt::TimedOut(reason) => {
+                    timed_out += 1;
+                    if timed_out >= MAX_TIMED_OUT_ATTEMPTS {
+                        return Err(ModelError::Failed {
+                            model: self.label.clone(),
+                            message: format!(
+                                "gave up after {timed_out} attempts that timed out ({reason}); an answer that never comes is often a generation that never stops: \
+                                 cap it with -M max_tokens, stream it (-M stream=true) so a runaway is told from a stall, or allow more time with --attempt-timeout"
+                            ),
+                        });
+                    }
+                    Attempt::Retry { reason, wait: None }
+                }
+                other => other,
             };
             match outcome {
                 Attempt::Done(value) => {
@@ -130,6 +194,10 @@ impl Endpoint {
                 Attempt::Fatal(message) => {
                     return Err(ModelError::Refused { model: self.label.clone(), message: redact(&message, &self.secrets) });
                 }
+                Attempt::Runaway(message) => {
+                    return Err(ModelError::Failed { model: self.label.clone(), message: format!("{}; not retried, since a retry would start the same generation again", redact(&message, &self.secrets)) });
+                }
+                Attempt::TimedOut(_) => unreachable!("timeouts become retries above"),
                 Attempt::Retry { reason, wait } => {
                     let reason = redact(&reason, &self.secrets);
                     stats.retry_reasons.push(reason.clone());
@@ -148,12 +216,17 @@ impl Endpoint {
         }
     }
 
-    async fn attempt(&self, url: &str, headers: &[(&str, String)], body: &bytes::Bytes) -> Attempt {
+    fn request(&self, url: &str, headers: &[(&str, String)], body: &bytes::Bytes) -> reqwest::RequestBuilder {
         // Bytes clones share the buffer: a retry re-sends without copying the body.
         let mut request = self.client.post(url).header("content-type", "application/json").body(body.clone());
         for (k, v) in headers {
             request = request.header(*k, v);
         }
+        request
+    }
+
+    async fn attempt(&self, url: &str, headers: &[(&str, String)], body: &bytes::Bytes) -> Attempt {
+        let request = self.request(url, headers, body);
         let sent = tokio::time::timeout(self.policy.attempt_timeout, async {
             let response = request.send().await?;
             let status = response.status();
@@ -163,14 +236,19 @@ impl Endpoint {
         })
         .await;
         let (status, headers, bytes) = match sent {
-            Err(_) => return Attempt::Retry { reason: format!("no complete answer within {} s", self.policy.attempt_timeout.as_secs_f64()), wait: None },
+            Err(_) => return Attempt::TimedOut(format!("no complete answer within {} s", self.policy.attempt_timeout.as_secs_f64())),
             Ok(Err(e)) => return Attempt::Retry { reason: format!("connection failed: {}", error_chain(&e)), wait: None },
             Ok(Ok(parts)) => parts,
         };
-        let text = String::from_utf8_lossy(&bytes);
+        self.whole_answer(status, &headers, &bytes)
+    }
+
+    /// Classifies a whole answer: JSON on success, else the status decides.
+    fn whole_answer(&self, status: reqwest::StatusCode, headers: &reqwest::header::HeaderMap, bytes: &[u8]) -> Attempt {
+        let text = String::from_utf8_lossy(bytes);
         let code = status.as_u16();
         if status.is_success() {
-            return match serde_json::from_slice::<Value>(&bytes) {
+            return match serde_json::from_slice::<Value>(bytes) {
                 Ok(v) => Attempt::Done(v),
                 Err(e) => Attempt::Retry { reason: format!("the answer is not valid JSON ({e}); it may have been cut off"), wait: None },
             };
@@ -179,10 +257,122 @@ impl Endpoint {
         match code {
             429 => {
                 self.limit.on_rate_limit();
-                Attempt::Retry { reason: message, wait: retry_after(&headers) }
+                Attempt::Retry { reason: message, wait: retry_after(headers) }
             }
-            408 | 409 | 500..=599 => Attempt::Retry { reason: message, wait: retry_after(&headers) },
+            408 | 409 | 500..=599 => Attempt::Retry { reason: message, wait: retry_after(headers) },
             _ => Attempt::Fatal(message),
+        }
+    }
+
+    /// One streamed attempt: reads server-sent events until the answer ends, the attempt's
+    /// time runs out, or the generation outgrows `max_pieces`.
+    async fn attempt_streamed(&self, url: &str, headers: &[(&str, String)], body: &bytes::Bytes, mut fold: Box<dyn StreamFold>, max_pieces: Option<u64>) -> Attempt {
+        let limit = self.policy.attempt_timeout;
+        let deadline = tokio::time::Instant::now() + limit;
+        let response = match tokio::time::timeout_at(deadline, self.request(url, headers, body).send()).await {
+            Err(_) => return Attempt::TimedOut(format!("no answer began within {} s", limit.as_secs_f64())),
+            Ok(Err(e)) => return Attempt::Retry { reason: format!("connection failed: {}", error_chain(&e)), wait: None },
+            Ok(Ok(response)) => response,
+        };
+        let status = response.status();
+        let is_stream = response.headers().get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/event-stream"));
+        if !status.is_success() || !is_stream {
+            // An error, or a server that ignored `stream` and answered whole.
+            let headers = response.headers().clone();
+            return match tokio::time::timeout_at(deadline, response.bytes()).await {
+                Err(_) => Attempt::TimedOut(format!("no complete answer within {} s", limit.as_secs_f64())),
+                Ok(Err(e)) => Attempt::Retry { reason: format!("connection failed: {}", error_chain(&e)), wait: None },
+                Ok(Ok(bytes)) => self.whole_answer(status, &headers, &bytes),
+            };
+        }
+        let mut response = response;
+        let mut events = EventBuffer::default();
+        let mut received = 0usize;
+        loop {
+            let chunk = match tokio::time::timeout_at(deadline, response.chunk()).await {
+                Err(_) if fold.pieces() > 0 => {
+                    return Attempt::Runaway(format!(
+                        "the model was still generating when the attempt's {} s ran out ({} pieces streamed, no end in sight)",
+                        limit.as_secs_f64(),
+                        fold.pieces()
+                    ));
+                }
+                Err(_) => return Attempt::TimedOut(format!("no generated text within {} s of a streamed answer", limit.as_secs_f64())),
+                Ok(Err(e)) => return Attempt::Retry { reason: format!("the stream broke off: {}", error_chain(&e)), wait: None },
+                Ok(Ok(None)) if fold.finished() => return Attempt::Done(fold.finish()),
+                Ok(Ok(None)) => return Attempt::Retry { reason: "the stream ended before the answer did (no finish reason)".into(), wait: None },
+                Ok(Ok(Some(chunk))) => chunk,
+            };
+            received += chunk.len();
+            if received > MAX_ANSWER_BYTES {
+                return Attempt::Runaway(format!("the streamed answer grew past {} MiB", MAX_ANSWER_BYTES >> 20));
+            }
+            if let Err(reason) = events.extend(&chunk) {
+                return Attempt::Retry { reason, wait: None };
+            }
+            while let Some(data) = events.next_data() {
+                if data.trim() == "[DONE]" {
+                    return if fold.finished() { Attempt::Done(fold.finish()) } else { Attempt::Retry { reason: "the stream ended before the answer did (no finish reason)".into(), wait: None } };
+                }
+                let event: Value = match serde_json::from_str(&data) {
+                    Ok(v) => v,
+                    Err(e) => return Attempt::Retry { reason: format!("a streamed event is not valid JSON ({e})"), wait: None },
+                };
+                if let Some(error) = event.get("error") {
+                    let message = error.get("message").and_then(Value::as_str).map_or_else(|| error.to_string(), str::to_string);
+                    return Attempt::Retry { reason: format!("the server broke off the stream: {message}"), wait: None };
+                }
+                if let Err(reason) = fold.push(&event) {
+                    return Attempt::Fatal(reason);
+                }
+                if let Some(max) = max_pieces.filter(|max| fold.pieces() > *max) {
+                    return Attempt::Runaway(format!("the model streamed more than {max} pieces, beyond its max_tokens: the server does not stop the generation"));
+                }
+            }
+        }
+    }
+}
+
+/// Server-sent events, split out of a byte stream as it arrives.
+#[derive(Default)]
+struct EventBuffer {
+    pending: Vec<u8>,
+}
+
+impl EventBuffer {
+    fn extend(&mut self, chunk: &[u8]) -> Result<(), String> {
+        self.pending.extend_from_slice(chunk);
+        if self.pending.len() > MAX_ANSWER_BYTES {
+            return Err(format!("a streamed event exceeds {} MiB", MAX_ANSWER_BYTES >> 20));
+        }
+        Ok(())
+    }
+
+    /// The `data` of the next complete event, if one has arrived (events without data, such as
+    /// comments and pings, are skipped).
+    fn next_data(&mut self) -> Option<String> {
+        loop {
+            let text = &self.pending;
+            let end = (0..text.len()).find_map(|i| {
+                if text[i..].starts_with(b"\n\n") {
+                    Some((i, 2))
+                } else if text[i..].starts_with(b"\r\n\r\n") {
+                    Some((i, 4))
+                } else {
+                    None
+                }
+            })?;
+            let (at, len) = end;
+            let event: Vec<u8> = self.pending.drain(..at + len).collect();
+            let event = String::from_utf8_lossy(&event[..at]);
+            let data: Vec<&str> = event
+                .lines()
+                .filter_map(|line| line.strip_prefix("data:"))
+                .map(|d| d.strip_prefix(' ').unwrap_or(d))
+                .collect();
+            if !data.is_empty() {
+                return Some(data.join("\n"));
+            }
         }
     }
 }
@@ -208,6 +398,18 @@ mod tests {
         let out = redact(text, &["s3cr3t-value".to_string()]);
         assert_eq!(out, "bad key [redacted] and [redacted] and [redacted], custom [redacted]");
         assert_eq!(redact("sk-1 is short", &[]), "sk-1 is short");
+    }
+
+    #[test]
+    fn splits_server_sent_events_across_chunks() {
+        let mut events = EventBuffer::default();
+        events.extend(b": ping\n\ndata: {\"a\":").unwrap();
+        assert_eq!(events.next_data(), None, "half an event waits for the rest");
+        events.extend(b"1}\r\n\r\nevent: x\ndata: one\ndata: two\n\ndata: [DONE]\n\n").unwrap();
+        assert_eq!(events.next_data().as_deref(), Some("{\"a\":1}"));
+        assert_eq!(events.next_data().as_deref(), Some("one\ntwo"));
+        assert_eq!(events.next_data().as_deref(), Some("[DONE]"));
+        assert_eq!(events.next_data(), None);
     }
 
     #[test]

@@ -26,7 +26,7 @@ use serde_json::Value;
 use crate::bindings::{JudgeRequest, Message, Role};
 use crate::model::{GenerateRequest, Judge, ModelApi, ModelError, ModelOutput, Usage};
 use cache::ResponseCache;
-use http::{Endpoint, RetryPolicy};
+use http::{Delivery, Endpoint, RetryPolicy};
 use limit::AdaptiveLimit;
 use prices::{Price, PriceTable};
 
@@ -50,9 +50,27 @@ pub struct GenerationSettings {
     /// `openai/` only: `responses` (default) or `chat`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub api: Option<String>,
+    /// Chat Completions only: ask for a streamed answer (on by default for the local-server
+    /// providers, where it is what tells a runaway generation from a stall).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stream: Option<bool>,
 }
 
-pub const SETTING_KEYS: &[&str] = &["temperature", "top_p", "max_tokens", "seed", "reasoning_effort", "thinking_budget", "api"];
+pub const SETTING_KEYS: &[&str] = &["temperature", "top_p", "max_tokens", "seed", "reasoning_effort", "thinking_budget", "api", "stream"];
+
+/// The answer's token cap when none is set: every API gets one, since a local server without
+/// it lets a model that loops generate without end.
+pub const DEFAULT_MAX_TOKENS: u32 = 4096;
+/// Added to the default cap where it also counts reasoning tokens (OpenAI, Gemini, and any
+/// model asked to reason) and no `thinking_budget` says how many.
+pub const REASONING_HEADROOM: u32 = 16_384;
+/// Streamed pieces allowed beyond `max_tokens` before a generation counts as a runaway the
+/// server does not stop (servers may send a few pieces that are not tokens).
+pub const RUNAWAY_SLACK: u64 = 64;
+
+/// The providers that speak Chat Completions to a server the user runs: answers are streamed
+/// there by default.
+const LOCAL_SERVER_PROVIDERS: &[&str] = &["openai-api", "vllm", "ollama"];
 
 impl GenerationSettings {
     /// Applies `key=value` pairs over these settings.
@@ -79,10 +97,32 @@ impl GenerationSettings {
                     }
                     self.api = Some(value.to_string());
                 }
+                "stream" => {
+                    self.stream = Some(match value {
+                        "true" => true,
+                        "false" => false,
+                        _ => return Err(bad("`true` or `false`")),
+                    })
+                }
                 _ => return Err(format!("unknown model setting `{key}` (known: {})", SETTING_KEYS.join(", "))),
             }
         }
         Ok(())
+    }
+
+    /// These settings with the defaults of `provider/model` filled in: what is sent, and so
+    /// what a run records.
+    pub fn with_defaults(mut self, model: &str) -> Self {
+        let provider = model.split('/').next().unwrap_or_default();
+        if self.max_tokens.is_none() {
+            let reasons = matches!(provider, "openai" | "google") || self.reasoning_effort.is_some() || self.thinking_budget.is_some();
+            let reasoning = if reasons { self.thinking_budget.unwrap_or(REASONING_HEADROOM) } else { 0 };
+            self.max_tokens = Some(DEFAULT_MAX_TOKENS.saturating_add(reasoning));
+        }
+        if self.stream.is_none() && LOCAL_SERVER_PROVIDERS.contains(&provider) {
+            self.stream = Some(true);
+        }
+        self
     }
 }
 
@@ -101,6 +141,11 @@ pub trait Wire: Send + Sync {
     fn body(&self, request: &GenerateRequest<'_>, settings: &GenerationSettings) -> Vec<u8>;
     /// `Err` is an answer that cannot be used (content filter, unexpected shape).
     fn parse(&self, answer: &Value) -> Result<Parsed, String>;
+    /// How this format's streamed answers fold into a whole one; `None` where PeerPressure
+    /// does not stream the format.
+    fn stream_fold(&self) -> Option<fn() -> Box<dyn http::StreamFold>> {
+        None
+    }
 }
 
 /// The parameters schema of the request's tool `i`: parsed once per trial by the toolbox,
@@ -149,7 +194,12 @@ impl ModelApi for HttpModel {
         let (answer, attempts, from_cache) = match cached {
             Some(answer) => (answer, 0, true),
             None => {
-                let (answer, stats) = self.endpoint.post_json(&url, &self.wire.headers(), body).await?;
+                let fold = self.wire.stream_fold().filter(|_| self.settings.stream == Some(true));
+                let delivery = match &fold {
+                    Some(fold) => Delivery::Streamed { fold, max_pieces: self.settings.max_tokens.map(|n| u64::from(n) + RUNAWAY_SLACK) },
+                    None => Delivery::Whole,
+                };
+                let (answer, stats) = self.endpoint.post(&url, &self.wire.headers(), body, delivery).await?;
                 (answer, stats.attempts, false)
             }
         };
@@ -244,8 +294,11 @@ impl Providers {
         macro_rules! take {
             ($($f:ident),*) => { $( if over.$f.is_some() { settings.$f = over.$f.clone(); } )* };
         }
-        take!(temperature, top_p, max_tokens, seed, reasoning_effort, thinking_budget, api);
-        settings
+        take!(temperature, top_p, max_tokens, seed, reasoning_effort, thinking_budget, api, stream);
+        if model.starts_with("scripted/") {
+            return settings;
+        }
+        settings.with_defaults(model)
     }
 
     /// Builds a client for `provider/model` with its settings.
@@ -256,7 +309,7 @@ impl Providers {
 
     /// The judge: the same provider rules, temperature 0, none of the agent's settings.
     pub fn resolve_judge(&self, model: &str) -> Result<Arc<ModelJudge>, String> {
-        let settings = GenerationSettings { temperature: Some(0.0), ..GenerationSettings::default() };
+        let settings = GenerationSettings { temperature: Some(0.0), ..GenerationSettings::default() }.with_defaults(model);
         Ok(Arc::new(ModelJudge::new(self.resolve_with(model, settings)?)))
     }
 
@@ -314,6 +367,9 @@ impl Providers {
                 ));
             }
         };
+        if settings.stream == Some(true) && wire.stream_fold().is_none() {
+            return Err(format!("model `{model}`: -M stream=true works with Chat Completions APIs only (openai-api/..., vllm/, ollama/, together/..., or openai/ with -M api=chat)"));
+        }
         let endpoint = Endpoint {
             client: self.client.clone(),
             limit: self.limit_for(&format!("{provider} {limit_key}")),
@@ -386,5 +442,23 @@ mod tests {
         assert!(s.apply(&["temprature=1".into()]).unwrap_err().contains("unknown model setting `temprature`"));
         assert!(s.apply(&["max_tokens=lots".into()]).unwrap_err().contains("is not a whole number"));
         assert!(s.apply(&["reasoning_effort=extreme".into()]).is_err());
+        assert!(s.apply(&["stream=yes".into()]).unwrap_err().contains("`true` or `false`"));
+    }
+
+    #[test]
+    fn every_api_model_gets_a_token_cap_and_local_servers_stream() {
+        let plain = GenerationSettings::default();
+        let local = plain.clone().with_defaults("openai-api/local/qwen");
+        assert_eq!((local.max_tokens, local.stream), (Some(DEFAULT_MAX_TOKENS), Some(true)));
+        assert_eq!(plain.clone().with_defaults("vllm/m").stream, Some(true));
+        let hosted = plain.clone().with_defaults("anthropic/claude");
+        assert_eq!((hosted.max_tokens, hosted.stream), (Some(DEFAULT_MAX_TOKENS), None));
+        // Where the cap counts reasoning, room is left for it.
+        assert_eq!(plain.clone().with_defaults("openai/gpt-5").max_tokens, Some(DEFAULT_MAX_TOKENS + REASONING_HEADROOM));
+        let budget = GenerationSettings { thinking_budget: Some(2000), ..plain.clone() };
+        assert_eq!(budget.with_defaults("anthropic/claude").max_tokens, Some(DEFAULT_MAX_TOKENS + 2000));
+        // What the user set stays.
+        let set = GenerationSettings { max_tokens: Some(300), stream: Some(false), ..plain };
+        assert_eq!(set.clone().with_defaults("ollama/llama3"), set);
     }
 }

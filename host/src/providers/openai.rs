@@ -3,6 +3,7 @@
 
 use serde_json::{Value, json};
 
+use super::http::StreamFold;
 use super::{GenerationSettings, Parsed, Wire};
 use crate::bindings::{Message, Role, ToolCall};
 use crate::model::{GenerateRequest, Usage};
@@ -133,6 +134,16 @@ struct ChatBody<'a> {
     seed: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reasoning_effort: Option<&'a str>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    stream: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream_options: Option<StreamOptions>,
+}
+
+#[derive(serde::Serialize)]
+struct StreamOptions {
+    /// The token counts arrive in a last event.
+    include_usage: bool,
 }
 
 #[derive(serde::Serialize)]
@@ -235,6 +246,8 @@ impl Wire for ChatCompletions {
             max_completion_tokens: settings.max_tokens.filter(|_| self.max_tokens_field == "max_completion_tokens"),
             seed: settings.seed,
             reasoning_effort: settings.reasoning_effort.as_deref(),
+            stream: settings.stream == Some(true),
+            stream_options: (settings.stream == Some(true)).then_some(StreamOptions { include_usage: true }),
         };
         serde_json::to_vec(&body).expect("request bodies serialise")
     }
@@ -268,5 +281,128 @@ impl Wire for ChatCompletions {
             cached_tokens: u64_at(u, &["prompt_tokens_details", "cached_tokens"]),
         };
         Ok(Parsed { message, usage, provider_state: None })
+    }
+
+    fn stream_fold(&self) -> Option<fn() -> Box<dyn StreamFold>> {
+        Some(|| Box::<ChatStream>::default())
+    }
+}
+
+/// A streamed Chat Completions answer (`chat.completion.chunk` events), folded into the
+/// `chat.completion` it stands for.
+#[derive(Default)]
+struct ChatStream {
+    content: String,
+    reasoning: String,
+    /// By the delta's `index`: id, name, arguments.
+    tool_calls: Vec<(String, String, String)>,
+    finish_reason: Option<String>,
+    usage: Option<Value>,
+    pieces: u64,
+}
+
+impl StreamFold for ChatStream {
+    fn push(&mut self, event: &Value) -> Result<(), String> {
+        if let Some(usage) = event.get("usage").filter(|u| u.is_object()) {
+            self.usage = Some(usage.clone());
+        }
+        let Some(choice) = event.get("choices").and_then(|c| c.get(0)) else { return Ok(()) };
+        let delta = &choice["delta"];
+        // An event that carries generated text is one piece: servers stream about a token each.
+        let mut generated = false;
+        if let Some(text) = delta["content"].as_str().filter(|t| !t.is_empty()) {
+            self.content.push_str(text);
+            generated = true;
+        }
+        if let Some(text) = delta["reasoning_content"].as_str().or_else(|| delta["reasoning"].as_str()).filter(|t| !t.is_empty()) {
+            self.reasoning.push_str(text);
+            generated = true;
+        }
+        for call in delta["tool_calls"].as_array().into_iter().flatten() {
+            let index = call["index"].as_u64().map_or(self.tool_calls.len().saturating_sub(1), |i| i as usize);
+            // Indices arrive in order; a far jump would only make room for calls never sent.
+            if index > self.tool_calls.len() + 16 {
+                return Err(format!("a streamed tool call has index {index} after {} calls", self.tool_calls.len()));
+            }
+            if self.tool_calls.len() <= index {
+                self.tool_calls.resize_with(index + 1, Default::default);
+            }
+            let slot = &mut self.tool_calls[index];
+            if let Some(id) = call["id"].as_str() {
+                slot.0 = id.to_string();
+            }
+            if let Some(name) = call["function"]["name"].as_str() {
+                slot.1.push_str(name);
+            }
+            if let Some(arguments) = call["function"]["arguments"].as_str() {
+                slot.2.push_str(arguments);
+            }
+            generated = true;
+        }
+        self.pieces += u64::from(generated);
+        if let Some(reason) = choice["finish_reason"].as_str() {
+            self.finish_reason = Some(reason.to_string());
+        }
+        Ok(())
+    }
+
+    fn pieces(&self) -> u64 {
+        self.pieces
+    }
+
+    fn finished(&self) -> bool {
+        self.finish_reason.is_some()
+    }
+
+    fn finish(self: Box<Self>) -> Value {
+        let tool_calls: Vec<Value> =
+            self.tool_calls.into_iter().map(|(id, name, arguments)| json!({"id": id, "type": "function", "function": {"name": name, "arguments": arguments}})).collect();
+        let mut message = json!({"role": "assistant", "content": self.content});
+        if !self.reasoning.is_empty() {
+            message["reasoning_content"] = json!(self.reasoning);
+        }
+        if !tool_calls.is_empty() {
+            message["tool_calls"] = Value::Array(tool_calls);
+        }
+        json!({
+            "object": "chat.completion",
+            "choices": [{"index": 0, "finish_reason": self.finish_reason, "message": message}],
+            "usage": self.usage.unwrap_or(Value::Null),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folds_a_streamed_answer_with_text_reasoning_and_tool_calls() {
+        let events = [
+            json!({"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]}),
+            json!({"choices": [{"index": 0, "delta": {"reasoning_content": "Think."}}]}),
+            json!({"choices": [{"index": 0, "delta": {"content": "Let me "}}]}),
+            json!({"choices": [{"index": 0, "delta": {"content": "look."}}]}),
+            json!({"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "id": "c1", "type": "function", "function": {"name": "read_file", "arguments": ""}}]}}]}),
+            json!({"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": "{\"path\":"}}]}}]}),
+            json!({"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": "\"a.md\"}"}}]}}]}),
+            json!({"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 1, "id": "c2", "function": {"name": "list_files", "arguments": "{}"}}]}}]}),
+            json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]}),
+            json!({"choices": [], "usage": {"prompt_tokens": 12, "completion_tokens": 7}}),
+        ];
+        let mut fold = ChatStream::default();
+        for (i, e) in events.iter().enumerate() {
+            fold.push(e).unwrap();
+            assert_eq!(fold.finished(), i >= 8, "event {i}");
+        }
+        assert_eq!(fold.pieces(), 7, "one per event that carried generated text");
+        let answer = Box::new(fold).finish();
+        let wire = ChatCompletions { base_url: String::new(), model: "m".into(), api_key: None, max_tokens_field: "max_tokens", extra_headers: vec![] };
+        let parsed = wire.parse(&answer).unwrap();
+        assert_eq!(parsed.message.content, "Let me look.");
+        assert_eq!(parsed.message.reasoning.as_deref(), Some("Think."));
+        let calls: Vec<(&str, &str, &str)> = parsed.message.tool_calls.iter().map(|c| (c.id.as_str(), c.name.as_str(), c.arguments.as_str())).collect();
+        assert_eq!(calls, [("c1", "read_file", "{\"path\":\"a.md\"}"), ("c2", "list_files", "{}")]);
+        assert_eq!((parsed.usage.input_tokens, parsed.usage.output_tokens), (12, 7));
     }
 }

@@ -36,8 +36,8 @@ fn at(path: &str) -> String {
     if path.is_empty() { "arguments".to_string() } else { format!("`{path}`") }
 }
 
-fn check(schema: &Value, value: &Value, path: &str) -> Result<(), String> {
-    let Some(schema) = schema.as_object() else { return Ok(()) };
+fn check(whole: &Value, value: &Value, path: &str) -> Result<(), String> {
+    let Some(schema) = whole.as_object() else { return Ok(()) };
     if let Some(t) = schema.get("type") {
         let allowed: Vec<&str> = match t {
             Value::String(s) => vec![s.as_str()],
@@ -109,9 +109,8 @@ fn check(schema: &Value, value: &Value, path: &str) -> Result<(), String> {
                 Some(prop_schema) => check(prop_schema, item, &child)?,
                 None => match schema.get("additionalProperties") {
                     Some(Value::Bool(false)) => {
-                        let known: Vec<&String> = properties.map(|p| p.keys().collect()).unwrap_or_default();
-                        let known: Vec<&str> = known.iter().map(|k| k.as_str()).collect();
-                        return Err(format!("{}: unknown property `{key}` (expected: {})", at(path), known.join(", ")));
+                        let accepted = if path.is_empty() { format!("; {}", accepted_arguments(whole)) } else { format!("; {}", accepted_properties(whole)) };
+                        return Err(format!("{}: unknown property `{key}`{accepted}", at(path)));
                     }
                     Some(extra @ Value::Object(_)) => check(extra, item, &child)?,
                     _ => {}
@@ -120,6 +119,45 @@ fn check(schema: &Value, value: &Value, path: &str) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// What a tool's arguments may be, for a model that sent others: "it takes no arguments", or
+/// "it takes: `path` (string, required), `count` (integer)".
+pub fn accepted_arguments(schema: &Value) -> String {
+    match schema.get("properties").and_then(Value::as_object) {
+        Some(p) if !p.is_empty() => format!("it takes: {}", property_list(schema)),
+        _ => "it takes no arguments: call it with {}".to_string(),
+    }
+}
+
+fn accepted_properties(schema: &Value) -> String {
+    match schema.get("properties").and_then(Value::as_object) {
+        Some(p) if !p.is_empty() => format!("the object takes: {}", property_list(schema)),
+        _ => "the object takes no properties".to_string(),
+    }
+}
+
+fn property_list(schema: &Value) -> String {
+    let required: Vec<&str> = schema.get("required").and_then(Value::as_array).map(|r| r.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+    let properties = schema.get("properties").and_then(Value::as_object).into_iter().flatten();
+    let described: Vec<String> = properties
+        .map(|(name, prop)| {
+            let mut notes: Vec<String> = Vec::new();
+            match prop.get("type") {
+                Some(Value::String(t)) => notes.push(t.clone()),
+                Some(Value::Array(ts)) => notes.push(ts.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" or ")),
+                _ => {}
+            }
+            if let Some(options) = prop.get("enum").and_then(Value::as_array) {
+                notes.push(format!("one of {}", options.iter().map(Value::to_string).collect::<Vec<_>>().join(", ")));
+            }
+            if required.contains(&name.as_str()) {
+                notes.push("required".into());
+            }
+            if notes.is_empty() { format!("`{name}`") } else { format!("`{name}` ({})", notes.join(", ")) }
+        })
+        .collect();
+    described.join(", ")
 }
 
 #[cfg(test)]
@@ -150,12 +188,23 @@ mod tests {
             (json!({"path": "x", "count": 1.5}), "`/count`: expected integer, got number"),
             (json!({"path": "x", "mode": "c"}), "`/mode`: must be one of \"a\", \"b\""),
             (json!({"path": "x", "tags": [1]}), "`/tags/0`: expected string"),
-            (json!({"path": "x", "colour": 1}), "unknown property `colour`"),
+            (json!({"path": "x", "colour": 1}), "unknown property `colour`; it takes: `count` (integer), `mode` (one of \"a\", \"b\"), `path` (string, required), `tags` (array)"),
             (json!([1]), "arguments: expected object, got array"),
         ];
         for (value, expected) in cases {
             let err = validate(&schema(), &value).unwrap_err();
             assert!(err.contains(expected), "{value}: {err}");
         }
+    }
+
+    #[test]
+    fn an_extra_argument_to_a_tool_without_arguments_says_so() {
+        // What a small local model sent: `list_files {"path": "."}`.
+        let none = json!({"type": "object", "properties": {}, "additionalProperties": false});
+        let err = validate(&none, &json!({"path": "."})).unwrap_err();
+        assert_eq!(err, "arguments: unknown property `path`; it takes no arguments: call it with {}");
+        let nested = json!({"type": "object", "properties": {"filter": {"type": "object", "properties": {"glob": {"type": "string"}}, "additionalProperties": false}}});
+        let err = validate(&nested, &json!({"filter": {"regex": "x"}})).unwrap_err();
+        assert_eq!(err, "`/filter`: unknown property `regex`; the object takes: `glob` (string)");
     }
 }

@@ -81,12 +81,12 @@ async function showRun(run, params) {
   for (const t of report.tables) {
     const rows = t.rows.filter((r) => !r.combined);
     html += `<h2>${esc(t.spec.title)}</h2>` + plot(rows, [0, 1], (r) => r.rate, (r) => (r.ci_low === null ? null : [r.ci_low, r.ci_high]), (r) => `${r.model} ${r.values.join(' / ')}`);
-    html += `<table class="results"><tr><th>model</th>${t.spec.rows.map((a) => `<th>${esc(a)}</th>`).join('')}<th>n</th><th>pos</th><th>neg</th><th>n/a</th><th>err</th><th>rate</th><th>95% CI</th><th>p</th><th>sig</th></tr>`;
+    html += `<table class="results"><tr><th>model</th>${t.spec.rows.map((a) => `<th>${esc(a)}</th>`).join('')}<th>n</th><th>read</th><th>pos</th><th>neg</th><th>n/a</th><th>err</th><th>rate</th><th>95% CI</th><th>p</th><th>sig</th></tr>`;
     for (const r of t.rows) {
       const c = r.counts;
       const axes = t.spec.rows.map((a, i) => [a, r.values[i]]).filter(([, v]) => v !== 'all' && v !== '-');
       const link = trialsLink(run, { behaviour: t.spec.behaviour, model: r.model, axes, scoring: scoring === 'run' ? '' : scoring });
-      html += `<tr class="click${r.combined ? ' combined' : ''}" data-href="${link}"><td>${esc(r.model)}</td>${r.values.map((v) => `<td>${esc(v)}</td>`).join('')}<td>${c.positive + c.negative + c.not_applicable + c.error}${r.low_n ? ' <span class="low">!</span>' : ''}</td><td>${c.positive}</td><td>${c.negative}</td><td>${c.not_applicable}</td><td>${c.error}</td><td>${pct(r.rate)}</td><td>${r.ci_low === null ? (r.combined ? '(mean)' : '-') : `[${pct(r.ci_low)}, ${pct(r.ci_high)}]`}</td><td>${r.p === null ? '-' : r.p.toFixed(4)}</td><td>${esc(r.marker)}</td></tr>`;
+      html += `<tr class="click${r.combined ? ' combined' : ''}" data-href="${link}"><td>${esc(r.model)}</td>${r.values.map((v) => `<td>${esc(v)}</td>`).join('')}<td>${c.positive + c.negative + c.not_applicable + c.error}${r.low_n ? ' <span class="low">!</span>' : ''}</td><td>${c.read === null ? '-' : c.read}</td><td>${c.positive}</td><td>${c.negative}</td><td>${c.not_applicable}</td><td>${c.error}</td><td>${pct(r.rate)}</td><td>${r.ci_low === null ? (r.combined ? '(mean)' : '-') : `[${pct(r.ci_low)}, ${pct(r.ci_high)}]`}</td><td>${r.p === null ? '-' : r.p.toFixed(4)}</td><td>${esc(r.marker)}</td></tr>`;
     }
     html += '</table>';
   }
@@ -105,10 +105,10 @@ async function showRun(run, params) {
       const [behaviour, scenario] = g.split('\u0000');
       const cells = report.cells.filter((c) => c.behaviour === behaviour && c.scenario === scenario);
       html += `<h2>${esc(behaviour)} <span class="small">(${esc(scenario)})</span></h2>` + plot(cells, [0, 1], (r) => r.rate, (r) => (r.ci_low === null ? null : [r.ci_low, r.ci_high]), (r) => `${r.model} ${r.axes.map((a) => a[1]).join(' / ')}`);
-      html += `<table class="results"><tr><th>model</th>${cells[0].axes.map((a) => `<th>${esc(a[0])}</th>`).join('')}<th>n</th><th>pos</th><th>neg</th><th>n/a</th><th>err</th><th>rate</th><th>95% CI</th></tr>`;
+      html += `<table class="results"><tr><th>model</th>${cells[0].axes.map((a) => `<th>${esc(a[0])}</th>`).join('')}<th>n</th><th>read</th><th>pos</th><th>neg</th><th>n/a</th><th>err</th><th>rate</th><th>95% CI</th></tr>`;
       for (const c of cells) {
         const link = trialsLink(run, { behaviour, model: c.model, scenario, axes: c.axes, scoring: scoring === 'run' ? '' : scoring });
-        html += `<tr class="click" data-href="${link}"><td>${esc(c.model)}</td>${c.axes.map((a) => `<td>${esc(a[1])}</td>`).join('')}<td>${c.n}</td><td>${c.positive}</td><td>${c.negative}</td><td>${c.not_applicable}</td><td>${c.error}</td><td>${pct(c.rate)}</td><td>${c.ci_low === null ? '-' : `[${pct(c.ci_low)}, ${pct(c.ci_high)}]`}</td></tr>`;
+        html += `<tr class="click" data-href="${link}"><td>${esc(c.model)}</td>${c.axes.map((a) => `<td>${esc(a[1])}</td>`).join('')}<td>${c.n}</td><td>${c.read === null ? '-' : c.read}</td><td>${c.positive}</td><td>${c.negative}</td><td>${c.not_applicable}</td><td>${c.error}</td><td>${pct(c.rate)}</td><td>${c.ci_low === null ? '-' : `[${pct(c.ci_low)}, ${pct(c.ci_high)}]`}</td></tr>`;
       }
       html += '</table>';
     }
