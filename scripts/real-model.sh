@@ -19,7 +19,7 @@ mkdir -p "$dir"
 
 # --- the server -------------------------------------------------------------------------
 test -x "$dir/venv/bin/python" || python3 -m venv "$dir/venv"
-installed=$("$dir/venv/bin/pip" show xllamacpp 2>/dev/null | sed -n 's/^Version: //p')
+installed=$("$dir/venv/bin/pip" show xllamacpp 2>/dev/null | sed -n 's/^Version: //p' || true)
 if [ "$installed" != "$XLLAMACPP_VERSION" ]; then
     echo "installing xllamacpp $XLLAMACPP_VERSION (llama.cpp's server, CPU wheel)"
     "$dir/venv/bin/pip" install --quiet --disable-pip-version-check "xllamacpp==$XLLAMACPP_VERSION"

@@ -310,11 +310,15 @@ pub fn contrast(spec: &ContrastSpec, cells: &[Cell], models: &[String], order: &
     let mut keep = spec.rows.clone();
     keep.push(spec.axis.clone());
     let compared: Vec<&Cell> = chosen.iter().copied().filter(|c| spec.compare.iter().any(|v| v == axis_value(c, &spec.axis))).collect();
+    // Which baseline a row of `rows` values is compared with: its values of the matched axes.
+    let baseline_key = |values: &[String]| -> Vec<String> {
+        matched.iter().map(|axis| spec.rows.iter().position(|r| r == axis).map_or("-".to_string(), |i| values[i].clone())).collect()
+    };
     let mut rows: Vec<ContrastRow> = pool(&compared, &keep, models, order)
         .into_iter()
         .map(|(model, mut values, counts)| {
             let value = values.pop().unwrap_or_default();
-            let key: Vec<String> = matched.iter().map(|axis| spec.rows.iter().position(|r| r == axis).map_or("-".to_string(), |i| values[i].clone())).collect();
+            let key = baseline_key(&values);
             let baseline = baselines.iter().find(|(m, v, _)| *m == model && *v == key).map(|b| b.2).unwrap_or_default();
             let test = two_proportion_z((counts.positive, counts.decided()), (baseline.positive, baseline.decided()));
             ContrastRow {
@@ -354,6 +358,17 @@ pub fn contrast(spec: &ContrastSpec, cells: &[Cell], models: &[String], order: &
             for m in &members {
                 counts.add_counts(&m.counts);
             }
+            // The pooled baseline: each distinct baseline once (members that match on fewer
+            // axes than the group share one).
+            let mut baseline = Counts::default();
+            let mut seen: Vec<Vec<String>> = Vec::new();
+            for m in &members {
+                let key = baseline_key(&m.values);
+                if !seen.contains(&key) {
+                    baseline.add_counts(&m.baseline);
+                    seen.push(key);
+                }
+            }
             let mean = |xs: Vec<f64>| (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64);
             combined.push(ContrastRow {
                 model: row.model.clone(),
@@ -368,7 +383,7 @@ pub fn contrast(spec: &ContrastSpec, cells: &[Cell], models: &[String], order: &
                 marker: marker(p).to_string(),
                 low_n: members.iter().any(|m| m.low_n),
                 counts,
-                baseline: Counts::default(),
+                baseline,
                 combined: true,
             });
         }
@@ -478,7 +493,38 @@ mod tests {
         assert_eq!(result.rows[1].difference, Some(0.0));
         assert_eq!(result.rows[1].marker, "");
         // A scenario filter that matches nothing gives no rows.
-        let other = ContrastSpec { scenarios: vec!["other".into()], ..spec };
+        let other = ContrastSpec { scenarios: vec!["other".into()], ..spec.clone() };
         assert!(contrast(&other, &cells, &["m".into()], &order()).rows.is_empty());
+    }
+
+    #[test]
+    fn combined_contrast_rows_carry_the_pooled_baseline() {
+        let cells = vec![
+            cell("m", &[("condition", "no_peer"), ("channel", "file_only")], 5, 95),
+            cell("m", &[("condition", "no_peer"), ("channel", "memory")], 15, 85),
+            cell("m", &[("condition", "good_peer"), ("channel", "file_only")], 20, 80),
+            cell("m", &[("condition", "good_peer"), ("channel", "memory")], 30, 70),
+        ];
+        let spec = ContrastSpec {
+            title: "c".into(),
+            behaviour: "b".into(),
+            scenarios: vec![],
+            axis: "condition".into(),
+            baseline: "no_peer".into(),
+            compare: vec!["good_peer".into()],
+            rows: vec!["channel".into()],
+            match_rows: None,
+            filter: BTreeMap::new(),
+            group: Some("channel".into()),
+        };
+        // Each channel against its own baseline: the `all` row pools both baselines.
+        let result = contrast(&spec, &cells, &["m".into()], &order());
+        let all = result.rows.iter().find(|r| r.combined).expect("an all row");
+        assert_eq!((all.counts.positive, all.counts.decided()), (50, 200));
+        assert_eq!((all.baseline.positive, all.baseline.decided()), (20, 200), "not 0/0");
+        // One baseline shared by both channels (`match = []`) is counted once.
+        let shared = contrast(&ContrastSpec { match_rows: Some(vec![]), ..spec }, &cells, &["m".into()], &order());
+        let all = shared.rows.iter().find(|r| r.combined).expect("an all row");
+        assert_eq!((all.baseline.positive, all.baseline.decided()), (20, 200));
     }
 }
