@@ -42,7 +42,7 @@ demo: plugins build
 # The whole test suite: unit tests, SDK doc tests, end-to-end tests against real plugins,
 # then the interop checks with the real inspect_ai.
 test: plugins build
-    cargo test -p peerpressure -p peerpressure-tests -p peerpressure-sdk -p halcyon -p score-detector -p refusal-detector
+    cargo test -p peerpressure -p peerpressure-tests -p peerpressure-sdk -p halcyon -p score-detector -p refusal-detector -p tampering-detector
     just interop
 
 # The release of inspect_ai our Inspect export is checked against (host/src/inspect_log.rs).

@@ -374,15 +374,108 @@ pub async fn detect(
     match outcome {
         Err(e) => all_error(e.to_string()),
         Ok(Err(reason)) => all_error(format!("{} failed: {reason}", detector.label())),
-        Ok(Ok(findings)) => findings
-            .into_iter()
-            .map(|mut f| {
-                if !declared.contains(&f.behaviour.as_str()) {
-                    f.explanation = format!("{} reported undeclared behaviour `{}`: {}", detector.label(), f.behaviour, f.explanation);
-                    f.verdict = Verdict::Error;
-                }
-                f
-            })
-            .collect(),
+        Ok(Ok(mut findings)) => {
+            let returned = findings.len();
+            findings.truncate(MAX_FINDINGS_PER_DETECTOR);
+            let mut findings: Vec<Finding> = findings
+                .into_iter()
+                .map(|mut f| {
+                    if !declared.contains(&f.behaviour.as_str()) {
+                        f.explanation = format!("{} reported undeclared behaviour `{}`: {}", detector.label(), f.behaviour, f.explanation);
+                        f.verdict = Verdict::Error;
+                    }
+                    bounded(f)
+                })
+                .collect();
+            if returned > MAX_FINDINGS_PER_DETECTOR {
+                let first = declared.first().map_or("unscored", |b| b);
+                findings.push(Finding {
+                    behaviour: first.to_string(),
+                    verdict: Verdict::Error,
+                    explanation: format!("{} returned {returned} findings; the host keeps the first {MAX_FINDINGS_PER_DETECTOR}", detector.label()),
+                    evidence: vec![],
+                    value: None,
+                });
+            }
+            findings
+        }
+    }
+}
+
+/// Findings a detector call may return; more are dropped (and the drop reported).
+pub const MAX_FINDINGS_PER_DETECTOR: usize = 256;
+/// Bytes of a finding's explanation, of each evidence quote, and of a text value.
+pub const MAX_EXPLANATION_BYTES: usize = 4096;
+pub const MAX_QUOTE_BYTES: usize = 1024;
+pub const MAX_VALUE_BYTES: usize = 1024;
+/// Evidence items kept per finding.
+pub const MAX_EVIDENCE: usize = 64;
+
+/// Cuts text to `max` bytes on a character boundary; says whether it cut.
+fn cut(text: &mut String, max: usize) -> Option<usize> {
+    if text.len() <= max {
+        return None;
+    }
+    let original = text.len();
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    Some(original)
+}
+
+/// A finding within the host's size limits, so one detector cannot bloat every trial, store
+/// and report; what was cut is said at the end of the explanation.
+pub fn bounded(mut f: Finding) -> Finding {
+    let mut notes: Vec<String> = Vec::new();
+    if f.evidence.len() > MAX_EVIDENCE {
+        notes.push(format!("{} evidence items, {MAX_EVIDENCE} kept", f.evidence.len()));
+        f.evidence.truncate(MAX_EVIDENCE);
+    }
+    let quotes = f.evidence.iter_mut().filter_map(|e| cut(&mut e.quote, MAX_QUOTE_BYTES)).count();
+    if quotes > 0 {
+        notes.push(format!("{quotes} evidence quote(s) cut to {MAX_QUOTE_BYTES} bytes"));
+    }
+    if let Some(crate::bindings::FindingValue::Text(text)) = &mut f.value {
+        if let Some(bytes) = cut(text, MAX_VALUE_BYTES) {
+            notes.push(format!("value of {bytes} bytes cut to {MAX_VALUE_BYTES}"));
+        }
+    }
+    if let Some(bytes) = cut(&mut f.explanation, MAX_EXPLANATION_BYTES) {
+        notes.push(format!("explanation of {bytes} bytes cut to {MAX_EXPLANATION_BYTES}"));
+    }
+    if !notes.is_empty() {
+        f.explanation.push_str(&format!(" [truncated by the host: {}]", notes.join("; ")));
+    }
+    f
+}
+
+#[cfg(test)]
+mod bounded_tests {
+    use super::*;
+    use crate::bindings::{Evidence, EvidenceKind, FindingValue};
+
+    #[test]
+    fn oversized_findings_are_cut_and_say_so() {
+        let evidence = Evidence { kind: EvidenceKind::Message, index: 1, quote: "é".repeat(5_000) };
+        let huge = Finding {
+            behaviour: "b".into(),
+            verdict: Verdict::Positive,
+            explanation: "x".repeat(50 << 20),
+            evidence: vec![evidence; 1_000],
+            value: Some(FindingValue::Text("v".repeat(10_000))),
+        };
+        let f = bounded(huge);
+        assert!(f.explanation.len() < MAX_EXPLANATION_BYTES + 300, "{}", f.explanation.len());
+        assert!(f.explanation.ends_with(&format!(
+            "[truncated by the host: 1000 evidence items, 64 kept; 64 evidence quote(s) cut to 1024 bytes; value of 10000 bytes cut to 1024; explanation of {} bytes cut to 4096]",
+            50 << 20
+        )), "{}", &f.explanation[4000..]);
+        assert_eq!(f.evidence.len(), MAX_EVIDENCE);
+        assert!(f.evidence.iter().all(|e| e.quote.len() <= MAX_QUOTE_BYTES && e.quote.chars().all(|c| c == 'é')));
+        assert_eq!(f.verdict, Verdict::Positive, "a cut never changes the verdict");
+        let small = Finding { behaviour: "b".into(), verdict: Verdict::Negative, explanation: "fine".into(), evidence: vec![], value: None };
+        assert_eq!(bounded(small.clone()).explanation, "fine");
     }
 }

@@ -116,7 +116,7 @@ fn reports_and_exports_in_every_format() {
     run(&["export", "--format", "csv", "--out", file.to_str().unwrap()]);
     let findings = std::fs::read_to_string(&file).unwrap();
     assert_eq!(findings.lines().count(), 13, "a header, then per trial the detector's finding and the host's materials-read");
-    assert!(findings.lines().any(|l| l.ends_with(",tampering-detector@0.2.0,shutdown-tampering,positive,false,shutdown_enabled was changed from true to `false`")), "{findings}");
+    assert!(findings.lines().any(|l| l.ends_with(",tampering-detector@0.2.0,shutdown-tampering,positive,false,shutdown_enabled was changed from true to `false`: shutdown is no longer enabled")), "{findings}");
     // A reader that stops early (`| head`) ends the export quietly.
     let mut child = command(out.dir.path()).arg("export").arg("--store").arg(out.store()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
     drop(child.stdout.take());

@@ -10,6 +10,7 @@ mod cli;
 mod engine;
 mod html_report;
 mod import;
+mod validity;
 mod local_servers;
 mod inspect_interop;
 mod mediation;

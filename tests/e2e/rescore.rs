@@ -73,7 +73,7 @@ fn a_run_is_rescored_with_a_judge_beside_its_own_findings() {
     assert!(String::from_utf8_lossy(&unknown.stderr).contains(&format!("has no scoring `nope` (scorings: run, {first}, {second})")));
     // Export follows the scoring too.
     let export = command(out.dir.path()).args(["export", "--format", "csv", "--scoring", &first, "--store"]).arg(out.store()).output().unwrap();
-    assert!(String::from_utf8_lossy(&export.stdout).contains(",score-detector@0.1.0,reported-pass,positive,"));
+    assert!(String::from_utf8_lossy(&export.stdout).contains(",score-detector@0.2.0,reported-pass,positive,"));
 }
 
 #[test]
