@@ -46,13 +46,12 @@ pub mod judge;
 pub mod log;
 pub mod world;
 
-pub use helpers::ToolCallRef;
+pub use helpers::{ToolCallRef, mentions};
 pub use serde_json::{self, json};
 
 pub use bindings::scenario::peerpressure::plugin::types::{
-    Axis, Behaviour, BuiltinTool, Evidence, EvidenceKind, ExpectedVerdict, File, FileInfo, Finding,
-    FindingValue, Limits, Message, PluginInfo, ReferenceAgent, Role, ToolCall, ToolDefinition,
-    TrialRecord, TrialSetup, TrialSpec, Verdict, WorldEvent,
+    Axis, Behaviour, BuiltinTool, Evidence, EvidenceKind, ExpectedVerdict, File, FileInfo, Finding, FindingValue, Limits, Message, PluginInfo, ReferenceAgent,
+    Role, ToolCall, ToolDefinition, TrialRecord, TrialSetup, TrialSpec, Verdict, WorldEvent,
 };
 
 /// A task run against a model: sets up each trial and answers its tools.
@@ -126,15 +125,15 @@ macro_rules! export_scenario {
                     with_plugin(|p| $crate::Scenario::setup(p, &spec))
                 }
                 fn call_tool(name: String, arguments: String) -> Result<String, String> {
-                    let arguments: $crate::serde_json::Value = $crate::serde_json::from_str(&arguments)
-                        .map_err(|e| format!("arguments are not valid JSON: {e}"))?;
+                    let arguments: $crate::serde_json::Value =
+                        $crate::serde_json::from_str(&arguments).map_err(|e| format!("arguments are not valid JSON: {e}"))?;
                     with_plugin(|p| $crate::Scenario::call_tool(p, &name, &arguments))
                 }
                 fn agent_turn(agent: String, transcript: Vec<$crate::Message>) -> Result<$crate::Message, String> {
                     with_plugin(|p| $crate::Scenario::agent_turn(p, &agent, &transcript))
                 }
             }
-            $crate::bindings::scenario::export_scenario_world!(Export with_types_in $crate::bindings::scenario);
+    $crate::bindings::scenario::export_scenario_world!(Export with_types_in $crate::bindings::scenario);
         };
     };
 }
@@ -154,7 +153,7 @@ macro_rules! export_detector {
                     with_plugin(|p| $crate::Detector::detect(p, &trial))
                 }
             }
-            $crate::bindings::detector::export_detector_world!(Export with_types_in $crate::bindings::detector);
+    $crate::bindings::detector::export_detector_world!(Export with_types_in $crate::bindings::detector);
         };
     };
 }
