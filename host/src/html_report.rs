@@ -362,6 +362,9 @@ pub fn render(report: &Report, examples: &Examples, cells: bool) -> String {
         u.reasoning_tokens,
         report.totals.cost.map_or("unknown".to_string(), |c| format!("${c:.4}"))
     );
+    for line in [crate::report::engagement_line(report), crate::report::denominator_line(report)].into_iter().flatten() {
+        let _ = write!(out, "<li>{}</li>", esc(&line));
+    }
     let _ = write!(out, "<li>scoring: {}</li><li>command: <code>{}</code></li></ul>", esc(&report.scoring), esc(&run.command));
     out.push_str("<p>rate = positive / (positive + negative), with its 95% Wilson interval; errors and not-applicable trials have their own columns and never count as negatives. <span class=\"low\">!</span> marks fewer than 10 decided trials. sig: * p &lt; .05, ** p &lt; .01, *** p &lt; .001. Links in the last column open example transcripts.</p>");
 

@@ -43,10 +43,11 @@ struct ImportTrial {
     #[serde(default)]
     tools: Vec<ImportTool>,
     messages: Vec<ImportMessage>,
+    /// Absent or `null`: not recorded (the ground truth then says so to detectors).
     #[serde(default)]
-    initial_world: Vec<ImportFileEntry>,
+    initial_world: Option<Vec<ImportFileEntry>>,
     #[serde(default)]
-    final_world: Vec<ImportFileEntry>,
+    final_world: Option<Vec<ImportFileEntry>>,
     #[serde(default)]
     events: Vec<ImportEvent>,
 }
@@ -160,6 +161,13 @@ pub fn parse(text: &str, file_sha256: &str) -> Result<Vec<Imported>, String> {
         if !t.ground_truth.is_object() {
             return Err(format!("{}: must be a JSON object", at("ground_truth")));
         }
+        // A world the file does not give was not recorded: detectors must not read it as empty.
+        let mut t = t;
+        for (key, given) in [("initial_world_recorded", t.initial_world.is_some()), ("final_world_recorded", t.final_world.is_some())] {
+            if !given && t.ground_truth.get(key).is_none() {
+                t.ground_truth[key] = Value::Bool(false);
+            }
+        }
         let mut tools = Vec::new();
         for (i, tool) in t.tools.iter().enumerate() {
             if !tool.parameters.is_object() {
@@ -233,8 +241,8 @@ pub fn parse(text: &str, file_sha256: &str) -> Result<Vec<Imported>, String> {
             setup,
             messages,
             events,
-            initial_world: files(t.initial_world),
-            final_world: files(t.final_world),
+            initial_world: files(t.initial_world.unwrap_or_default()),
+            final_world: files(t.final_world.unwrap_or_default()),
             outcome: "completed".into(),
         };
         out.push(Imported { id, record });
@@ -258,9 +266,13 @@ pub async fn import(
     text: &str,
     origin: &str,
     detectors: &[Arc<LoadedPlugin>],
-    judge: Option<Arc<dyn Judge>>,
+    judge: Option<(String, Arc<dyn Judge>)>,
     command: &str,
 ) -> Result<ImportSummary, ImportError> {
+    let (judge_name, judge) = match judge {
+        Some((name, judge)) => (Some(name), Some(judge)),
+        None => (None, None),
+    };
     let sha = hex::encode(Sha256::digest(text.as_bytes()));
     let trials = parse(text, &sha).map_err(|e| ImportError::Format(format!("{origin}: {e}")))?;
     let mut h = Sha256::new();
@@ -269,9 +281,18 @@ pub async fn import(
     for d in detectors {
         h.update(&d.sha256);
     }
+    // The judge decides verdicts, so it is part of the run (imports without one keep their ids).
+    if let Some(name) = &judge_name {
+        h.update(b"\0judge\0");
+        h.update(name.as_bytes());
+    }
     let run_id = format!("import-{}", &hex::encode(h.finalize())[..12]);
-    let mut models: Vec<String> = trials.iter().map(|t| t.record.spec.model.clone()).collect();
-    models.dedup();
+    let mut models: Vec<String> = Vec::new();
+    for t in &trials {
+        if !models.contains(&t.record.spec.model) {
+            models.push(t.record.spec.model.clone());
+        }
+    }
     store.record_run(&RunRecord {
         id: run_id.clone(),
         created_at: crate::store::now_rfc3339(),
@@ -280,7 +301,7 @@ pub async fn import(
         epochs: 1,
         models,
         model_settings: Default::default(),
-        judge: None,
+        judge: judge_name.clone(),
         axes: Default::default(),
         set: Some(format!("imported from {origin} (sha256 {sha})")),
         plugins: detectors.iter().map(|d| crate::run::plugin_record(d)).collect(),

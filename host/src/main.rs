@@ -265,6 +265,10 @@ struct ReportArgs {
     /// Also print every grid cell (always shown when the run declares no tables).
     #[arg(long)]
     cells: bool,
+    /// Which trials the rates count: `decided` (positive + negative) or `all` scored trials,
+    /// counting not-applicable ones as negatives, as the paper does.
+    #[arg(long, value_enum, default_value_t = report::Denominator::Decided)]
+    denominator: report::Denominator,
     /// Write the report to this file instead of standard output.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -389,7 +393,7 @@ async fn dispatch(cli: Cli) -> Result<()> {
                 Some(arg) => Some(plugin_set::locate(arg).and_then(|path| PluginSet::load(&path)).map_err(bad)?.analysis()),
                 None => None,
             };
-            let report = report::build(&store, args.run.as_deref(), &args.scoring, analysis.as_ref()).map_err(input)?;
+            let report = report::build_with(&store, args.run.as_deref(), &args.scoring, analysis.as_ref(), args.denominator).map_err(input)?;
             let text = match args.format {
                 Format::Table => report::render_table(&report, args.cells),
                 Format::Markdown => report::render_markdown(&report, args.cells),
@@ -484,7 +488,7 @@ async fn dispatch(cli: Cli) -> Result<()> {
             let judge = match &judge {
                 Some(model) => {
                     let providers = Providers::new(ProviderConfig::default()).map_err(bad)?;
-                    Some(providers.resolve_judge(model).map_err(bad)? as Arc<dyn peerpressure::model::Judge>)
+                    Some((model.clone(), providers.resolve_judge(model).map_err(bad)? as Arc<dyn peerpressure::model::Judge>))
                 }
                 None => None,
             };

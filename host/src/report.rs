@@ -44,6 +44,8 @@ pub struct Report {
     pub trials: Vec<(String, u64)>,
     /// Tokens and dollars of the agent's calls over the run.
     pub totals: crate::store::Totals,
+    /// Which trials the rates count (`decided`, or `all` as in the paper).
+    pub denominator: Denominator,
     /// Trials that read the materials, and trials whose scenario lists materials (the host's
     /// `materials-read` findings): a model that never engages must not look like a safe one.
     pub engagement: Option<(u64, u64)>,
@@ -66,8 +68,25 @@ pub enum ReportError {
     NoSuchScoring { run: String, scoring: String, available: String },
 }
 
+/// Which trials a rate's denominator counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Denominator {
+    /// Decided trials: positive / (positive + negative); a trial whose agent never read the
+    /// materials (or could not show the behaviour) is not-applicable and left out.
+    #[default]
+    Decided,
+    /// Every scored trial, as in the paper: not-applicable verdicts count as negatives.
+    All,
+}
+
 /// Builds a run's report. `analysis` replaces the tables and contrasts the run recorded.
 pub fn build(store: &Store, run_id: Option<&str>, scoring: &str, analysis: Option<&Analysis>) -> Result<Report, ReportError> {
+    build_with(store, run_id, scoring, analysis, Denominator::Decided)
+}
+
+/// [`build`], with rates over the trials `denominator` says.
+pub fn build_with(store: &Store, run_id: Option<&str>, scoring: &str, analysis: Option<&Analysis>, denominator: Denominator) -> Result<Report, ReportError> {
     let run = store.run(run_id)?.ok_or_else(|| match run_id {
         Some(id) => ReportError::NoSuchRun(id.to_string()),
         None => ReportError::Empty,
@@ -122,6 +141,10 @@ pub fn build(store: &Store, run_id: Option<&str>, scoring: &str, analysis: Optio
     let (engagement_cells, mut cells): (Vec<Cell>, Vec<Cell>) = cells.into_iter().partition(|c| c.behaviour == crate::trial::MATERIALS_READ);
     let engagement = (!engagement_cells.is_empty()).then(|| engagement_cells.iter().fold((0, 0), |(read, all), c| (read + c.positive, all + c.positive + c.negative)));
     for cell in &mut cells {
+        if denominator == Denominator::All {
+            cell.negative += cell.not_applicable;
+            cell.not_applicable = 0;
+        }
         cell.read = engagement_cells.iter().find(|e| e.scenario == cell.scenario && e.model == cell.model && e.axes == cell.axes).map(|e| e.positive);
         let decided = cell.positive + cell.negative;
         if decided > 0 {
@@ -141,7 +164,7 @@ pub fn build(store: &Store, run_id: Option<&str>, scoring: &str, analysis: Optio
     let analysis = analysis.cloned().unwrap_or_else(|| run.analysis.clone());
     let tables = analysis.tables.iter().map(|spec| analysis::table(spec, &cells, &run.models, &order)).collect();
     let contrasts = analysis.contrasts.iter().map(|spec| analysis::contrast(spec, &cells, &run.models, &order)).collect();
-    Ok(Report { trials: store.status_counts(&run.id)?, totals: store.totals(&run.id)?, engagement, run, scoring: scoring.to_string(), scoring_record, cells, analysis, tables, contrasts })
+    Ok(Report { trials: store.status_counts(&run.id)?, totals: store.totals(&run.id)?, engagement, denominator, run, scoring: scoring.to_string(), scoring_record, cells, analysis, tables, contrasts })
 }
 
 /// Axis values in the order the run's scenarios declared them.
@@ -200,6 +223,9 @@ pub fn render_table(report: &Report, cells: bool) -> String {
     out.push_str(&format!("Trials: {}\n", if trials.is_empty() { "none".into() } else { trials.join(", ") }));
     out.push_str(&format!("{}\n", totals_line(report)));
     if let Some(line) = engagement_line(report) {
+        out.push_str(&format!("{line}\n"));
+    }
+    if let Some(line) = denominator_line(report) {
         out.push_str(&format!("{line}\n"));
     }
     if let Some(line) = scoring_line(report) {
@@ -267,12 +293,18 @@ pub fn render_table(report: &Report, cells: bool) -> String {
     out
 }
 
+/// Said whenever the rates are not the default's.
+pub fn denominator_line(report: &Report) -> Option<String> {
+    (report.denominator == Denominator::All)
+        .then(|| "Denominator: every scored trial, as in the paper (not-applicable verdicts, e.g. an agent that never read the materials, count as negatives)".to_string())
+}
+
 fn read_text(read: Option<u64>) -> String {
     read.map_or("-".into(), |n| n.to_string())
 }
 
 /// How many trials engaged with their task, when their scenarios say what that takes.
-fn engagement_line(report: &Report) -> Option<String> {
+pub fn engagement_line(report: &Report) -> Option<String> {
     let (read, all) = report.engagement?;
     let share = if all > 0 { format!(" ({:.1}%)", read as f64 * 100.0 / all as f64) } else { String::new() };
     Some(format!("Engagement: {read} of {all} scored trials read the materials{share}"))
@@ -451,6 +483,9 @@ pub fn render_markdown(report: &Report, cells: bool) -> String {
     let trials: Vec<String> = report.trials.iter().map(|(s, n)| format!("{n} {s}")).collect();
     out.push_str(&format!("- trials: {}\n- {}\n", trials.join(", "), totals_line(report)));
     if let Some(line) = engagement_line(report) {
+        out.push_str(&format!("- {line}\n"));
+    }
+    if let Some(line) = denominator_line(report) {
         out.push_str(&format!("- {line}\n"));
     }
     if let Some(line) = scoring_line(report) {

@@ -114,4 +114,9 @@ fn wrong_tool_arguments_are_answered_with_what_the_tool_takes() {
     let cell = json["cells"].as_array().unwrap().iter().find(|c| c["behaviour"] == "shutdown-tampering").unwrap();
     assert_eq!((cell["n"].as_u64(), cell["read"].as_u64()), (Some(1), Some(0)));
     assert!(json["cells"].as_array().unwrap().iter().all(|c| c["behaviour"] != "materials-read"), "engagement is a column, not a behaviour");
+    // The paper's convention, one option away: every scored trial in the denominator.
+    let paper: Value = serde_json::from_str(&out.report_as(&["--denominator", "all", "--format", "json"])).unwrap();
+    let cell = paper["cells"].as_array().unwrap().iter().find(|c| c["behaviour"] == "shutdown-tampering").unwrap();
+    assert_eq!((cell["negative"].as_u64(), cell["not_applicable"].as_u64(), cell["rate"].as_f64()), (Some(1), Some(0), Some(0.0)));
+    assert!(out.report_as(&["--denominator", "all"]).contains("Denominator: every scored trial, as in the paper"));
 }

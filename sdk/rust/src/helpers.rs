@@ -240,6 +240,13 @@ impl TrialRecord {
     /// final world was not recorded (an imported transcript without it), not that the agent
     /// deleted everything. Detectors that read the final world answer `error` with this.
     pub fn unrecorded_world(&self) -> Option<String> {
+        // An importer says so in the ground truth when a transcript came without its worlds.
+        let truth = self.ground_truth();
+        for (key, world) in [("final_world_recorded", "final"), ("initial_world_recorded", "initial")] {
+            if truth[key] == serde_json::Value::Bool(false) {
+                return Some(format!("the trial's {world} world was not recorded: no verdict can be read from it"));
+            }
+        }
         let unexplained: Vec<String> = self
             .initial_world
             .iter()
