@@ -87,3 +87,10 @@ fuzz cases="50000" seconds="900":
 lint:
     cargo fmt --all --check
     cargo clippy -p peerpressure -p peerpressure-tests -- -D warnings
+
+# tests/validity: 150+ hand-written transcripts imported with the bundled detectors; prints
+# accuracy, false positives and negatives, errors (docs/validity.md). Part of `just test`.
+# Score the labelled validity corpus.
+validity: plugins build
+    python3 tests/validity/build.py --check
+    cargo test -p peerpressure-tests --test e2e -- validity::the_labelled_corpus_is_scored_as_labelled --nocapture
