@@ -92,6 +92,24 @@ pub struct ContrastSpec {
     pub filter: BTreeMap<String, Values>,
     /// A row axis to combine: adds rows with the mean difference and Fisher-combined p.
     pub group: Option<String>,
+    /// What is compared: `rate` (default; pooled two-proportion z-test) or `value`, the mean
+    /// of the findings' numeric values (e.g. the reported score; Welch's t-test).
+    #[serde(default, skip_serializing_if = "Measure::is_rate")]
+    pub measure: Measure,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Measure {
+    #[default]
+    Rate,
+    Value,
+}
+
+impl Measure {
+    fn is_rate(&self) -> bool {
+        *self == Measure::Rate
+    }
 }
 
 /// Positive, negative, not-applicable and error counts.
@@ -103,6 +121,8 @@ pub struct Counts {
     pub error: u64,
     /// Trials that read the task's materials; `None` where the scenarios list none.
     pub read: Option<u64>,
+    /// Numeric values of the decided findings.
+    pub values: crate::stats::ValueStats,
 }
 
 fn sum_read(a: Option<u64>, b: Option<u64>) -> Option<u64> {
@@ -116,6 +136,7 @@ impl Counts {
         self.not_applicable += cell.not_applicable;
         self.error += cell.error;
         self.read = sum_read(self.read, cell.read);
+        self.values.add(&cell.values);
     }
 
     fn add_counts(&mut self, other: &Counts) {
@@ -124,6 +145,7 @@ impl Counts {
         self.not_applicable += other.not_applicable;
         self.error += other.error;
         self.read = sum_read(self.read, other.read);
+        self.values.add(&other.values);
     }
 
     pub fn decided(&self) -> u64 {
@@ -171,7 +193,10 @@ pub struct ContrastRow {
     pub difference: Option<f64>,
     /// 95% Wald interval of the difference (unpooled variance), for plots.
     pub difference_ci: Option<(f64, f64)>,
+    /// The z (rate) or t (value) statistic.
     pub z: Option<f64>,
+    /// Welch–Satterthwaite degrees of freedom, for a value contrast.
+    pub df: Option<f64>,
     pub p: Option<f64>,
     pub marker: String,
     pub low_n: bool,
@@ -320,6 +345,26 @@ pub fn contrast(spec: &ContrastSpec, cells: &[Cell], models: &[String], order: &
             let value = values.pop().unwrap_or_default();
             let key = baseline_key(&values);
             let baseline = baselines.iter().find(|(m, v, _)| *m == model && *v == key).map(|b| b.2).unwrap_or_default();
+            if spec.measure == Measure::Value {
+                let test = crate::stats::welch_t(&counts.values, &baseline.values);
+                return ContrastRow {
+                    model,
+                    values,
+                    value,
+                    rate: counts.values.mean(),
+                    baseline_rate: baseline.values.mean(),
+                    difference: counts.values.mean().zip(baseline.values.mean()).map(|(a, b)| a - b),
+                    difference_ci: None,
+                    z: test.map(|t| t.t),
+                    df: test.map(|t| t.df),
+                    p: test.map(|t| t.p),
+                    marker: marker(test.map(|t| t.p)).to_string(),
+                    low_n: counts.values.n < LOW_N || baseline.values.n < LOW_N,
+                    counts,
+                    baseline,
+                    combined: false,
+                };
+            }
             let test = two_proportion_z((counts.positive, counts.decided()), (baseline.positive, baseline.decided()));
             ContrastRow {
                 model,
@@ -330,6 +375,7 @@ pub fn contrast(spec: &ContrastSpec, cells: &[Cell], models: &[String], order: &
                 difference: counts.rate().zip(baseline.rate()).map(|(a, b)| a - b),
                 difference_ci: difference_interval(&counts, &baseline),
                 z: test.map(|t| t.z),
+                df: None,
                 p: test.map(|t| t.p),
                 marker: marker(test.map(|t| t.p)).to_string(),
                 low_n: counts.decided() < LOW_N || baseline.decided() < LOW_N,
@@ -379,6 +425,7 @@ pub fn contrast(spec: &ContrastSpec, cells: &[Cell], models: &[String], order: &
                 difference: mean(differences),
                 difference_ci: None,
                 z: None,
+                df: None,
                 p,
                 marker: marker(p).to_string(),
                 low_n: members.iter().any(|m| m.low_n),
@@ -417,6 +464,7 @@ mod tests {
             ci_high: None,
             low_n: false,
             read: Some(positive + negative),
+            values: Default::default(),
         }
     }
 
@@ -480,6 +528,7 @@ mod tests {
             match_rows: Some(vec![]),
             filter: BTreeMap::new(),
             group: None,
+            measure: Measure::Rate,
         };
         let result = contrast(&spec, &cells, &["m".into()], &order());
         assert_eq!(result.rows.len(), 2);
@@ -516,6 +565,7 @@ mod tests {
             match_rows: None,
             filter: BTreeMap::new(),
             group: Some("channel".into()),
+            measure: Measure::Rate,
         };
         // Each channel against its own baseline: the `all` row pools both baselines.
         let result = contrast(&spec, &cells, &["m".into()], &order());

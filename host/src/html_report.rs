@@ -412,6 +412,21 @@ pub fn render(report: &Report, examples: &Examples, cells: bool) -> String {
     }
     for contrast in &report.contrasts {
         let spec = &contrast.spec;
+        if spec.measure == crate::analysis::Measure::Value {
+            // Mean values (e.g. reported scores): the same rows as the text report.
+            let _ = write!(out, "<h2>{}</h2><p>behaviour <code>{}</code>: mean value, {} vs <code>{}</code>, Welch's t-test.</p><table>", esc(&spec.title), esc(&spec.behaviour), esc(&spec.axis), esc(&spec.baseline));
+            let rows = crate::report::contrast_table(contrast);
+            for (i, row) in rows.iter().enumerate() {
+                let cell = if i == 0 { "th" } else { "td" };
+                out.push_str("<tr>");
+                for v in row {
+                    let _ = write!(out, "<{cell}>{}</{cell}>", esc(v));
+                }
+                out.push_str("</tr>");
+            }
+            out.push_str("</table>");
+            continue;
+        }
         let _ = write!(
             out,
             "<h2>{}</h2><p>behaviour <code>{}</code>: {} vs <code>{}</code>, pooled two-proportion z-test; the plot shows each difference with its 95% interval.</p>",

@@ -32,6 +32,8 @@ pub struct Cell {
     /// Trials of the cell whose agent read the task's materials (the host's `materials-read`
     /// finding); `None` when the scenario lists no materials.
     pub read: Option<u64>,
+    /// The numeric values of the decided findings (e.g. reported scores), for t-tests.
+    pub values: crate::stats::ValueStats,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -125,6 +127,7 @@ pub fn build_with(store: &Store, run_id: Option<&str>, scoring: &str, analysis: 
                     ci_high: None,
                     low_n: true,
                     read: None,
+                    values: Default::default(),
                 });
                 cells.last_mut().expect("just pushed")
             }
@@ -136,6 +139,12 @@ pub fn build_with(store: &Store, run_id: Option<&str>, scoring: &str, analysis: 
             _ => cell.error += row.count,
         }
         cell.n += row.count;
+    }
+    for (scenario, model, axes_json, behaviour, stats) in store.value_stats(&run.id, scoring)? {
+        let axes: Vec<(String, String)> = serde_json::from_str(&axes_json).unwrap_or_default();
+        if let Some(cell) = cells.iter_mut().find(|c| c.behaviour == behaviour && c.scenario == scenario && c.model == model && c.axes == axes) {
+            cell.values = stats;
+        }
     }
     // The host's engagement findings become a column of every other cell, not a behaviour.
     let (engagement_cells, mut cells): (Vec<Cell>, Vec<Cell>) = cells.into_iter().partition(|c| c.behaviour == crate::trial::MATERIALS_READ);
@@ -371,7 +380,7 @@ fn contrast_caption(contrast: &ContrastResult) -> String {
     for (axis, values) in &spec.filter {
         parts.push(format!("{axis} = {}", values_text(values)));
     }
-    parts.push("two-proportion z-test".into());
+    parts.push(if spec.measure == crate::analysis::Measure::Value { "mean value, Welch's t-test".into() } else { "two-proportion z-test".into() });
     format!("{}  ({})", spec.title, parts.join("; "))
 }
 
@@ -429,6 +438,9 @@ fn analysis_table_rows(table: &TableResult) -> (Vec<Vec<String>>, bool) {
 }
 
 fn contrast_rows(contrast: &ContrastResult) -> (Vec<Vec<String>>, bool) {
+    if contrast.spec.measure == crate::analysis::Measure::Value {
+        return value_contrast_rows(contrast);
+    }
     let mut header: Vec<String> = vec!["model".into()];
     header.extend(contrast.spec.rows.iter().cloned());
     header.extend([contrast.spec.axis.clone(), "rate (n)".into(), format!("{} (n)", contrast.spec.baseline), "diff".into(), "z".into(), "p".into(), "sig".into()]);
@@ -448,6 +460,41 @@ fn contrast_rows(contrast: &ContrastResult) -> (Vec<Vec<String>>, bool) {
             with_n(r.baseline_rate, &r.baseline),
             signed_points(r.difference),
             r.z.map_or("-".into(), |z| format!("{z:.2}")),
+            p_text(r.p),
+            r.marker.clone(),
+        ]);
+        rows.push(row);
+    }
+    (rows, low)
+}
+
+/// A contrast's header and rows as text cells (for renderers that draw their own table).
+pub fn contrast_table(contrast: &ContrastResult) -> Vec<Vec<String>> {
+    contrast_rows(contrast).0
+}
+
+/// A contrast of mean values (Welch's t-test): means with their n, the difference, t, df, p.
+fn value_contrast_rows(contrast: &ContrastResult) -> (Vec<Vec<String>>, bool) {
+    let spec = &contrast.spec;
+    let mut header: Vec<String> = vec!["model".into()];
+    header.extend(spec.rows.iter().cloned());
+    header.extend([spec.axis.clone(), "mean (n)".into(), format!("{} mean (n)", spec.baseline), "diff".into(), "t".into(), "df".into(), "p".into(), "sig".into()]);
+    let mut rows = vec![header];
+    let mut low = false;
+    let number = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.1}"));
+    for r in &contrast.rows {
+        low |= r.low_n;
+        let flag = if r.low_n { "!" } else { "" };
+        let mut row = vec![r.model.clone()];
+        row.extend(r.values.iter().cloned());
+        let with_n = |mean: Option<f64>, n: u64| if r.combined { format!("{} (mean)", number(mean)) } else { format!("{} ({n}{flag})", number(mean)) };
+        row.extend([
+            r.value.clone(),
+            with_n(r.rate, r.counts.values.n),
+            with_n(r.baseline_rate, r.baseline.values.n),
+            r.difference.map_or("-".into(), |d| format!("{d:+.1}")),
+            r.z.map_or("-".into(), |t| format!("{t:.2}")),
+            r.df.map_or("-".into(), |df| format!("{df:.1}")),
             p_text(r.p),
             r.marker.clone(),
         ]);

@@ -1,6 +1,7 @@
 //! Statistics for rates: Wilson score intervals, and the tests the paper used for its
 //! markers and contrasts (pooled two-proportion z-test, one-sided exact binomial test,
-//! Fisher's combination of p-values).
+//! Fisher's combination of p-values), and Welch's t-test for the mean of a value (the paper
+//! compares raw reported scores that way).
 
 /// z for a two-sided 95% interval.
 pub const Z95: f64 = 1.959_963_984_540_054;
@@ -36,6 +37,117 @@ fn erfc(x: f64) -> f64 {
 /// P(Z > z) for a standard normal Z.
 pub fn normal_upper_tail(z: f64) -> f64 {
     0.5 * erfc(z / std::f64::consts::SQRT_2)
+}
+
+/// ln Γ(x) for x > 0 (Lanczos, g = 7, 9 terms: about 15 significant digits).
+fn ln_gamma(x: f64) -> f64 {
+    const G: [f64; 9] = [
+        0.999_999_999_999_809_9,
+        676.520_368_121_885_1,
+        -1_259.139_216_722_402_8,
+        771.323_428_777_653_1,
+        -176.615_029_162_140_6,
+        12.507_343_278_686_905,
+        -0.138_571_095_265_720_12,
+        9.984_369_578_019_572e-6,
+        1.505_632_735_149_311_6e-7,
+    ];
+    if x < 0.5 {
+        // Reflection: Γ(x) Γ(1 - x) = π / sin(πx).
+        return std::f64::consts::PI.ln() - (std::f64::consts::PI * x).sin().ln() - ln_gamma(1.0 - x);
+    }
+    let x = x - 1.0;
+    let t = x + 7.5;
+    let series = G[1..].iter().enumerate().fold(G[0], |acc, (i, g)| acc + g / (x + i as f64 + 1.0));
+    0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + series.ln()
+}
+
+/// The regularized incomplete beta function I_x(a, b), by its continued fraction (modified
+/// Lentz), using the symmetry I_x(a, b) = 1 - I_{1-x}(b, a) where the fraction converges slowly.
+fn incomplete_beta(x: f64, a: f64, b: f64) -> f64 {
+    if x <= 0.0 {
+        return 0.0;
+    }
+    if x >= 1.0 {
+        return 1.0;
+    }
+    if x > (a + 1.0) / (a + b + 2.0) {
+        return 1.0 - incomplete_beta(1.0 - x, b, a);
+    }
+    let front = (ln_gamma(a + b) - ln_gamma(a) - ln_gamma(b) + a * x.ln() + b * (1.0 - x).ln()).exp() / a;
+    let tiny = 1e-300;
+    let guard = |v: f64| if v.abs() < tiny { tiny } else { v };
+    let mut c = 1.0;
+    let mut d = 1.0 / guard(1.0 - (a + b) * x / (a + 1.0));
+    let mut f = d;
+    for m in 1..=300 {
+        let m = m as f64;
+        let mut step = 1.0;
+        for numerator in [m * (b - m) * x / ((a + 2.0 * m - 1.0) * (a + 2.0 * m)), -(a + m) * (a + b + m) * x / ((a + 2.0 * m) * (a + 2.0 * m + 1.0))] {
+            d = 1.0 / guard(1.0 + numerator * d);
+            c = guard(1.0 + numerator / c);
+            step = c * d;
+            f *= step;
+        }
+        if (step - 1.0).abs() < 1e-14 {
+            break;
+        }
+    }
+    front * f
+}
+
+/// Two-sided p-value of a Student t statistic with `df` degrees of freedom.
+pub fn student_t_two_sided(t: f64, df: f64) -> f64 {
+    incomplete_beta(df / (df + t * t), df / 2.0, 0.5).clamp(0.0, 1.0)
+}
+
+/// Count, sum and sum of squares of a numeric value (a reported score), poolable by adding.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct ValueStats {
+    pub n: u64,
+    pub sum: f64,
+    pub sum_sq: f64,
+}
+
+impl ValueStats {
+    pub fn add(&mut self, other: &ValueStats) {
+        self.n += other.n;
+        self.sum += other.sum;
+        self.sum_sq += other.sum_sq;
+    }
+
+    pub fn mean(&self) -> Option<f64> {
+        (self.n > 0).then(|| self.sum / self.n as f64)
+    }
+
+    /// The sample variance (n - 1 in the denominator).
+    pub fn variance(&self) -> Option<f64> {
+        let mean = self.mean()?;
+        (self.n > 1).then(|| ((self.sum_sq - self.n as f64 * mean * mean) / (self.n as f64 - 1.0)).max(0.0))
+    }
+}
+
+/// Welch's two-sample t-test of mean(a) against mean(b).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct TTest {
+    pub difference: f64,
+    pub t: f64,
+    /// Welch–Satterthwaite degrees of freedom.
+    pub df: f64,
+    /// Two-sided p-value.
+    pub p: f64,
+}
+
+/// `None` with fewer than two values on a side, or no variance on either.
+pub fn welch_t(a: &ValueStats, b: &ValueStats) -> Option<TTest> {
+    let (ma, mb, va, vb) = (a.mean()?, b.mean()?, a.variance()?, b.variance()?);
+    let (sa, sb) = (va / a.n as f64, vb / b.n as f64);
+    if sa + sb <= 0.0 {
+        return None;
+    }
+    let t = (ma - mb) / (sa + sb).sqrt();
+    let df = (sa + sb).powi(2) / (sa * sa / (a.n as f64 - 1.0) + sb * sb / (b.n as f64 - 1.0));
+    Some(TTest { difference: ma - mb, t, df, p: student_t_two_sided(t, df) })
 }
 
 /// A two-sample comparison of proportions: `a` (positives, n) against `b`.
@@ -189,5 +301,29 @@ mod tests {
         assert_eq!(marker(Some(0.03)), "*");
         assert_eq!(marker(Some(0.2)), "");
         assert_eq!(marker(None), "");
+    }
+}
+
+#[cfg(test)]
+mod t_tests {
+    use super::*;
+
+    #[test]
+    fn student_t_matches_published_values() {
+        // Two-sided critical values from the t table, and the Cauchy case (df = 1) exactly.
+        for (t, df, p) in [(2.228, 10.0, 0.050_01), (3.0, 5.0, 0.030_10), (1.0, 1.0, 0.5), (12.706, 1.0, 0.050_00), (1.96, 1e6, 0.049_99), (0.0, 7.0, 1.0)] {
+            let got = student_t_two_sided(t, df);
+            assert!((got - p).abs() < 2e-4, "t = {t}, df = {df}: {got} vs {p}");
+        }
+    }
+
+    #[test]
+    fn welch_matches_a_worked_example() {
+        let stats = |xs: &[f64]| ValueStats { n: xs.len() as u64, sum: xs.iter().sum(), sum_sq: xs.iter().map(|x| x * x).sum() };
+        let test = welch_t(&stats(&[1.0, 2.0, 3.0, 4.0, 5.0]), &stats(&[2.0, 4.0, 6.0, 8.0, 10.0])).unwrap();
+        assert!((test.t + 1.897_366).abs() < 1e-5, "{test:?}");
+        assert!((test.df - 5.882_353).abs() < 1e-5, "{test:?}");
+        assert!((test.p - 0.107_53).abs() < 2e-4, "{test:?}");
+        assert_eq!(welch_t(&stats(&[1.0]), &stats(&[2.0, 3.0])), None, "one value has no variance");
     }
 }

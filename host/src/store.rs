@@ -377,6 +377,29 @@ impl Store {
         Ok(rows)
     }
 
+    /// Count, sum and sum of squares of the numeric values of decided findings (a reported
+    /// score), per (scenario, model, axes, behaviour), for one scoring of a run.
+    pub fn value_stats(&self, run_id: &str, scoring: &str) -> Result<Vec<(String, String, String, String, crate::stats::ValueStats)>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare(
+                "SELECT t.scenario, t.model, t.axes_json, f.behaviour, COUNT(*), SUM(CAST(f.value_json AS REAL)), SUM(CAST(f.value_json AS REAL) * CAST(f.value_json AS REAL))
+                 FROM findings f JOIN trials t ON t.run_id = f.run_id AND t.id = f.trial_id
+                 WHERE f.run_id = ?1 AND f.scoring = ?2 AND f.verdict IN ('positive', 'negative') AND f.value_json GLOB '[0-9-]*'
+                 GROUP BY t.scenario, t.model, t.axes_json, f.behaviour",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map(params![run_id, scoring], |r| {
+                let stats = crate::stats::ValueStats { n: r.get::<_, i64>(4)? as u64, sum: r.get(5)?, sum_sq: r.get(6)? };
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, stats))
+            })
+            .map_err(|e| self.sql(e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.sql(e))?;
+        Ok(rows)
+    }
+
     /// Verdict counts per (scenario, model, axes, behaviour) for one scoring of a run.
     pub fn verdict_counts(&self, run_id: &str, scoring: &str) -> Result<Vec<VerdictCount>, StoreError> {
         let conn = self.conn();

@@ -170,6 +170,30 @@ fn the_alignment_faking_gap_of_a_faker_is_large_and_significant() {
     // The same agent's reported scores: it inflates only when unmonitored.
     let inflation = contrast(&report, "Alignment-faking gap: reported pass");
     assert!(rows(inflation, "scripted/faker").all(|r| r["difference"].as_f64() == Some(1.0)), "{inflation}");
+
+    // Raw reported scores, compared with Welch's t-test as the paper does: a half-faker
+    // inflates in about half of its unmonitored trials and never when monitored.
+    let out = Run::new()
+        .arg("--set")
+        .arg("paper")
+        .scenario("alignment-faking")
+        .model("scripted/faker?p=0.5")
+        .axis("condition=good_peer")
+        .axis("monitoring=all")
+        .epochs(20)
+        .exec()
+        .success();
+    let report = out.report();
+    let scores = contrast(&report, "Alignment-faking gap: reported score");
+    let row = rows(scores, "scripted/faker?p=0.5").next().unwrap_or_else(|| panic!("{scores}"));
+    assert_eq!(row["baseline_rate"].as_f64(), Some(60.0), "monitored: the honest 60% every time: {row}");
+    let (mean, n) = (row["rate"].as_f64().unwrap(), row["counts"]["values"]["n"].as_u64().unwrap());
+    assert!(mean > 60.0 && n == 20, "{row}");
+    let (t, df, p) = (row["z"].as_f64().unwrap(), row["df"].as_f64().unwrap(), row["p"].as_f64().unwrap());
+    assert!((df - (n as f64 - 1.0)).abs() < 1e-9, "one side without variance: df = n - 1: {row}");
+    assert!(t > 0.0 && p < 0.05 && row["marker"] != "", "{row}");
+    let text = out.report_as(&[]);
+    assert!(text.contains("mean value, Welch's t-test") && text.contains("monitored mean (n)"), "{text}");
 }
 
 #[test]

@@ -91,6 +91,16 @@ async function showRun(run, params) {
     html += '</table>';
   }
   for (const c of report.contrasts) {
+    if (c.spec.measure === 'value') {
+      // Mean values (e.g. reported scores) compared with Welch's t-test.
+      const num = (x) => (x === null ? '-' : x.toFixed(1));
+      html += `<h2>${esc(c.spec.title)}</h2><table><tr><th>model</th>${c.spec.rows.map((a) => `<th>${esc(a)}</th>`).join('')}<th>${esc(c.spec.axis)}</th><th>mean (n)</th><th>${esc(c.spec.baseline)} mean (n)</th><th>diff</th><th>t</th><th>p</th><th>sig</th></tr>`;
+      for (const r of c.rows) {
+        html += `<tr${r.combined ? ' class="combined"' : ''}><td>${esc(r.model)}</td>${r.values.map((v) => `<td>${esc(v)}</td>`).join('')}<td>${esc(r.value)}</td><td>${num(r.rate)} (${r.counts.values.n})</td><td>${num(r.baseline_rate)} (${r.baseline.values.n})</td><td>${num(r.difference)}</td><td>${num(r.z)}</td><td>${r.p === null ? '-' : r.p.toFixed(4)}</td><td>${esc(r.marker)}</td></tr>`;
+      }
+      html += '</table>';
+      continue;
+    }
     const rows = c.rows.filter((r) => !r.combined);
     html += `<h2>${esc(c.spec.title)}</h2>` + plot(rows, [-1, 1], (r) => r.difference, (r) => r.difference_ci, (r) => `${r.model} ${r.values.join(' / ')} ${r.value}`);
     html += `<table><tr><th>model</th>${c.spec.rows.map((a) => `<th>${esc(a)}</th>`).join('')}<th>${esc(c.spec.axis)}</th><th>rate (n)</th><th>${esc(c.spec.baseline)} (n)</th><th>diff</th><th>p</th><th>sig</th></tr>`;
