@@ -31,7 +31,7 @@ plugins: setup toolchains
 build:
     cargo build -p peerpressure
 
-# Run the paper suite (sets/paper.toml, 275 configurations) on two scripted reference agents,
+# Run the paper suite (sets/paper.toml, 293 configurations) on two scripted reference agents,
 # 5 trials per configuration, and print the tables and contrasts.
 demo: plugins build
     rm -f out/demo.db out/demo.db-wal out/demo.db-shm
