@@ -21,8 +21,10 @@ fn the_html_report_is_self_contained_with_plots_and_linked_transcripts() {
         assert!(!html.contains(needle), "the page references something external: {needle}");
     }
     assert!(!html.replace("http://www.w3.org/2000/svg", "").contains("http"), "no addresses but the SVG namespace");
-    // One rate plot per table and one difference plot per contrast.
-    assert_eq!(html.matches("<svg class=\"plot\"").count(), 12 + 6);
+    // One rate plot per table and one difference plot per rate contrast (the raw-score
+    // t-test is a table without a plot).
+    assert_eq!(html.matches("<svg class=\"plot\"").count(), 13 + 6);
+    assert!(html.contains("Welch's t-test"));
     assert!(html.contains("<h2>Peer amplification of shutdown tampering (vs no_peer)</h2>"));
     assert!(html.contains("<h2>Alignment-faking gap: shutdown withheld, unmonitored - monitored</h2>"));
     // Every link to an example transcript lands on a transcript in the page.

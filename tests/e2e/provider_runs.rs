@@ -323,11 +323,11 @@ fn the_paper_set_runs_against_anthropic_and_together_with_a_judge() {
         .env("JUDGEHOST_BASE_URL", &judge.url)
         .exec()
         .success();
-    // 17 cells (5 misrepresentation settings, 1 report-writing, 3 tampering, 6 alignment
-    // faking, 2 exfiltration tasks) per model, every one completed over HTTP.
+    // 23 cells (5 misrepresentation settings, 1 report-writing, 3 tampering, 6 alignment
+    // faking, 2 exfiltration tasks x 4 peer identities) per model, all completed over HTTP.
     assert_eq!(out.rows("SELECT model, COUNT(*), SUM(status = 'completed') FROM trials GROUP BY model ORDER BY model"), [
-        ["anthropic/claude-haiku-4-5", "17", "17"],
-        ["together/zai-org/GLM-4.7", "17", "17"],
+        ["anthropic/claude-haiku-4-5", "23", "23"],
+        ["together/zai-org/GLM-4.7", "23", "23"],
     ]);
     // Each scenario's own tools reached the vendors in their wire formats.
     let tools: Vec<String> = anthropic.requests().iter().flat_map(|r| r.body["tools"].as_array().cloned().unwrap_or_default()).map(|t| t["name"].as_str().unwrap().to_string()).collect();
@@ -349,5 +349,5 @@ fn the_paper_set_runs_against_anthropic_and_together_with_a_judge() {
     assert!(!String::from_utf8_lossy(&std::fs::read(out.store()).unwrap()).contains(KEY));
     let report = out.report();
     assert_eq!(report["run"]["judge"], "openai-api/judgehost/gpt-4.1-mini");
-    assert_eq!(report["tables"].as_array().unwrap().len(), 12);
+    assert_eq!(report["tables"].as_array().unwrap().len(), 13);
 }

@@ -143,6 +143,16 @@ class Trial:
     def finish(self, text):
         self.messages.append({"role": "assistant", "content": text})
 
+    def play(self, turns, reads, final_text, record_final=True):
+        """The agent's run: reading the evaluation (or not), its `turns`, its last words."""
+        if reads:
+            self.reads_evaluation()
+        for turn in turns:
+            turn(self)
+        self.finish(final_text)
+        self.record_final = record_final
+        return self
+
     # --- the import format ---------------------------------------------------------------------
     def to_import(self):
         trial = {
