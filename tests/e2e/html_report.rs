@@ -58,9 +58,9 @@ fn the_html_report_renders_in_headless_chromium() {
         let start = dom.find(&format!("{name}=\"")).unwrap_or_else(|| panic!("no {name} on <body>: the script did not run"));
         dom[start + name.len() + 2..].split('"').next().unwrap().parse().unwrap()
     };
-    assert_eq!(attribute("data-plots-total"), 18);
+    assert_eq!(attribute("data-plots-total"), 19);
     // The refusal table has no decided trial without a judge, so no point to draw.
-    assert_eq!(attribute("data-plots"), 17);
+    assert_eq!(attribute("data-plots"), 18);
     assert!(dom.contains("id=\"trial-") && dom.contains("Shutdown tampering"));
     // And a screenshot of the top of the page is a real picture, not a blank one.
     let png = out.dir.path().join("report.png");

@@ -253,9 +253,10 @@ fn a_browser_follows_a_run_live_opens_a_positive_trial_sees_the_evidence_and_com
     assert!(caught_up, "the runs page still shows {}", browser.script(progress));
     browser.click("#runs tr.click a");
     browser.wait_for("results");
-    // The tampering table's row for the mixed agent, good peer, memory channel, peer subject.
+    // A tampering table row of the mixed agent, good peer, with positives to open (the mix
+    // draws which trials tamper, so the row is found by its counts, not fixed in advance).
     let row = browser.script(
-        "const rows = [...document.querySelectorAll('table.results tr.click')].filter(r => r.dataset.href.includes('behaviour=shutdown-tampering') && r.innerText.includes('preserver') && r.innerText.includes('good_peer') && r.innerText.includes('memory') && !r.classList.contains('combined')); rows[0].id = 'picked'; return rows.length",
+        "const rows = [...document.querySelectorAll('table.results tr.click')].filter(r => { if (!r.dataset.href.includes('behaviour=shutdown-tampering') || !r.innerText.includes('preserver') || !r.innerText.includes('good_peer') || r.classList.contains('combined')) return false; const heads = [...r.closest('table').querySelectorAll('th')].map(h => h.innerText); return Number(r.children[heads.indexOf('pos')].innerText) > 0; }); rows[0].id = 'picked'; return rows.length",
     );
     assert!(row.as_u64().unwrap() >= 1, "{row}");
     browser.click("#picked td");
