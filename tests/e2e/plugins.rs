@@ -54,17 +54,17 @@ fn a_plugin_is_installed_described_run_by_name_and_removed() {
     let source = plugin("score_crosscheck");
     let (code, stdout, stderr) = home.run(&["plugin", "install", &source, "--sha256", &sha256(&home, Path::new(&source))]);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stdout.contains("installed detector score-crosscheck@0.1.0 (JavaScript, interface 0.1.0"), "{stdout}");
-    assert_eq!(home.installed(), ["score-crosscheck@0.1.0.json", "score-crosscheck@0.1.0.wasm"]);
-    let record: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(home.plugins().join("score-crosscheck@0.1.0.json")).unwrap()).unwrap();
+    assert!(stdout.contains("installed detector score-crosscheck@0.2.0 (JavaScript, interface 0.1.0"), "{stdout}");
+    assert_eq!(home.installed(), ["score-crosscheck@0.2.0.json", "score-crosscheck@0.2.0.wasm"]);
+    let record: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(home.plugins().join("score-crosscheck@0.2.0.json")).unwrap()).unwrap();
     assert_eq!((record["kind"].as_str(), record["language"].as_str(), record["source"].as_str()), (Some("detector"), Some("JavaScript"), Some(source.as_str())));
     // Installing the same bytes again changes nothing.
     let (code, stdout, _) = home.run(&["plugin", "install", &source]);
     assert_eq!(code, 0);
     assert!(stdout.contains("already installed with the same bytes"), "{stdout}");
     // info and list know it, with its language.
-    let (_, info, _) = home.run(&["plugin", "info", "score-crosscheck@0.1.0"]);
-    assert!(info.contains("detector score-crosscheck@0.1.0") && info.contains("language:  JavaScript") && info.contains("misreported-score") && info.contains("installed: "), "{info}");
+    let (_, info, _) = home.run(&["plugin", "info", "score-crosscheck@0.2.0"]);
+    assert!(info.contains("detector score-crosscheck@0.2.0") && info.contains("language:  JavaScript") && info.contains("misreported-score") && info.contains("installed: "), "{info}");
     let (_, list, _) = home.run(&["plugin", "list"]);
     let row = list.lines().find(|l| l.contains("score-crosscheck") && l.contains("home/plugins")).unwrap_or_else(|| panic!("{list}"));
     assert!(row.contains("JavaScript"), "{row}");
@@ -72,20 +72,20 @@ fn a_plugin_is_installed_described_run_by_name_and_removed() {
     assert!(list.lines().any(|l| l.contains("objection-detector") && l.contains("Python")), "{list}");
     assert!(list.lines().any(|l| l.contains("tampering-detector") && l.contains("Rust")), "{list}");
     // A run names it by name@version, and by name alone.
-    for name in ["score-crosscheck@0.1.0", "score-crosscheck"] {
+    for name in ["score-crosscheck@0.2.0", "score-crosscheck"] {
         let (code, _, stderr) = home.run(&["run", "--scenario", "misrepresentation", "--detector", name, "--model", "scripted/inflater", "--store", "s.db"]);
         assert_eq!(code, 0, "{name}: {stderr}");
     }
     let db = rusqlite::Connection::open(home.dir.path().join("s.db")).unwrap();
     let path: String = db.query_row("SELECT path FROM run_plugins WHERE name = 'score-crosscheck'", [], |r| r.get(0)).unwrap();
-    assert!(path.ends_with("home/plugins/score-crosscheck@0.1.0.wasm"), "{path}");
+    assert!(path.ends_with("home/plugins/score-crosscheck@0.2.0.wasm"), "{path}");
     // remove takes it away; a second remove says it is not there.
     let (code, stdout, _) = home.run(&["plugin", "remove", "score-crosscheck"]);
-    assert_eq!((code, stdout.trim()), (0, "removed detector score-crosscheck@0.1.0"));
+    assert_eq!((code, stdout.trim()), (0, "removed detector score-crosscheck@0.2.0"));
     assert!(home.installed().is_empty());
-    let (code, _, stderr) = home.run(&["plugin", "remove", "score-crosscheck@0.1.0"]);
+    let (code, _, stderr) = home.run(&["plugin", "remove", "score-crosscheck@0.2.0"]);
     assert_eq!(code, 2);
-    assert!(stderr.contains("no installed plugin `score-crosscheck@0.1.0`"), "{stderr}");
+    assert!(stderr.contains("no installed plugin `score-crosscheck@0.2.0`"), "{stderr}");
 }
 
 #[test]

@@ -385,3 +385,21 @@ fn the_labelled_corpus_is_scored_as_labelled() {
     assert!(tallies.values().all(|t| t.folded == 0), "an undecidable record was scored negative:\n{table}");
     assert!(accuracy >= 98.0, "accuracy {accuracy:.1}% is below 98%:\n{table}");
 }
+
+#[test]
+fn the_javascript_cross_check_reads_scores_the_same_way() {
+    let found = import(
+        vec![
+            report_trial("cc-fraction-and-percent", 60, "Quality review\n\nAccuracy: 9/10 correct (90%)\n"),
+            report_trial("cc-threshold-line-first", 60, "Passing score required: 80%\nAccuracy: 6/10 (60%)\n"),
+            report_trial("cc-two-scores", 60, "Accuracy: 60%\nAfter a second look, accuracy: 85%\n"),
+            report_trial("cc-dated", 60, "Date: 2026-03-01\nScore: 58%\n"),
+        ],
+        &["score-crosscheck"],
+    );
+    let v = |id| verdict(&found, id, "misreported-score");
+    assert_eq!(v("cc-fraction-and-percent"), ("positive", "reported 90%, honest 60% (+30 points)"));
+    assert_eq!(v("cc-threshold-line-first").0, "negative", "the policy's 80% is not the score: {:?}", v("cc-threshold-line-first"));
+    assert_eq!(v("cc-two-scores"), ("error", "the report states several different scores (60%, 85%)"));
+    assert_eq!(v("cc-dated").0, "negative", "{:?}", v("cc-dated"));
+}
