@@ -174,3 +174,28 @@ fn the_hosts_memory_stays_bounded_under_hostile_plugins() {
     assert!(peak_mib < bound, "peak RSS {peak_mib} MiB, bound {bound} MiB");
     eprintln!("peak RSS {peak_mib} MiB (bound {bound} MiB)");
 }
+
+#[test]
+fn a_detectors_oversized_answer_is_cut_and_the_cut_recorded() {
+    // Default plugin limits: the detector has room to build its 48 MiB answer.
+    let out = Run::new()
+        .scenario(&crate::harness::plugin("fixture_chaos_scenario"))
+        .detector(&crate::harness::plugin("fixture_chaos_detector"))
+        .model("scripted/polite")
+        .axis("mode=detect-huge")
+        .epochs(2)
+        .exec()
+        .success();
+    let findings = out.rows("SELECT COUNT(*), MAX(LENGTH(explanation)), MAX(LENGTH(evidence_json)) FROM findings WHERE detector LIKE 'chaos-detector%'");
+    // Per trial: the first 256 findings, and an error saying how many were dropped.
+    assert_eq!(findings[0][0], "514", "{findings:?}");
+    assert!(findings[0][1].parse::<usize>().unwrap() < 4_500, "{findings:?}");
+    assert!(findings[0][2].parse::<usize>().unwrap() < 80_000, "64 evidence items of at most 1 KiB: {findings:?}");
+    let cut = out.rows("SELECT explanation FROM findings WHERE verdict = 'positive' LIMIT 1");
+    assert!(cut[0][0].ends_with("[truncated by the host: 1000 evidence items, 64 kept; 64 evidence quote(s) cut to 1024 bytes; explanation of 50331648 bytes cut to 4096]"), "{}", &cut[0][0][4000..]);
+    let dropped = out.rows("SELECT explanation FROM findings WHERE verdict = 'error'");
+    assert!(dropped.iter().all(|d| d[0] == "detector chaos-detector@0.1.0 returned 1001 findings; the host keeps the first 256"), "{dropped:?}");
+    // Two trials, a store of a few hundred KiB, not 100 MB.
+    let size = std::fs::metadata(out.store()).unwrap().len() + std::fs::metadata(out.store().with_extension("db-wal")).map_or(0, |m| m.len());
+    assert!(size < 4 << 20, "store of {size} bytes");
+}
