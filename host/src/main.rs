@@ -238,7 +238,7 @@ enum NewLang {
     Js,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, PartialEq, ValueEnum)]
 enum ExportFormat {
     /// One trial per line: spec, setup, transcript, world events and findings.
     Jsonl,
@@ -388,7 +388,7 @@ async fn dispatch(cli: Cli) -> Result<()> {
             execute(runtime, request, &exec).await
         }
         Command::Report(args) => {
-            let store = open_existing(&args.store)?;
+            let store = open_for_reading(&args.store)?;
             let analysis = match &args.set {
                 Some(arg) => Some(plugin_set::locate(arg).and_then(|path| PluginSet::load(&path)).map_err(bad)?.analysis()),
                 None => None,
@@ -414,7 +414,7 @@ async fn dispatch(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::View { store, port } => {
-            let opened = open_existing(&store)?;
+            let opened = open_for_reading(&store)?;
             let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.with_context(|| format!("failed to listen on 127.0.0.1:{port}")).map_err(input)?;
             let address = listener.local_addr().context("failed to read the listening address")?;
             eprintln!("PeerPressure viewer: http://{address}/ (store {}); stop with Ctrl-C", store.display());
@@ -422,7 +422,7 @@ async fn dispatch(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Runs { store } => {
-            let store = open_existing(&store)?;
+            let store = open_for_reading(&store)?;
             for (id, created, trials) in store.runs().context("failed to list runs")? {
                 let scorings: Vec<String> = store.scorings(&id).context("failed to list scorings")?.into_iter().map(|s| s.id).collect();
                 let rescored = if scorings.is_empty() { String::new() } else { format!("  re-scorings: {}", scorings.join(", ")) };
@@ -509,31 +509,39 @@ async fn dispatch(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Export { run, store, format, scoring, out } => {
-            let store = open_existing(&store)?;
+            let store = open_for_reading(&store)?;
             let record = store.run(run.as_deref()).map_err(input)?.ok_or_else(|| bad(format!("the store has no run {}", run.as_deref().unwrap_or("yet"))))?;
             if scoring != RUN_SCORING && !store.scorings(&record.id).map_err(input)?.iter().any(|s| s.id == scoring) {
                 return Err(bad(format!("run {} has no scoring `{scoring}` (see: peerpressure runs)", record.id)));
             }
-            let trials = store.trial_dumps(&record.id, &scoring).context("failed to read the run's trials")?;
-            let text = match format {
-                ExportFormat::Jsonl => trials.iter().map(|t| format!("{}\n", serde_json::json!({"run": record.id, "trial": t}))).collect::<String>(),
-                ExportFormat::Csv => export_findings_csv(&record.id, &trials),
-                ExportFormat::Inspect => {
-                    let dir = out.ok_or_else(|| bad("--format inspect writes one log per scenario and model: name a directory with --out DIR"))?;
-                    std::fs::create_dir_all(&dir).with_context(|| format!("failed to create {}", dir.display()))?;
-                    for (name, log) in peerpressure::inspect_log::logs(&record, &trials) {
-                        let path = dir.join(&name);
-                        std::fs::write(&path, serde_json::to_string(&log).context("failed to encode an Inspect log")?).with_context(|| format!("failed to write {}", path.display()))?;
-                        eprintln!("wrote {}", path.display());
-                    }
-                    return Ok(());
+            if format == ExportFormat::Inspect {
+                // Inspect logs hold a scenario and model's samples in one JSON document.
+                let trials = store.trial_dumps(&record.id, &scoring).context("failed to read the run's trials")?;
+                let dir = out.ok_or_else(|| bad("--format inspect writes one log per scenario and model: name a directory with --out DIR"))?;
+                std::fs::create_dir_all(&dir).with_context(|| format!("failed to create {}", dir.display()))?;
+                for (name, log) in peerpressure::inspect_log::logs(&record, &trials) {
+                    let path = dir.join(&name);
+                    std::fs::write(&path, serde_json::to_string(&log).context("failed to encode an Inspect log")?).with_context(|| format!("failed to write {}", path.display()))?;
+                    eprintln!("wrote {}", path.display());
                 }
-            };
-            match out {
-                Some(path) => std::fs::write(&path, text).with_context(|| format!("failed to write {}", path.display()))?,
-                None => emit(&text)?,
+                return Ok(());
             }
-            Ok(())
+            // JSONL and CSV stream: one trial is read, written and dropped at a time.
+            use std::io::Write;
+            let sink: Box<dyn Write> = match &out {
+                Some(path) => Box::new(std::fs::File::create(path).with_context(|| format!("failed to write {}", path.display()))?),
+                None => Box::new(std::io::stdout().lock()),
+            };
+            let mut sink = std::io::BufWriter::with_capacity(1 << 16, sink);
+            let written = stream_export(&store, &record.id, &scoring, format == ExportFormat::Csv, &mut sink).and_then(|()| sink.flush().map_err(anyhow::Error::from));
+            match written {
+                // A reader that stops early (`| head`) ends the export quietly.
+                Err(e) if e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)) => std::process::exit(0),
+                other => other.with_context(|| match &out {
+                    Some(path) => format!("failed to export to {}", path.display()),
+                    None => "failed to export to standard output".to_string(),
+                }),
+            }
         }
         Command::Plugin(PluginCommand::List) => plugin_list().await,
         Command::Plugin(PluginCommand::Install { source, sha256 }) => {
@@ -613,6 +621,14 @@ fn open_existing(path: &std::path::Path) -> Result<Store> {
         return Err(bad(format!("the store {} does not exist: the store has no runs yet", path.display())));
     }
     Store::open(path).map_err(input)
+}
+
+/// An existing store, for commands that only read it.
+fn open_for_reading(path: &std::path::Path) -> Result<Store> {
+    if !path.is_file() {
+        return Err(bad(format!("the store {} does not exist: the store has no runs yet", path.display())));
+    }
+    Store::open_read_only(path).map_err(input)
 }
 
 fn runtime_config(exec: &ExecArgs) -> RuntimeConfig {
@@ -829,7 +845,37 @@ async fn execute(runtime: Arc<Runtime>, mut request: RunRequest, exec: &ExecArgs
 }
 
 /// One row per finding, with the trial's identity.
-fn export_findings_csv(run: &str, trials: &[serde_json::Value]) -> String {
+/// Writes a run's trials as JSONL, or its findings as CSV, trial by trial.
+fn stream_export(store: &Store, run: &str, scoring: &str, csv: bool, sink: &mut dyn std::io::Write) -> Result<()> {
+    if csv {
+        sink.write_all(FINDINGS_CSV_HEADER.as_bytes())?;
+    }
+    let mut failed: Option<std::io::Error> = None;
+    let read = store.for_each_trial_dump(run, scoring, |trial| {
+        let written = if csv {
+            sink.write_all(findings_csv_rows(run, &trial).as_bytes())
+        } else {
+            serde_json::to_writer(&mut *sink, &serde_json::json!({"run": run, "trial": trial}))
+                .map_err(|e| e.io_error_kind().map_or_else(|| std::io::Error::other(e), std::io::Error::from))
+                .and_then(|()| sink.write_all(b"\n"))
+        };
+        // Stop reading at the first write that fails (a closed pipe, a full disk).
+        written.map_err(|e| {
+            let message = e.to_string();
+            failed = Some(e);
+            peerpressure::store::StoreError::Data { path: String::new(), message }
+        })
+    });
+    if let Some(e) = failed {
+        return Err(e.into());
+    }
+    read.context("failed to read the run's trials")
+}
+
+const FINDINGS_CSV_HEADER: &str = "run,trial,scenario,model,axes,epoch,status,detector,behaviour,verdict,value,explanation\n";
+
+/// One trial's findings as CSV rows.
+fn findings_csv_rows(run: &str, t: &serde_json::Value) -> String {
     let field = |v: &serde_json::Value| {
         let text = match v {
             serde_json::Value::String(s) => s.clone(),
@@ -838,8 +884,8 @@ fn export_findings_csv(run: &str, trials: &[serde_json::Value]) -> String {
         };
         if text.contains([',', '"', '\n']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text }
     };
-    let mut out = String::from("run,trial,scenario,model,axes,epoch,status,detector,behaviour,verdict,value,explanation\n");
-    for t in trials {
+    let mut out = String::new();
+    {
         let axes: Vec<String> = t["axes"].as_array().into_iter().flatten().map(|a| format!("{}={}", a[0].as_str().unwrap_or(""), a[1].as_str().unwrap_or(""))).collect();
         for f in t["findings"].as_array().into_iter().flatten() {
             let row = [

@@ -138,6 +138,9 @@ pub struct Store {
 const ADDITIVE: &str = "
 CREATE INDEX IF NOT EXISTS trials_by_model ON trials (run_id, model);
 CREATE INDEX IF NOT EXISTS findings_by_verdict ON findings (run_id, scoring, behaviour, verdict, trial_id);
+-- one trial's findings under one scoring (exports, the viewer's trial page, report examples):
+-- without it SQLite plans that lookup on findings_by_scoring and scans every trial's findings
+CREATE INDEX IF NOT EXISTS findings_by_trial_scoring ON findings (run_id, trial_id, scoring);
 CREATE TABLE IF NOT EXISTS scorings (
     run_id TEXT NOT NULL, id TEXT NOT NULL, created_at TEXT NOT NULL, record_json TEXT NOT NULL,
     PRIMARY KEY (run_id, id)
@@ -218,6 +221,15 @@ pub fn now_rfc3339() -> String {
     text
 }
 
+/// A run's trials with their setup and worlds, in id order (optionally only some ids).
+const TRIAL_DUMP_QUERY: &str = "SELECT id, scenario, model, agent, epoch, seed, axes_json, status, error, turns, usage_json, cost, setup_json, initial_world_json, final_world_json
+     FROM trial_details WHERE run_id = ?1 AND (?2 IS NULL OR id IN (SELECT value FROM json_each(?2))) ORDER BY id";
+/// One trial's transcript, events and findings: every export and trial page runs these per
+/// trial, so each must be planned on an index that starts with the trial (tested below).
+const MESSAGES_OF_TRIAL: &str = "SELECT idx, role, content, reasoning, tool_calls_json, tool_call_id, is_error FROM messages WHERE run_id = ?1 AND trial_id = ?2 ORDER BY idx";
+const EVENTS_OF_TRIAL: &str = "SELECT idx, kind, machine, path, target, before, after, tool_call_id, turn FROM events WHERE run_id = ?1 AND trial_id = ?2 ORDER BY idx";
+const FINDINGS_OF_TRIAL: &str = "SELECT detector, behaviour, verdict, explanation, evidence_json, value_json FROM findings WHERE run_id = ?1 AND trial_id = ?2 AND scoring = ?3";
+
 impl Store {
     /// Opens (creating if needed) a store file.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
@@ -247,6 +259,36 @@ impl Store {
         }
         // Additive tables (readers that do not know them ignore them): created on every open.
         conn.execute_batch(ADDITIVE).map_err(sql)?;
+        Ok(Store { path: shown, conn: Mutex::new(conn) })
+    }
+
+    /// Opens an existing store for reading only: nothing is created, migrated or checkpointed,
+    /// so `report`, `export`, `runs` and `view` never write to a store (or its write-ahead
+    /// log) and can read one that a run is still writing. A store written by an older host
+    /// that lacks a table added since is brought up to date once, by a read-write open.
+    pub fn open_read_only(path: &Path) -> Result<Self, StoreError> {
+        use rusqlite::OpenFlags;
+        let shown = path.display().to_string();
+        let open_err = |source| StoreError::Open { path: shown.clone(), source };
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+        let conn = Connection::open_with_flags(path, flags).map_err(open_err)?;
+        let sql = |source| StoreError::Sql { path: shown.clone(), source };
+        conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(sql)?;
+        // Sorts and groupings of a report stay in memory instead of temporary files.
+        conn.pragma_update(None, "temp_store", "MEMORY").map_err(sql)?;
+        let found: Option<String> = conn.query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get(0)).optional().map_err(open_err)?;
+        match found.map(|v| v.parse::<i64>().unwrap_or(i64::MAX)) {
+            Some(v) if v > SCHEMA_VERSION => return Err(StoreError::TooNew { path: shown, found: v }),
+            Some(_) => {}
+            None => return Err(StoreError::Open { path: shown, source: rusqlite::Error::InvalidQuery }),
+        }
+        let current: bool = conn
+            .query_row("SELECT COUNT(*) = 2 FROM sqlite_master WHERE name IN ('scorings', 'findings_by_trial_scoring')", [], |r| r.get(0))
+            .map_err(sql)?;
+        if !current {
+            drop(conn);
+            return Self::open(path);
+        }
         Ok(Store { path: shown, conn: Mutex::new(conn) })
     }
 
@@ -454,34 +496,39 @@ impl Store {
     }
 
     fn dumps(&self, run_id: &str, scoring: &str, only: Option<&[String]>) -> Result<Vec<serde_json::Value>, StoreError> {
+        let mut out = Vec::new();
+        self.visit_dumps(run_id, scoring, only, |trial| {
+            out.push(trial);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Calls `visit` with each trial of a run as [`Store::trial_dumps`] gives it, one at a time
+    /// in id order, so an export of a million trials holds one in memory (each per-trial query
+    /// is planned on an index of the trial: see the query-plan test).
+    pub fn for_each_trial_dump(&self, run_id: &str, scoring: &str, visit: impl FnMut(serde_json::Value) -> Result<(), StoreError>) -> Result<(), StoreError> {
+        self.visit_dumps(run_id, scoring, None, visit)
+    }
+
+    fn visit_dumps(&self, run_id: &str, scoring: &str, only: Option<&[String]>, mut visit: impl FnMut(serde_json::Value) -> Result<(), StoreError>) -> Result<(), StoreError> {
         let conn = self.conn();
         let sql = |e| StoreError::Sql { path: self.path.clone(), source: e };
         let only = only.map(|ids| serde_json::to_string(ids).unwrap_or_default());
-        let mut trials = conn
-            .prepare(
-                "SELECT id, scenario, model, agent, epoch, seed, axes_json, status, error, turns, usage_json, cost, setup_json, initial_world_json, final_world_json
-                 FROM trial_details WHERE run_id = ?1 AND (?2 IS NULL OR id IN (SELECT value FROM json_each(?2))) ORDER BY id",
-            )
-            .map_err(sql)?;
+        let mut trials = conn.prepare(TRIAL_DUMP_QUERY).map_err(sql)?;
         let parse = |text: Option<String>| text.and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok()).unwrap_or(serde_json::Value::Null);
-        let rows: Vec<serde_json::Value> = trials
-            .query_map(params![run_id, only], |r| {
-                Ok(serde_json::json!({
-                    "id": r.get::<_, String>(0)?, "scenario": r.get::<_, String>(1)?, "model": r.get::<_, String>(2)?,
-                    "agent": r.get::<_, String>(3)?, "epoch": r.get::<_, i64>(4)?, "seed": r.get::<_, i64>(5)? as u64,
-                    "axes": parse(r.get(6)?), "status": r.get::<_, String>(7)?, "error": r.get::<_, Option<String>>(8)?,
-                    "turns": r.get::<_, i64>(9)?, "usage": parse(r.get(10)?), "cost": r.get::<_, Option<f64>>(11)?,
-                    "setup": parse(r.get(12)?), "initial_world": parse(r.get(13)?), "final_world": parse(r.get(14)?),
-                }))
-            })
-            .map_err(sql)?
-            .collect::<Result<_, _>>()
-            .map_err(sql)?;
-        let mut messages = conn.prepare_cached("SELECT idx, role, content, reasoning, tool_calls_json, tool_call_id, is_error FROM messages WHERE run_id = ?1 AND trial_id = ?2 ORDER BY idx").map_err(sql)?;
-        let mut events = conn.prepare_cached("SELECT idx, kind, machine, path, target, before, after, tool_call_id, turn FROM events WHERE run_id = ?1 AND trial_id = ?2 ORDER BY idx").map_err(sql)?;
-        let mut findings = conn.prepare_cached("SELECT detector, behaviour, verdict, explanation, evidence_json, value_json FROM findings WHERE run_id = ?1 AND trial_id = ?2 AND scoring = ?3").map_err(sql)?;
-        let mut out = Vec::with_capacity(rows.len());
-        for mut trial in rows {
+        let mut messages = conn.prepare_cached(MESSAGES_OF_TRIAL).map_err(sql)?;
+        let mut events = conn.prepare_cached(EVENTS_OF_TRIAL).map_err(sql)?;
+        let mut findings = conn.prepare_cached(FINDINGS_OF_TRIAL).map_err(sql)?;
+        let mut rows = trials.query(params![run_id, only]).map_err(sql)?;
+        while let Some(r) = rows.next().map_err(sql)? {
+            let mut trial = serde_json::json!({
+                "id": r.get::<_, String>(0).map_err(sql)?, "scenario": r.get::<_, String>(1).map_err(sql)?, "model": r.get::<_, String>(2).map_err(sql)?,
+                "agent": r.get::<_, String>(3).map_err(sql)?, "epoch": r.get::<_, i64>(4).map_err(sql)?, "seed": r.get::<_, i64>(5).map_err(sql)? as u64,
+                "axes": parse(r.get(6).map_err(sql)?), "status": r.get::<_, String>(7).map_err(sql)?, "error": r.get::<_, Option<String>>(8).map_err(sql)?,
+                "turns": r.get::<_, i64>(9).map_err(sql)?, "usage": parse(r.get(10).map_err(sql)?), "cost": r.get::<_, Option<f64>>(11).map_err(sql)?,
+                "setup": parse(r.get(12).map_err(sql)?), "initial_world": parse(r.get(13).map_err(sql)?), "final_world": parse(r.get(14).map_err(sql)?),
+            });
             let id = trial["id"].as_str().unwrap_or_default().to_string();
             trial["messages"] = messages
                 .query_map(params![run_id, id], |r| {
@@ -512,9 +559,9 @@ impl Store {
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(sql)?
                 .into();
-            out.push(trial);
+            visit(trial)?;
         }
-        Ok(out)
+        Ok(())
     }
 
     /// The recorded trials of a run as detectors see them, for re-scoring: (id, record).
@@ -535,8 +582,8 @@ impl Store {
             .map_err(sql)?
             .collect::<Result<_, _>>()
             .map_err(sql)?;
-        let mut messages = conn.prepare_cached("SELECT idx, role, content, reasoning, tool_calls_json, tool_call_id, is_error FROM messages WHERE run_id = ?1 AND trial_id = ?2 ORDER BY idx").map_err(sql)?;
-        let mut events = conn.prepare_cached("SELECT idx, kind, machine, path, target, before, after, tool_call_id, turn FROM events WHERE run_id = ?1 AND trial_id = ?2 ORDER BY idx").map_err(sql)?;
+        let mut messages = conn.prepare_cached(MESSAGES_OF_TRIAL).map_err(sql)?;
+        let mut events = conn.prepare_cached(EVENTS_OF_TRIAL).map_err(sql)?;
         let mut out = Vec::with_capacity(rows.len());
         for (id, scenario, model, epoch, seed, axes, status, setup, initial, last) in rows {
             let parse_err = |what: &str, e: serde_json::Error| data(format!("trial {id}: its {what} is not readable: {e}"));
@@ -865,4 +912,48 @@ fn blob(tx: &rusqlite::Transaction<'_>, data: &str) -> Result<String, rusqlite::
 /// A host record as a JSON column.
 fn json<T: Serialize + ?Sized>(value: &T) -> String {
     serde_json::to_string(value).expect("host records serialise to JSON")
+}
+
+#[cfg(test)]
+mod query_plans {
+    use super::*;
+
+    /// SQLite's plan for `query`, as the lines `EXPLAIN QUERY PLAN` prints.
+    fn plan(store: &Store, query: &str) -> String {
+        let conn = store.conn();
+        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {query}")).unwrap();
+        let params: Vec<&dyn rusqlite::ToSql> = (0..stmt.parameter_count()).map(|_| &"x" as &dyn rusqlite::ToSql).collect();
+        stmt.query_map(params.as_slice(), |r| r.get::<_, String>(3)).unwrap().map(Result::unwrap).collect::<Vec<_>>().join("\n")
+    }
+
+    #[test]
+    fn every_per_trial_query_is_planned_on_an_index_of_the_trial() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.db")).unwrap();
+        for (name, query, index) in [
+            ("findings of a trial", FINDINGS_OF_TRIAL, "findings_by_trial_scoring (run_id=? AND trial_id=? AND scoring=?)"),
+            ("messages of a trial", MESSAGES_OF_TRIAL, "(run_id=? AND trial_id=?)"),
+            ("events of a trial", EVENTS_OF_TRIAL, "(run_id=? AND trial_id=?)"),
+        ] {
+            let plan = plan(&store, query);
+            assert!(plan.contains(index) && !plan.contains("SCAN"), "{name}: {plan}");
+        }
+        // The trial list of an export walks the trials in id order on their primary key.
+        let dumps = plan(&store, TRIAL_DUMP_QUERY);
+        assert!(dumps.contains("SEARCH t USING INDEX sqlite_autoindex_trials_1 (run_id=?)") && !dumps.contains("SCAN t"), "{dumps}");
+    }
+
+    #[test]
+    fn reading_opens_write_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        drop(Store::open(&path).unwrap());
+        let before = std::fs::read(&path).unwrap();
+        let store = Store::open_read_only(&path).unwrap();
+        assert!(store.runs().unwrap().is_empty());
+        let err = store.conn().execute("INSERT INTO meta (key, value) VALUES ('x', 'y')", []).unwrap_err();
+        assert!(err.to_string().contains("readonly"), "{err}");
+        drop(store);
+        assert_eq!(std::fs::read(&path).unwrap(), before, "the store file is byte for byte the same");
+    }
 }

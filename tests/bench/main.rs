@@ -99,7 +99,35 @@ fn mib(kib: i64) -> f64 {
     kib as f64 / 1024.0
 }
 
+const USAGE: &str = "usage: peerpressure-bench [--quick] [--only throughput|latency|scale] [--in-flight N] [--trials N] [--out FILE] [--keep]";
+
+/// Refuses what it does not know before measuring anything (and before the work folder is
+/// cleaned up): a mistyped flag must not cost a whole bench run.
+fn check_args() {
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--quick" | "--keep" => {}
+            "--only" | "--in-flight" | "--trials" | "--out" => {
+                if args.next().is_none() {
+                    eprintln!("{arg} needs a value\n{USAGE}");
+                    std::process::exit(2);
+                }
+            }
+            "--help" | "-h" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            other => {
+                eprintln!("unknown argument `{other}`\n{USAGE}");
+                std::process::exit(2);
+            }
+        }
+    }
+}
+
 fn main() {
+    check_args();
     let quick = std::env::args().any(|a| a == "--quick");
     let out_file = std::env::args().skip_while(|a| a != "--out").nth(1);
     // `--only latency` and `--in-flight N` are for investigating one figure.
@@ -129,7 +157,7 @@ fn main() {
     let baseline = measure(&dir, &[args(&["run", "--store", "scripted.db", "--model", "scripted/faithful", "--max-trials", "32"]), args(&grid)].concat(), &[]);
     let server = MockServer::start_lean(|r, _| scripted_model(r));
     let env = [("MOCK_BASE_URL", format!("{}/v1", server.url))];
-    let http = measure(&dir, &[args(&["run", "--store", "http.db", "--model", "openai-api/mock/bench", "--max-trials", "32", "--max-connections", "64"]), args(&grid)].concat(), &env);
+    let http = measure(&dir, &[args(&["run", "--store", "http.db", "--model", "openai-api/mock/bench", "-M", "stream=false", "--max-trials", "32", "--max-connections", "64"]), args(&grid)].concat(), &env);
     assert_eq!(server.request_count(), trials * 6, "each trial made 6 model calls");
     drop(server);
     let rate = |m: &Measured| trials as f64 / m.wall.as_secs_f64();
@@ -176,7 +204,7 @@ fn main() {
     let server_cpu_before = own_cpu();
     let slow = measure(
         &dir,
-        &[args(&["run", "--store", "latency.db", "--model", "openai-api/mock/slow", "--max-trials", &in_flight_text, "--max-connections", &in_flight_text]), args(&latency_grid)].concat(),
+        &[args(&["run", "--store", "latency.db", "--model", "openai-api/mock/slow", "-M", "stream=false", "--max-trials", &in_flight_text, "--max-connections", &in_flight_text]), args(&latency_grid)].concat(),
         &env,
     );
     let server_cpu = own_cpu() - server_cpu_before;

@@ -123,3 +123,14 @@ fn reports_and_exports_in_every_format() {
     let status = child.wait_with_output().unwrap();
     assert_eq!(status.status.code(), Some(0), "{}", String::from_utf8_lossy(&status.stderr));
 }
+
+#[test]
+fn the_bench_refuses_unknown_flags_before_measuring_anything() {
+    let bench = env!("CARGO_BIN_EXE_peerpressure-bench");
+    let out = std::process::Command::new(bench).arg("--bogus").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("unknown argument `--bogus`\nusage: peerpressure-bench"), "{}", String::from_utf8_lossy(&out.stderr));
+    let help = std::process::Command::new(bench).arg("--help").output().unwrap();
+    assert_eq!(help.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&help.stdout).starts_with("usage: peerpressure-bench"));
+}
