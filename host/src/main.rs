@@ -372,6 +372,8 @@ fn main() -> ExitCode {
 async fn dispatch(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Run { definition, exec } => {
+            // A store path that names a directory is refused before any work.
+            peerpressure::store::check_not_a_directory(&exec.store).map_err(input)?;
             let runtime = Arc::new(Runtime::new(runtime_config(&exec)).context("failed to start the plugin runtime")?);
             let request = request_from_args(&runtime, definition, &exec).await?;
             execute(runtime, request, &exec).await
@@ -617,6 +619,7 @@ fn emit(text: &str) -> Result<()> {
 
 /// Opens a store that must already exist (reading commands never create one).
 fn open_existing(path: &std::path::Path) -> Result<Store> {
+    peerpressure::store::check_not_a_directory(path).map_err(input)?;
     if !path.is_file() {
         return Err(bad(format!("the store {} does not exist: the store has no runs yet", path.display())));
     }
@@ -625,6 +628,7 @@ fn open_existing(path: &std::path::Path) -> Result<Store> {
 
 /// An existing store, for commands that only read it.
 fn open_for_reading(path: &std::path::Path) -> Result<Store> {
+    peerpressure::store::check_not_a_directory(path).map_err(input)?;
     if !path.is_file() {
         return Err(bad(format!("the store {} does not exist: the store has no runs yet", path.display())));
     }
@@ -814,6 +818,7 @@ async fn execute(runtime: Arc<Runtime>, mut request: RunRequest, exec: &ExecArgs
     };
     let summary = peerpressure::run::execute(runtime, store.clone(), request, selected, &show).await.map_err(|e| match e {
         RunError::Plan(_) => input(e),
+        RunError::Task(_) => anyhow::Error::new(e).context("the run stopped: PeerPressure itself failed (please report it)"),
         RunError::Store(_) => anyhow::Error::new(e).context("the run stopped: a trial could not be recorded"),
     })?;
     if interactive {

@@ -172,6 +172,10 @@ pub enum RunError {
     Plan(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A trial task died (a panic in the host: a bug, not the user's input); the trials
+    /// recorded so far are kept.
+    #[error("a trial task failed: {0}")]
+    Task(String),
 }
 
 
@@ -347,6 +351,11 @@ pub async fn execute(
                 judge: judge.clone().map(|j| j as Arc<dyn crate::model::Judge>),
             };
             tasks.spawn(async move {
+                // A failpoint for the test of how a host bug ends a run (debug builds only).
+                #[cfg(debug_assertions)]
+                if std::env::var_os("PEERPRESSURE_FAILPOINT_TRIAL_PANIC").is_some() {
+                    panic!("failpoint: a trial task panicked");
+                }
                 let result = run_trial(&runtime, input).await;
                 let outcome = (result.status, result.usage.input_tokens + result.usage.output_tokens, result.cost.unwrap_or(0.0));
                 // A closed queue means the writer stopped on an error, reported above.
@@ -371,7 +380,7 @@ pub async fn execute(
                 on_progress(&progress);
             }
             Ok(Err(())) => {}
-            Err(e) => failure = failure.or(Some(RunError::Plan(format!("a trial task failed: {e}")))),
+            Err(e) => failure = failure.or(Some(RunError::Task(e.to_string()))),
         }
     }
     drop(to_writer);

@@ -29,6 +29,19 @@ pub enum StoreError {
     Sql { path: String, source: rusqlite::Error },
     #[error("store {path}: {message}")]
     Data { path: String, message: String },
+    #[error("the store {path} names a directory: give a file in it, e.g. {suggestion}")]
+    Directory { path: String, suggestion: String },
+}
+
+/// Refuses a store path that names a directory, existing or not (`results/`), before
+/// anything is created: SQLite would otherwise make a file named like the directory.
+pub fn check_not_a_directory(path: &Path) -> Result<(), StoreError> {
+    let text = path.as_os_str().to_string_lossy();
+    if path.is_dir() || text.ends_with('/') || text.ends_with(std::path::MAIN_SEPARATOR) {
+        let suggestion = path.join("runs.db").display().to_string();
+        return Err(StoreError::Directory { path: text.into_owned(), suggestion });
+    }
+    Ok(())
 }
 
 /// A plugin used by a run, as recorded for provenance.
@@ -233,6 +246,7 @@ const FINDINGS_OF_TRIAL: &str = "SELECT detector, behaviour, verdict, explanatio
 impl Store {
     /// Opens (creating if needed) a store file.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        check_not_a_directory(path)?;
         let shown = path.display().to_string();
         let open_err = |source| StoreError::Open { path: shown.clone(), source };
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {

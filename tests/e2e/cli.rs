@@ -134,3 +134,29 @@ fn the_bench_refuses_unknown_flags_before_measuring_anything() {
     assert_eq!(help.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&help.stdout).starts_with("usage: peerpressure-bench"));
 }
+
+#[test]
+fn a_store_path_that_names_a_directory_is_refused_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("existing")).unwrap();
+    for store in ["results/", "existing", "nested/results/"] {
+        let out = command(dir.path()).args(["run", "--scenario", "tampering", "--model", "scripted/faithful", "--store", store]).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{store}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(&format!("the store {store} names a directory: give a file in it, e.g. ")), "{store}: {stderr}");
+        for reader in ["report", "runs"] {
+            let out = command(dir.path()).args([reader, "--store", store]).output().unwrap();
+            assert_eq!(out.status.code(), Some(2), "{reader} {store}");
+        }
+    }
+    let left: Vec<String> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(left, ["existing"], "nothing was created");
+}
+
+#[test]
+fn a_host_failure_in_a_trial_task_is_a_failure_at_work_not_bad_input() {
+    // The failpoint (debug builds) makes every trial task panic, as a host bug would.
+    let out = Run::new().scenario("tampering").model("scripted/faithful").env("PEERPRESSURE_FAILPOINT_TRIAL_PANIC", "1").exec();
+    assert_eq!(out.code, 1, "exit 1 (a failure while working), not 2 (bad input):\n{}", out.stderr);
+    assert!(out.stderr.contains("the run stopped: PeerPressure itself failed (please report it)") && out.stderr.contains("a trial task failed"), "{}", out.stderr);
+}
