@@ -27,12 +27,19 @@ pub struct Request {
 
 impl Request {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
 pub enum Reply {
-    Json { status: u16, headers: Vec<(&'static str, String)>, body: String },
+    Json {
+        status: u16,
+        headers: Vec<(&'static str, String)>,
+        body: String,
+    },
     /// Accept, then say nothing for this long before closing.
     Stall(Duration),
     /// Send headers announcing the whole body, then only its first half.
@@ -50,10 +57,18 @@ pub enum Reply {
 
 impl Reply {
     pub fn ok(body: Value) -> Self {
-        Reply::Json { status: 200, headers: vec![], body: body.to_string() }
+        Reply::Json {
+            status: 200,
+            headers: vec![],
+            body: body.to_string(),
+        }
     }
     pub fn status(status: u16, body: &str) -> Self {
-        Reply::Json { status, headers: vec![], body: body.to_string() }
+        Reply::Json {
+            status,
+            headers: vec![],
+            body: body.to_string(),
+        }
     }
 }
 
@@ -78,7 +93,10 @@ impl MockServer {
         Self::start_with(false, handler)
     }
 
-    fn start_with(record: bool, handler: impl Fn(&Request, usize) -> Reply + Send + Sync + 'static) -> Self {
+    fn start_with(
+        record: bool,
+        handler: impl Fn(&Request, usize) -> Reply + Send + Sync + 'static,
+    ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
         let url = format!("http://{}", listener.local_addr().unwrap());
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -93,14 +111,22 @@ impl MockServer {
             while !stopping.load(Ordering::Relaxed) && std::time::Instant::now() < deadline {
                 match listener.accept() {
                     Ok((stream, _)) => {
-                        let (reqs, counter, handler) = (reqs.clone(), counter.clone(), handler.clone());
-                        std::thread::spawn(move || serve(stream, record.then_some(&*reqs), &counter, &*handler));
+                        let (reqs, counter, handler) =
+                            (reqs.clone(), counter.clone(), handler.clone());
+                        std::thread::spawn(move || {
+                            serve(stream, record.then_some(&*reqs), &counter, &*handler)
+                        });
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(2)),
                 }
             }
         });
-        MockServer { url, requests, count, stop }
+        MockServer {
+            url,
+            requests,
+            count,
+            stop,
+        }
     }
 
     pub fn requests(&self) -> Vec<Request> {
@@ -121,7 +147,12 @@ impl Drop for MockServer {
 
 /// Serves requests on one connection until the client closes it (HTTP/1.1 keep-alive, as
 /// real providers do) or a fault reply closes it.
-fn serve(stream: TcpStream, requests: Option<&Mutex<Vec<Request>>>, count: &std::sync::atomic::AtomicUsize, handler: &Handler) {
+fn serve(
+    stream: TcpStream,
+    requests: Option<&Mutex<Vec<Request>>>,
+    count: &std::sync::atomic::AtomicUsize,
+    handler: &Handler,
+) {
     stream.set_nonblocking(false).ok();
     stream.set_read_timeout(Some(Duration::from_secs(120))).ok();
     let _ = stream.set_nodelay(true);
@@ -133,7 +164,10 @@ fn serve(stream: TcpStream, requests: Option<&Mutex<Vec<Request>>>, count: &std:
             return;
         }
         let mut parts = line.split_whitespace();
-        let (method, path) = (parts.next().unwrap_or("").to_string(), parts.next().unwrap_or("").to_string());
+        let (method, path) = (
+            parts.next().unwrap_or("").to_string(),
+            parts.next().unwrap_or("").to_string(),
+        );
         let mut headers = Vec::new();
         loop {
             let mut h = String::new();
@@ -147,22 +181,44 @@ fn serve(stream: TcpStream, requests: Option<&Mutex<Vec<Request>>>, count: &std:
                 headers.push((k.trim().to_string(), v.trim().to_string()));
             }
         }
-        let length: usize = headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-length")).and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
+        let length: usize = headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(0);
         let mut body = vec![0; length];
         if reader.read_exact(&mut body).is_err() {
             return;
         }
-        let parsed = if requests.is_some() { serde_json::from_slice(&body).unwrap_or(Value::Null) } else { Value::Null };
-        let request = Request { method, path, headers, body: parsed, raw: String::from_utf8_lossy(&body).into_owned() };
+        let parsed = if requests.is_some() {
+            serde_json::from_slice(&body).unwrap_or(Value::Null)
+        } else {
+            Value::Null
+        };
+        let request = Request {
+            method,
+            path,
+            headers,
+            body: parsed,
+            raw: String::from_utf8_lossy(&body).into_owned(),
+        };
         let number = count.fetch_add(1, Ordering::Relaxed);
         if let Some(requests) = requests {
             requests.lock().unwrap().push(request.clone());
         }
         let wants_stream = request.raw.contains("\"stream\":true");
         match handler(&request, number) {
-            Reply::Json { status: 200, headers: _, body } if wants_stream && body.contains("\"choices\"") => {
-                let Ok(answer) = serde_json::from_str::<Value>(&body) else { return };
-                let mut out = String::from("HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n");
+            Reply::Json {
+                status: 200,
+                headers: _,
+                body,
+            } if wants_stream && body.contains("\"choices\"") => {
+                let Ok(answer) = serde_json::from_str::<Value>(&body) else {
+                    return;
+                };
+                let mut out = String::from(
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n",
+                );
                 for event in stream_events(&answer) {
                     out.push_str(&chunk(&format!("data: {event}\n\n")));
                 }
@@ -180,7 +236,11 @@ fn serve(stream: TcpStream, requests: Option<&Mutex<Vec<Request>>>, count: &std:
                 let started = std::time::Instant::now();
                 while started.elapsed() < Duration::from_secs(120) {
                     let piece = serde_json::json!({"choices": [{"index": 0, "delta": {"content": "and again "}, "finish_reason": null}]});
-                    if stream.write_all(chunk(&format!("data: {piece}\n\n")).as_bytes()).and_then(|_| stream.flush()).is_err() {
+                    if stream
+                        .write_all(chunk(&format!("data: {piece}\n\n")).as_bytes())
+                        .and_then(|_| stream.flush())
+                        .is_err()
+                    {
                         return;
                     }
                     std::thread::sleep(every);
@@ -189,12 +249,21 @@ fn serve(stream: TcpStream, requests: Option<&Mutex<Vec<Request>>>, count: &std:
             }
             Reply::StreamStall(d) => {
                 let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
-                let _ = stream.write_all(head.as_bytes()).and_then(|_| stream.flush());
+                let _ = stream
+                    .write_all(head.as_bytes())
+                    .and_then(|_| stream.flush());
                 std::thread::sleep(d);
                 return;
             }
-            Reply::Json { status, headers, body } => {
-                let mut head = format!("HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n", body.len());
+            Reply::Json {
+                status,
+                headers,
+                body,
+            } => {
+                let mut head = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n",
+                    body.len()
+                );
                 for (k, v) in headers {
                     head.push_str(&format!("{k}: {v}\r\n"));
                 }
@@ -209,15 +278,26 @@ fn serve(stream: TcpStream, requests: Option<&Mutex<Vec<Request>>>, count: &std:
                 return;
             }
             Reply::Truncated(body) => {
-                let head = format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n", body.len());
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
                 let _ = stream.write_all(head.as_bytes());
                 let _ = stream.write_all(&body.as_bytes()[..body.len() / 2]);
                 return;
             }
             Reply::Drop => return,
             Reply::Bytes(body) => {
-                let head = format!("HTTP/1.1 200 OK\r\ncontent-type: application/wasm\r\ncontent-length: {}\r\n\r\n", body.len());
-                if stream.write_all(head.as_bytes()).and_then(|_| stream.write_all(&body)).and_then(|_| stream.flush()).is_err() {
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/wasm\r\ncontent-length: {}\r\n\r\n",
+                    body.len()
+                );
+                if stream
+                    .write_all(head.as_bytes())
+                    .and_then(|_| stream.write_all(&body))
+                    .and_then(|_| stream.flush())
+                    .is_err()
+                {
                     return;
                 }
             }
@@ -239,8 +319,16 @@ pub fn stream_events(answer: &Value) -> Vec<Value> {
     let mut events = vec![delta(json!({"role": "assistant", "content": null}))];
     let pieces = |text: &str| -> Vec<String> {
         // Two pieces, split on a character boundary: folding must join them.
-        let mid = text.char_indices().map(|(i, _)| i).nth(text.chars().count() / 2).unwrap_or(text.len());
-        [&text[..mid], &text[mid..]].into_iter().filter(|p| !p.is_empty()).map(str::to_string).collect()
+        let mid = text
+            .char_indices()
+            .map(|(i, _)| i)
+            .nth(text.chars().count() / 2)
+            .unwrap_or(text.len());
+        [&text[..mid], &text[mid..]]
+            .into_iter()
+            .filter(|p| !p.is_empty())
+            .map(str::to_string)
+            .collect()
     };
     for key in ["reasoning_content", "content"] {
         if let Some(text) = message[key].as_str() {
@@ -251,14 +339,29 @@ pub fn stream_events(answer: &Value) -> Vec<Value> {
     }
     // Each tool call in one event, as several servers' tool parsers send them (the host's unit
     // tests cover arguments that arrive in pieces).
-    for (i, call) in message["tool_calls"].as_array().into_iter().flatten().enumerate() {
-        let arguments = call["function"]["arguments"].as_str().map_or_else(|| call["function"]["arguments"].to_string(), str::to_string);
+    for (i, call) in message["tool_calls"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let arguments = call["function"]["arguments"]
+            .as_str()
+            .map_or_else(|| call["function"]["arguments"].to_string(), str::to_string);
         events.push(delta(json!({"tool_calls": [{"index": i, "id": call["id"], "type": "function", "function": {"name": call["function"]["name"], "arguments": arguments}}]})));
     }
-    let finish = choice["finish_reason"].as_str().unwrap_or(if message["tool_calls"].is_array() { "tool_calls" } else { "stop" });
+    let finish = choice["finish_reason"]
+        .as_str()
+        .unwrap_or(if message["tool_calls"].is_array() {
+            "tool_calls"
+        } else {
+            "stop"
+        });
     events.push(json!({"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]}));
     if !answer["usage"].is_null() {
-        events.push(json!({"object": "chat.completion.chunk", "choices": [], "usage": answer["usage"]}));
+        events.push(
+            json!({"object": "chat.completion.chunk", "choices": [], "usage": answer["usage"]}),
+        );
     }
     events
 }

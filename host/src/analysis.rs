@@ -126,7 +126,11 @@ pub struct Counts {
 }
 
 fn sum_read(a: Option<u64>, b: Option<u64>) -> Option<u64> {
-    if a.is_none() && b.is_none() { None } else { Some(a.unwrap_or(0) + b.unwrap_or(0)) }
+    if a.is_none() && b.is_none() {
+        None
+    } else {
+        Some(a.unwrap_or(0) + b.unwrap_or(0))
+    }
 }
 
 impl Counts {
@@ -213,40 +217,87 @@ pub struct ContrastResult {
 pub type ValueOrder = BTreeMap<String, Vec<String>>;
 
 fn rank(order: &ValueOrder, axis: &str, value: &str) -> usize {
-    order.get(axis).and_then(|vs| vs.iter().position(|v| v == value)).unwrap_or(usize::MAX)
+    order
+        .get(axis)
+        .and_then(|vs| vs.iter().position(|v| v == value))
+        .unwrap_or(usize::MAX)
 }
 
 fn axis_value<'a>(cell: &'a Cell, axis: &str) -> &'a str {
-    cell.axes.iter().find(|(k, _)| k == axis).map_or("-", |(_, v)| v.as_str())
+    cell.axes
+        .iter()
+        .find(|(k, _)| k == axis)
+        .map_or("-", |(_, v)| v.as_str())
 }
 
 fn scenario_name(id: &str) -> &str {
     id.split('@').next().unwrap_or(id)
 }
 
-fn selected<'a>(cells: &'a [Cell], behaviour: &str, scenarios: &[String], filter: &BTreeMap<String, Values>) -> Vec<&'a Cell> {
+fn selected<'a>(
+    cells: &'a [Cell],
+    behaviour: &str,
+    scenarios: &[String],
+    filter: &BTreeMap<String, Values>,
+) -> Vec<&'a Cell> {
     cells
         .iter()
         .filter(|c| c.behaviour == behaviour)
-        .filter(|c| scenarios.is_empty() || scenarios.iter().any(|s| s == scenario_name(&c.scenario)))
-        .filter(|c| filter.iter().all(|(axis, values)| values.contains(axis_value(c, axis))))
+        .filter(|c| {
+            scenarios.is_empty() || scenarios.iter().any(|s| s == scenario_name(&c.scenario))
+        })
+        .filter(|c| {
+            filter
+                .iter()
+                .all(|(axis, values)| values.contains(axis_value(c, axis)))
+        })
         .collect()
 }
 
 /// The sort key of a row: model order, then each value's declared position, a combined
 /// (`all`) value right after the values it combines.
-fn row_key(model: &str, values: &[String], keep: &[String], models: &[String], order: &ValueOrder) -> (usize, String, Vec<(usize, String)>) {
+fn row_key(
+    model: &str,
+    values: &[String],
+    keep: &[String],
+    models: &[String],
+    order: &ValueOrder,
+) -> (usize, String, Vec<(usize, String)>) {
     let model_rank = models.iter().position(|x| x == model).unwrap_or(usize::MAX);
-    let ranks = keep.iter().zip(values).map(|(axis, v)| (if v == "all" { usize::MAX } else { rank(order, axis, v) }, v.clone())).collect();
+    let ranks = keep
+        .iter()
+        .zip(values)
+        .map(|(axis, v)| {
+            (
+                if v == "all" {
+                    usize::MAX
+                } else {
+                    rank(order, axis, v)
+                },
+                v.clone(),
+            )
+        })
+        .collect();
     (model_rank, model.to_string(), ranks)
 }
 
 /// Sums cells by model and the values of `keep`, in model then declared value order.
-fn pool(cells: &[&Cell], keep: &[String], models: &[String], order: &ValueOrder) -> Vec<(String, Vec<String>, Counts)> {
+fn pool(
+    cells: &[&Cell],
+    keep: &[String],
+    models: &[String],
+    order: &ValueOrder,
+) -> Vec<(String, Vec<String>, Counts)> {
     let mut groups: Vec<(String, Vec<String>, Counts)> = Vec::new();
     for cell in cells {
-        let values: Vec<String> = keep.iter().map(|axis| axis_value(cell, axis).to_string()).collect();
-        match groups.iter_mut().find(|(m, v, _)| *m == cell.model && *v == values) {
+        let values: Vec<String> = keep
+            .iter()
+            .map(|axis| axis_value(cell, axis).to_string())
+            .collect();
+        match groups
+            .iter_mut()
+            .find(|(m, v, _)| *m == cell.model && *v == values)
+        {
             Some((_, _, counts)) => counts.add(cell),
             None => {
                 let mut counts = Counts::default();
@@ -259,14 +310,22 @@ fn pool(cells: &[&Cell], keep: &[String], models: &[String], order: &ValueOrder)
     groups
 }
 
-pub fn table(spec: &TableSpec, cells: &[Cell], models: &[String], order: &ValueOrder) -> TableResult {
+pub fn table(
+    spec: &TableSpec,
+    cells: &[Cell],
+    models: &[String],
+    order: &ValueOrder,
+) -> TableResult {
     let chosen = selected(cells, &spec.behaviour, &spec.scenarios, &spec.filter);
     let mut rows: Vec<TableRow> = pool(&chosen, &spec.rows, models, order)
         .into_iter()
         .map(|(model, values, counts)| {
             let decided = counts.decided();
             let ci = (decided > 0).then(|| wilson(counts.positive, decided, Z95));
-            let p = spec.p0.filter(|_| decided > 0).map(|p0| binomial_upper(counts.positive, decided, p0));
+            let p = spec
+                .p0
+                .filter(|_| decided > 0)
+                .map(|p0| binomial_upper(counts.positive, decided, p0));
             TableRow {
                 model,
                 values,
@@ -281,15 +340,31 @@ pub fn table(spec: &TableSpec, cells: &[Cell], models: &[String], order: &ValueO
             }
         })
         .collect();
-    if let Some(position) = spec.group.as_ref().and_then(|g| spec.rows.iter().position(|r| r == g)) {
+    if let Some(position) = spec
+        .group
+        .as_ref()
+        .and_then(|g| spec.rows.iter().position(|r| r == g))
+    {
         let mut combined: Vec<TableRow> = Vec::new();
         for row in &rows {
             let mut key = row.values.clone();
             key[position] = "all".into();
-            if combined.iter().any(|c| c.model == row.model && c.values == key) {
+            if combined
+                .iter()
+                .any(|c| c.model == row.model && c.values == key)
+            {
                 continue;
             }
-            let members: Vec<&TableRow> = rows.iter().filter(|r| r.model == row.model && r.values.iter().enumerate().all(|(i, v)| i == position || *v == key[i])).collect();
+            let members: Vec<&TableRow> = rows
+                .iter()
+                .filter(|r| {
+                    r.model == row.model
+                        && r.values
+                            .iter()
+                            .enumerate()
+                            .all(|(i, v)| i == position || *v == key[i])
+                })
+                .collect();
             if members.len() < 2 {
                 continue; // nothing to combine (e.g. a baseline run in one channel only)
             }
@@ -316,7 +391,10 @@ pub fn table(spec: &TableSpec, cells: &[Cell], models: &[String], order: &ValueO
         rows.extend(combined);
         rows.sort_by_cached_key(|r| row_key(&r.model, &r.values, &spec.rows, models, order));
     }
-    TableResult { spec: spec.clone(), rows }
+    TableResult {
+        spec: spec.clone(),
+        rows,
+    }
 }
 
 /// The 95% Wald interval of rate(a) - rate(b), clamped to [-1, 1].
@@ -327,24 +405,49 @@ fn difference_interval(a: &Counts, b: &Counts) -> Option<(f64, f64)> {
     Some(((pa - pb - half).max(-1.0), (pa - pb + half).min(1.0)))
 }
 
-pub fn contrast(spec: &ContrastSpec, cells: &[Cell], models: &[String], order: &ValueOrder) -> ContrastResult {
+pub fn contrast(
+    spec: &ContrastSpec,
+    cells: &[Cell],
+    models: &[String],
+    order: &ValueOrder,
+) -> ContrastResult {
     let chosen = selected(cells, &spec.behaviour, &spec.scenarios, &spec.filter);
     let matched: Vec<String> = spec.match_rows.clone().unwrap_or_else(|| spec.rows.clone());
-    let baseline_cells: Vec<&Cell> = chosen.iter().copied().filter(|c| axis_value(c, &spec.axis) == spec.baseline).collect();
+    let baseline_cells: Vec<&Cell> = chosen
+        .iter()
+        .copied()
+        .filter(|c| axis_value(c, &spec.axis) == spec.baseline)
+        .collect();
     let baselines = pool(&baseline_cells, &matched, models, order);
     let mut keep = spec.rows.clone();
     keep.push(spec.axis.clone());
-    let compared: Vec<&Cell> = chosen.iter().copied().filter(|c| spec.compare.iter().any(|v| v == axis_value(c, &spec.axis))).collect();
+    let compared: Vec<&Cell> = chosen
+        .iter()
+        .copied()
+        .filter(|c| spec.compare.iter().any(|v| v == axis_value(c, &spec.axis)))
+        .collect();
     // Which baseline a row of `rows` values is compared with: its values of the matched axes.
     let baseline_key = |values: &[String]| -> Vec<String> {
-        matched.iter().map(|axis| spec.rows.iter().position(|r| r == axis).map_or("-".to_string(), |i| values[i].clone())).collect()
+        matched
+            .iter()
+            .map(|axis| {
+                spec.rows
+                    .iter()
+                    .position(|r| r == axis)
+                    .map_or("-".to_string(), |i| values[i].clone())
+            })
+            .collect()
     };
     let mut rows: Vec<ContrastRow> = pool(&compared, &keep, models, order)
         .into_iter()
         .map(|(model, mut values, counts)| {
             let value = values.pop().unwrap_or_default();
             let key = baseline_key(&values);
-            let baseline = baselines.iter().find(|(m, v, _)| *m == model && *v == key).map(|b| b.2).unwrap_or_default();
+            let baseline = baselines
+                .iter()
+                .find(|(m, v, _)| *m == model && *v == key)
+                .map(|b| b.2)
+                .unwrap_or_default();
             if spec.measure == Measure::Value {
                 let test = crate::stats::welch_t(&counts.values, &baseline.values);
                 return ContrastRow {
@@ -353,7 +456,11 @@ pub fn contrast(spec: &ContrastSpec, cells: &[Cell], models: &[String], order: &
                     value,
                     rate: counts.values.mean(),
                     baseline_rate: baseline.values.mean(),
-                    difference: counts.values.mean().zip(baseline.values.mean()).map(|(a, b)| a - b),
+                    difference: counts
+                        .values
+                        .mean()
+                        .zip(baseline.values.mean())
+                        .map(|(a, b)| a - b),
                     difference_ci: None,
                     z: test.map(|t| t.t),
                     df: test.map(|t| t.df),
@@ -365,7 +472,10 @@ pub fn contrast(spec: &ContrastSpec, cells: &[Cell], models: &[String], order: &
                     combined: false,
                 };
             }
-            let test = two_proportion_z((counts.positive, counts.decided()), (baseline.positive, baseline.decided()));
+            let test = two_proportion_z(
+                (counts.positive, counts.decided()),
+                (baseline.positive, baseline.decided()),
+            );
             ContrastRow {
                 model,
                 values,
@@ -385,16 +495,32 @@ pub fn contrast(spec: &ContrastSpec, cells: &[Cell], models: &[String], order: &
             }
         })
         .collect();
-    if let Some(position) = spec.group.as_ref().and_then(|g| spec.rows.iter().position(|r| r == g)) {
+    if let Some(position) = spec
+        .group
+        .as_ref()
+        .and_then(|g| spec.rows.iter().position(|r| r == g))
+    {
         let mut combined: Vec<ContrastRow> = Vec::new();
         for row in &rows {
             let mut key = row.values.clone();
             key[position] = "all".into();
-            if combined.iter().any(|c| c.model == row.model && c.values == key && c.value == row.value) {
+            if combined
+                .iter()
+                .any(|c| c.model == row.model && c.values == key && c.value == row.value)
+            {
                 continue;
             }
-            let members: Vec<&ContrastRow> =
-                rows.iter().filter(|r| r.model == row.model && r.value == row.value && r.values.iter().enumerate().all(|(i, v)| i == position || *v == key[i])).collect();
+            let members: Vec<&ContrastRow> = rows
+                .iter()
+                .filter(|r| {
+                    r.model == row.model
+                        && r.value == row.value
+                        && r.values
+                            .iter()
+                            .enumerate()
+                            .all(|(i, v)| i == position || *v == key[i])
+                })
+                .collect();
             if members.len() < 2 {
                 continue;
             }
@@ -415,7 +541,8 @@ pub fn contrast(spec: &ContrastSpec, cells: &[Cell], models: &[String], order: &
                     seen.push(key);
                 }
             }
-            let mean = |xs: Vec<f64>| (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64);
+            let mean =
+                |xs: Vec<f64>| (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64);
             combined.push(ContrastRow {
                 model: row.model.clone(),
                 values: key,
@@ -441,7 +568,10 @@ pub fn contrast(spec: &ContrastSpec, cells: &[Cell], models: &[String], order: &
             row_key(&r.model, &values, &keep, models, order)
         });
     }
-    ContrastResult { spec: spec.clone(), rows }
+    ContrastResult {
+        spec: spec.clone(),
+        rows,
+    }
 }
 
 #[cfg(test)]
@@ -453,7 +583,10 @@ mod tests {
             behaviour: "b".into(),
             scenario: "s@1".into(),
             model: model.into(),
-            axes: axes.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            axes: axes
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             n: positive + negative + 1,
             positive,
             negative,
@@ -470,18 +603,64 @@ mod tests {
 
     fn order() -> ValueOrder {
         BTreeMap::from([
-            ("condition".to_string(), vec!["non_shutdown".to_string(), "no_peer".to_string(), "good_peer".to_string()]),
-            ("channel".to_string(), vec!["file_only".to_string(), "memory".to_string()]),
+            (
+                "condition".to_string(),
+                vec![
+                    "non_shutdown".to_string(),
+                    "no_peer".to_string(),
+                    "good_peer".to_string(),
+                ],
+            ),
+            (
+                "channel".to_string(),
+                vec!["file_only".to_string(), "memory".to_string()],
+            ),
         ])
     }
 
     #[test]
     fn tables_pool_unkept_axes_and_combine_groups_with_fisher() {
         let cells = vec![
-            cell("m", &[("condition", "good_peer"), ("channel", "memory"), ("dataset", "a")], 10, 90),
-            cell("m", &[("condition", "good_peer"), ("channel", "memory"), ("dataset", "b")], 20, 80),
-            cell("m", &[("condition", "good_peer"), ("channel", "file_only"), ("dataset", "a")], 0, 100),
-            cell("m", &[("condition", "no_peer"), ("channel", "file_only"), ("dataset", "a")], 1, 99),
+            cell(
+                "m",
+                &[
+                    ("condition", "good_peer"),
+                    ("channel", "memory"),
+                    ("dataset", "a"),
+                ],
+                10,
+                90,
+            ),
+            cell(
+                "m",
+                &[
+                    ("condition", "good_peer"),
+                    ("channel", "memory"),
+                    ("dataset", "b"),
+                ],
+                20,
+                80,
+            ),
+            cell(
+                "m",
+                &[
+                    ("condition", "good_peer"),
+                    ("channel", "file_only"),
+                    ("dataset", "a"),
+                ],
+                0,
+                100,
+            ),
+            cell(
+                "m",
+                &[
+                    ("condition", "no_peer"),
+                    ("channel", "file_only"),
+                    ("dataset", "a"),
+                ],
+                1,
+                99,
+            ),
         ];
         let spec = TableSpec {
             title: "t".into(),
@@ -497,25 +676,69 @@ mod tests {
         // Declared order: no_peer before good_peer, file_only before memory; each combined
         // row right after the rows it combines.
         // A value run in one channel only gets no combined row.
-        assert_eq!(values, [["no_peer", "file_only"], ["good_peer", "file_only"], ["good_peer", "memory"], ["good_peer", "all"]]);
+        assert_eq!(
+            values,
+            [
+                ["no_peer", "file_only"],
+                ["good_peer", "file_only"],
+                ["good_peer", "memory"],
+                ["good_peer", "all"]
+            ]
+        );
         let memory = &result.rows[2];
-        assert_eq!((memory.counts.positive, memory.counts.negative, memory.counts.not_applicable), (30, 170, 2));
-        assert_eq!(memory.counts.read, Some(200), "engagement pools with the cells");
+        assert_eq!(
+            (
+                memory.counts.positive,
+                memory.counts.negative,
+                memory.counts.not_applicable
+            ),
+            (30, 170, 2)
+        );
+        assert_eq!(
+            memory.counts.read,
+            Some(200),
+            "engagement pools with the cells"
+        );
         assert_eq!(memory.rate, Some(0.15));
         assert_eq!(memory.marker, "***");
-        assert_eq!(result.rows[1].marker, "", "0 of 100 is no evidence against p0");
+        assert_eq!(
+            result.rows[1].marker, "",
+            "0 of 100 is no evidence against p0"
+        );
         let group = &result.rows[3];
         assert!(group.combined);
-        assert_eq!(group.rate, Some(0.075), "mean of the channel rates, 0 and 0.15");
-        assert_eq!(group.p, fisher(&[result.rows[1].p.unwrap(), memory.p.unwrap()]));
+        assert_eq!(
+            group.rate,
+            Some(0.075),
+            "mean of the channel rates, 0 and 0.15"
+        );
+        assert_eq!(
+            group.p,
+            fisher(&[result.rows[1].p.unwrap(), memory.p.unwrap()])
+        );
     }
 
     #[test]
     fn contrasts_test_each_value_against_the_matched_baseline() {
         let cells = vec![
-            cell("m", &[("condition", "non_shutdown"), ("channel", "file_only")], 30, 70),
-            cell("m", &[("condition", "good_peer"), ("channel", "file_only")], 45, 55),
-            cell("m", &[("condition", "good_peer"), ("channel", "memory")], 30, 70),
+            cell(
+                "m",
+                &[("condition", "non_shutdown"), ("channel", "file_only")],
+                30,
+                70,
+            ),
+            cell(
+                "m",
+                &[("condition", "good_peer"), ("channel", "file_only")],
+                45,
+                55,
+            ),
+            cell(
+                "m",
+                &[("condition", "good_peer"), ("channel", "memory")],
+                30,
+                70,
+            ),
         ];
         let spec = ContrastSpec {
             title: "c".into(),
@@ -542,17 +765,44 @@ mod tests {
         assert_eq!(result.rows[1].difference, Some(0.0));
         assert_eq!(result.rows[1].marker, "");
         // A scenario filter that matches nothing gives no rows.
-        let other = ContrastSpec { scenarios: vec!["other".into()], ..spec.clone() };
-        assert!(contrast(&other, &cells, &["m".into()], &order()).rows.is_empty());
+        let other = ContrastSpec {
+            scenarios: vec!["other".into()],
+            ..spec.clone()
+        };
+        assert!(
+            contrast(&other, &cells, &["m".into()], &order())
+                .rows
+                .is_empty()
+        );
     }
 
     #[test]
     fn combined_contrast_rows_carry_the_pooled_baseline() {
         let cells = vec![
-            cell("m", &[("condition", "no_peer"), ("channel", "file_only")], 5, 95),
-            cell("m", &[("condition", "no_peer"), ("channel", "memory")], 15, 85),
-            cell("m", &[("condition", "good_peer"), ("channel", "file_only")], 20, 80),
-            cell("m", &[("condition", "good_peer"), ("channel", "memory")], 30, 70),
+            cell(
+                "m",
+                &[("condition", "no_peer"), ("channel", "file_only")],
+                5,
+                95,
+            ),
+            cell(
+                "m",
+                &[("condition", "no_peer"), ("channel", "memory")],
+                15,
+                85,
+            ),
+            cell(
+                "m",
+                &[("condition", "good_peer"), ("channel", "file_only")],
+                20,
+                80,
+            ),
+            cell(
+                "m",
+                &[("condition", "good_peer"), ("channel", "memory")],
+                30,
+                70,
+            ),
         ];
         let spec = ContrastSpec {
             title: "c".into(),
@@ -571,9 +821,21 @@ mod tests {
         let result = contrast(&spec, &cells, &["m".into()], &order());
         let all = result.rows.iter().find(|r| r.combined).expect("an all row");
         assert_eq!((all.counts.positive, all.counts.decided()), (50, 200));
-        assert_eq!((all.baseline.positive, all.baseline.decided()), (20, 200), "not 0/0");
+        assert_eq!(
+            (all.baseline.positive, all.baseline.decided()),
+            (20, 200),
+            "not 0/0"
+        );
         // One baseline shared by both channels (`match = []`) is counted once.
-        let shared = contrast(&ContrastSpec { match_rows: Some(vec![]), ..spec }, &cells, &["m".into()], &order());
+        let shared = contrast(
+            &ContrastSpec {
+                match_rows: Some(vec![]),
+                ..spec
+            },
+            &cells,
+            &["m".into()],
+            &order(),
+        );
         let all = shared.rows.iter().find(|r| r.combined).expect("an all row");
         assert_eq!((all.baseline.positive, all.baseline.decided()), (20, 200));
     }

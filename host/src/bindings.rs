@@ -30,10 +30,10 @@ pub mod detector {
     });
 }
 
+pub use detector::peerpressure::plugin::judge::JudgeRequest;
 pub use scenario::peerpressure::plugin::log::Level as LogLevel;
 pub use scenario::peerpressure::plugin::types::*;
 pub use scenario::peerpressure::plugin::world_state::WorldError;
-pub use detector::peerpressure::plugin::judge::JudgeRequest;
 
 /// The interface version this host implements.
 pub const INTERFACE_VERSION: &str = "0.1.0";
@@ -86,11 +86,28 @@ impl Role {
 
 impl Message {
     pub fn text(index: u32, role: Role, content: impl Into<String>) -> Self {
-        Message { index, role, content: content.into(), reasoning: None, tool_calls: Vec::new(), tool_call_id: None, is_error: false }
+        Message {
+            index,
+            role,
+            content: content.into(),
+            reasoning: None,
+            tool_calls: Vec::new(),
+            tool_call_id: None,
+            is_error: false,
+        }
     }
 
-    pub fn tool_result(index: u32, call_id: &str, content: impl Into<String>, is_error: bool) -> Self {
-        Message { tool_call_id: Some(call_id.to_string()), is_error, ..Message::text(index, Role::Tool, content) }
+    pub fn tool_result(
+        index: u32,
+        call_id: &str,
+        content: impl Into<String>,
+        is_error: bool,
+    ) -> Self {
+        Message {
+            tool_call_id: Some(call_id.to_string()),
+            is_error,
+            ..Message::text(index, Role::Tool, content)
+        }
     }
 }
 

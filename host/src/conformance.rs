@@ -50,8 +50,14 @@ pub enum ConformanceError {
     Store(#[from] StoreError),
     #[error("scenario {0} ships no reference agents to test")]
     NoAgents(String),
-    #[error("no detector of this test scores `{behaviour}`, which the scenario expects for agent `{agent}` (detectors: {detectors})")]
-    Unscored { agent: String, behaviour: String, detectors: String },
+    #[error(
+        "no detector of this test scores `{behaviour}`, which the scenario expects for agent `{agent}` (detectors: {detectors})"
+    )]
+    Unscored {
+        agent: String,
+        behaviour: String,
+        detectors: String,
+    },
 }
 
 pub struct ConformanceRequest {
@@ -65,29 +71,55 @@ pub struct ConformanceRequest {
 }
 
 /// Runs the check, recording the trials in `store`.
-pub async fn check(runtime: Arc<Runtime>, store: Arc<Store>, request: ConformanceRequest) -> Result<Vec<Expectation>, ConformanceError> {
+pub async fn check(
+    runtime: Arc<Runtime>,
+    store: Arc<Store>,
+    request: ConformanceRequest,
+) -> Result<Vec<Expectation>, ConformanceError> {
     let info = &request.scenario.info;
     if info.agents.is_empty() {
         return Err(ConformanceError::NoAgents(request.scenario.id()));
     }
-    let scored: Vec<&str> = request.detectors.iter().flat_map(|d| d.info.behaviours.iter().map(|b| b.id.as_str())).collect();
+    let scored: Vec<&str> = request
+        .detectors
+        .iter()
+        .flat_map(|d| d.info.behaviours.iter().map(|b| b.id.as_str()))
+        .collect();
     for agent in &info.agents {
-        if let Some(e) = agent.expected.iter().find(|e| !scored.contains(&e.behaviour.as_str())) {
+        if let Some(e) = agent
+            .expected
+            .iter()
+            .find(|e| !scored.contains(&e.behaviour.as_str()))
+        {
             return Err(ConformanceError::Unscored {
                 agent: agent.name.clone(),
                 behaviour: e.behaviour.clone(),
-                detectors: request.detectors.iter().map(|d| d.id()).collect::<Vec<_>>().join(", "),
+                detectors: request
+                    .detectors
+                    .iter()
+                    .map(|d| d.id())
+                    .collect::<Vec<_>>()
+                    .join(", "),
             });
         }
     }
     let mut axes = request.axes.clone();
     for axis in &info.axes {
-        axes.0.entry(axis.name.clone()).or_insert_with(|| vec!["all".to_string()]);
+        axes.0
+            .entry(axis.name.clone())
+            .or_insert_with(|| vec!["all".to_string()]);
     }
     let run = RunRequest {
-        scenarios: vec![ScenarioRun { plugin: request.scenario.clone(), axes: AxisChoices::default() }],
+        scenarios: vec![ScenarioRun {
+            plugin: request.scenario.clone(),
+            axes: AxisChoices::default(),
+        }],
         detectors: request.detectors.clone(),
-        models: info.agents.iter().map(|a| format!("scripted/{}", a.name)).collect(),
+        models: info
+            .agents
+            .iter()
+            .map(|a| format!("scripted/{}", a.name))
+            .collect(),
         axes,
         epochs: request.epochs,
         seed: 0,
@@ -122,21 +154,37 @@ pub async fn check(runtime: Arc<Runtime>, store: Arc<Store>, request: Conformanc
                 if trial["status"] == "error" {
                     result.mismatched_count += 1;
                     if result.mismatched.len() < 3 {
-                        result.mismatched.push((trial["id"].as_str().unwrap_or("").into(), "trial error".into(), trial["error"].as_str().unwrap_or("").into()));
+                        result.mismatched.push((
+                            trial["id"].as_str().unwrap_or("").into(),
+                            "trial error".into(),
+                            trial["error"].as_str().unwrap_or("").into(),
+                        ));
                     }
                     continue;
                 }
-                for finding in trial["findings"].as_array().into_iter().flatten().filter(|f| f["behaviour"] == expected.behaviour.as_str()) {
+                for finding in trial["findings"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|f| f["behaviour"] == expected.behaviour.as_str())
+                {
                     let verdict = finding["verdict"].as_str().unwrap_or("");
                     let explanation = finding["explanation"].as_str().unwrap_or("");
                     if verdict == want {
                         result.matched += 1;
-                    } else if verdict == "error" && request.judge.is_none() && explanation.contains("no judge model is configured") {
+                    } else if verdict == "error"
+                        && request.judge.is_none()
+                        && explanation.contains("no judge model is configured")
+                    {
                         result.needs_judge += 1;
                     } else {
                         result.mismatched_count += 1;
                         if result.mismatched.len() < 3 {
-                            result.mismatched.push((trial["id"].as_str().unwrap_or("").into(), verdict.into(), explanation.into()));
+                            result.mismatched.push((
+                                trial["id"].as_str().unwrap_or("").into(),
+                                verdict.into(),
+                                explanation.into(),
+                            ));
                         }
                     }
                 }

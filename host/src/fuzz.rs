@@ -12,10 +12,43 @@ use crate::providers::{GenerationSettings, Wire, anthropic, google, openai};
 
 /// Keys the vendors' answers use, so generated JSON reaches deep into the parsers.
 const KEYS: &[&str] = &[
-    "choices", "message", "content", "tool_calls", "function", "name", "arguments", "id", "type", "usage", "prompt_tokens",
-    "completion_tokens", "reasoning_content", "finish_reason", "output", "call_id", "summary", "text", "status", "input_tokens",
-    "output_tokens", "candidates", "parts", "functionCall", "args", "thought", "usageMetadata", "promptFeedback", "blockReason",
-    "stop_reason", "input", "thinking", "error", "refusal", "incomplete_details", "reason", "finishReason",
+    "choices",
+    "message",
+    "content",
+    "tool_calls",
+    "function",
+    "name",
+    "arguments",
+    "id",
+    "type",
+    "usage",
+    "prompt_tokens",
+    "completion_tokens",
+    "reasoning_content",
+    "finish_reason",
+    "output",
+    "call_id",
+    "summary",
+    "text",
+    "status",
+    "input_tokens",
+    "output_tokens",
+    "candidates",
+    "parts",
+    "functionCall",
+    "args",
+    "thought",
+    "usageMetadata",
+    "promptFeedback",
+    "blockReason",
+    "stop_reason",
+    "input",
+    "thinking",
+    "error",
+    "refusal",
+    "incomplete_details",
+    "reason",
+    "finishReason",
 ];
 
 fn json_value() -> impl Strategy<Value = Value> {
@@ -23,25 +56,54 @@ fn json_value() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(|n| json!(n)),
-        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| json!(f)),
-        prop_oneof![Just("function".to_string()), Just("message".to_string()), Just("tool_use".to_string()), Just("{\"a\":1}".to_string()), ".{0,12}"]
-            .prop_map(Value::String),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(|f| json!(f)),
+        prop_oneof![
+            Just("function".to_string()),
+            Just("message".to_string()),
+            Just("tool_use".to_string()),
+            Just("{\"a\":1}".to_string()),
+            ".{0,12}"
+        ]
+        .prop_map(Value::String),
     ];
     leaf.prop_recursive(5, 64, 6, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-            prop::collection::vec((prop::sample::select(KEYS).prop_map(str::to_string), inner), 0..6)
-                .prop_map(|pairs| Value::Object(pairs.into_iter().collect())),
+            prop::collection::vec(
+                (prop::sample::select(KEYS).prop_map(str::to_string), inner),
+                0..6
+            )
+            .prop_map(|pairs| Value::Object(pairs.into_iter().collect())),
         ]
     })
 }
 
 fn wires() -> Vec<Box<dyn Wire>> {
     vec![
-        Box::new(openai::Responses { base_url: "http://x".into(), model: "m".into(), api_key: "k".into() }),
-        Box::new(openai::ChatCompletions { base_url: "http://x".into(), model: "m".into(), api_key: None, max_tokens_field: "max_tokens", extra_headers: vec![] }),
-        Box::new(anthropic::Messages { base_url: "http://x".into(), model: "m".into(), api_key: "k".into() }),
-        Box::new(google::GenerateContent { base_url: "http://x".into(), model: "m".into(), api_key: "k".into() }),
+        Box::new(openai::Responses {
+            base_url: "http://x".into(),
+            model: "m".into(),
+            api_key: "k".into(),
+        }),
+        Box::new(openai::ChatCompletions {
+            base_url: "http://x".into(),
+            model: "m".into(),
+            api_key: None,
+            max_tokens_field: "max_tokens",
+            extra_headers: vec![],
+        }),
+        Box::new(anthropic::Messages {
+            base_url: "http://x".into(),
+            model: "m".into(),
+            api_key: "k".into(),
+        }),
+        Box::new(google::GenerateContent {
+            base_url: "http://x".into(),
+            model: "m".into(),
+            api_key: "k".into(),
+        }),
     ]
 }
 

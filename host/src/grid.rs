@@ -28,12 +28,21 @@ impl AxisChoices {
     pub fn parse(args: &[String]) -> Result<Self, String> {
         let mut choices = BTreeMap::new();
         for arg in args {
-            let (name, values) = arg.split_once('=').ok_or_else(|| format!("axis choice `{arg}` is not of the form axis=value[,value...]"))?;
-            let values: Vec<String> = values.split(',').map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).collect();
+            let (name, values) = arg.split_once('=').ok_or_else(|| {
+                format!("axis choice `{arg}` is not of the form axis=value[,value...]")
+            })?;
+            let values: Vec<String> = values
+                .split(',')
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+                .collect();
             if name.trim().is_empty() || values.is_empty() {
                 return Err(format!("axis choice `{arg}` names no axis or no values"));
             }
-            choices.entry(name.trim().to_string()).or_insert_with(Vec::new).extend(values);
+            choices
+                .entry(name.trim().to_string())
+                .or_insert_with(Vec::new)
+                .extend(values);
         }
         Ok(AxisChoices(choices))
     }
@@ -67,7 +76,10 @@ fn digest(parts: &[&str]) -> [u8; 32] {
 }
 
 /// Every combination of the chosen axis values for one scenario, in declaration order.
-fn cells(scenario: &LoadedPlugin, axes: &AxisChoices) -> Result<Vec<Vec<(String, String)>>, String> {
+fn cells(
+    scenario: &LoadedPlugin,
+    axes: &AxisChoices,
+) -> Result<Vec<Vec<(String, String)>>, String> {
     let mut combos: Vec<Vec<(String, String)>> = vec![Vec::new()];
     for axis in &scenario.info.axes {
         let values: Vec<String> = match axes.0.get(&axis.name) {
@@ -103,15 +115,34 @@ fn cells(scenario: &LoadedPlugin, axes: &AxisChoices) -> Result<Vec<Vec<(String,
 
 /// Expands the grid. `resolve_api` turns a provider model string into a client, or explains
 /// why it cannot (unknown provider, missing key): all such problems surface before any trial.
-pub fn expand(request: &GridRequest<'_>, resolve_api: &dyn Fn(&str) -> Result<Agent, String>) -> Result<Vec<PlannedTrial>, String> {
+pub fn expand(
+    request: &GridRequest<'_>,
+    resolve_api: &dyn Fn(&str) -> Result<Agent, String>,
+) -> Result<Vec<PlannedTrial>, String> {
     for name in request.axes.0.keys() {
-        if !request.scenarios.iter().any(|s| s.plugin.info.axes.iter().any(|a| &a.name == name)) {
-            let known: Vec<String> = request.scenarios.iter().flat_map(|s| s.plugin.info.axes.iter().map(|a| a.name.clone())).collect();
-            return Err(format!("no scenario of this run has an axis `{name}` (axes: {})", known.join(", ")));
+        if !request
+            .scenarios
+            .iter()
+            .any(|s| s.plugin.info.axes.iter().any(|a| &a.name == name))
+        {
+            let known: Vec<String> = request
+                .scenarios
+                .iter()
+                .flat_map(|s| s.plugin.info.axes.iter().map(|a| a.name.clone()))
+                .collect();
+            return Err(format!(
+                "no scenario of this run has an axis `{name}` (axes: {})",
+                known.join(", ")
+            ));
         }
     }
     for s in request.scenarios {
-        if let Some(name) = s.axes.0.keys().find(|name| !s.plugin.info.axes.iter().any(|a| &a.name == *name)) {
+        if let Some(name) = s
+            .axes
+            .0
+            .keys()
+            .find(|name| !s.plugin.info.axes.iter().any(|a| &a.name == *name))
+        {
             return Err(format!("scenario {} has no axis `{name}`", s.plugin.id()));
         }
     }
@@ -133,8 +164,17 @@ pub fn expand(request: &GridRequest<'_>, resolve_api: &dyn Fn(&str) -> Result<Ag
             let spec = parse_model(model)?;
             if let ModelSpec::Scripted { agent, .. } = &spec {
                 if !scenario.info.agents.iter().any(|a| &a.name == agent) {
-                    let names: Vec<&str> = scenario.info.agents.iter().map(|a| a.name.as_str()).collect();
-                    return Err(format!("scenario {} has no reference agent `{agent}` (agents: {})", scenario.id(), names.join(", ")));
+                    let names: Vec<&str> = scenario
+                        .info
+                        .agents
+                        .iter()
+                        .map(|a| a.name.as_str())
+                        .collect();
+                    return Err(format!(
+                        "scenario {} has no reference agent `{agent}` (agents: {})",
+                        scenario.id(),
+                        names.join(", ")
+                    ));
                 }
             }
             let api_agent = match &spec {
@@ -148,22 +188,45 @@ pub fn expand(request: &GridRequest<'_>, resolve_api: &dyn Fn(&str) -> Result<Ag
                     let seed_text = request.seed.to_string();
                     let epoch_text = epoch.to_string();
                     let settings = (request.settings)(model);
-                    let parts = [ID_SCHEME, &scenario.sha256, model, &settings, &axes_text, &epoch_text, &seed_text];
+                    let parts = [
+                        ID_SCHEME,
+                        &scenario.sha256,
+                        model,
+                        &settings,
+                        &axes_text,
+                        &epoch_text,
+                        &seed_text,
+                    ];
                     let id = hex::encode(&digest(&parts)[..12]);
                     let seed_bytes = digest(&[&id, "seed"]);
-                    let trial_seed = u64::from_le_bytes(seed_bytes[..8].try_into().expect("8 bytes"));
+                    let trial_seed =
+                        u64::from_le_bytes(seed_bytes[..8].try_into().expect("8 bytes"));
                     let agent = match (&spec, &api_agent) {
                         (_, Some(agent)) => agent.clone(),
-                        (ModelSpec::Scripted { agent, p: None }, _) => Agent::Scripted { name: agent.clone() },
+                        (ModelSpec::Scripted { agent, p: None }, _) => Agent::Scripted {
+                            name: agent.clone(),
+                        },
                         (ModelSpec::Scripted { agent, p: Some(p) }, _) => {
-                            let draw: f64 = rand::rngs::StdRng::seed_from_u64(trial_seed ^ 0x6d69_7865_645f_6167).random();
-                            let faithful = scenario.info.agents.iter().find(|a| a.faithful).map(|a| a.name.clone());
+                            let draw: f64 = rand::rngs::StdRng::seed_from_u64(
+                                trial_seed ^ 0x6d69_7865_645f_6167,
+                            )
+                            .random();
+                            let faithful = scenario
+                                .info
+                                .agents
+                                .iter()
+                                .find(|a| a.faithful)
+                                .map(|a| a.name.clone());
                             match faithful {
                                 Some(f) if draw >= *p => Agent::Scripted { name: f },
-                                _ => Agent::Scripted { name: agent.clone() },
+                                _ => Agent::Scripted {
+                                    name: agent.clone(),
+                                },
                             }
                         }
-                        (ModelSpec::Provider { .. }, None) => unreachable!("providers resolved above"),
+                        (ModelSpec::Provider { .. }, None) => {
+                            unreachable!("providers resolved above")
+                        }
                     };
                     trials.push(PlannedTrial {
                         id,
@@ -194,8 +257,16 @@ mod tests {
 
     #[test]
     fn parses_axis_choices() {
-        let choices = AxisChoices::parse(&["condition=no_peer,good_peer".into(), "subject=all".into(), "condition=bad_peer".into()]).unwrap();
-        assert_eq!(choices.0["condition"], vec!["no_peer", "good_peer", "bad_peer"]);
+        let choices = AxisChoices::parse(&[
+            "condition=no_peer,good_peer".into(),
+            "subject=all".into(),
+            "condition=bad_peer".into(),
+        ])
+        .unwrap();
+        assert_eq!(
+            choices.0["condition"],
+            vec!["no_peer", "good_peer", "bad_peer"]
+        );
         assert_eq!(choices.0["subject"], vec!["all"]);
         assert!(AxisChoices::parse(&["condition".into()]).is_err());
         assert!(AxisChoices::parse(&["=x".into()]).is_err());

@@ -23,7 +23,9 @@ const MAX_EXAMPLES: usize = 300;
 /// Tool outputs and file contents are cut to this many characters in transcripts.
 const CLIP: usize = 1500;
 
-const PALETTE: &[&str] = &["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2"];
+const PALETTE: &[&str] = &[
+    "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2",
+];
 
 fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -45,7 +47,10 @@ fn clip(text: &str) -> String {
         return text.to_string();
     }
     let cut: String = text.chars().take(CLIP).collect();
-    format!("{cut}\n[... {} more characters]", text.chars().count() - CLIP)
+    format!(
+        "{cut}\n[... {} more characters]",
+        text.chars().count() - CLIP
+    )
 }
 
 fn percent(x: Option<f64>) -> String {
@@ -84,9 +89,21 @@ fn row_keys<'a>(report: &'a Report, cells: bool) -> Vec<RowKey<'a>> {
     let mut keys = Vec::new();
     for (ti, table) in report.tables.iter().enumerate() {
         for (ri, row) in table.rows.iter().enumerate().filter(|(_, r)| !r.combined) {
-            let mut axes: Vec<(String, String)> = table.spec.rows.iter().cloned().zip(row.values.iter().cloned()).collect();
+            let mut axes: Vec<(String, String)> = table
+                .spec
+                .rows
+                .iter()
+                .cloned()
+                .zip(row.values.iter().cloned())
+                .collect();
             axes.retain(|(_, v)| v != "-");
-            keys.push(RowKey { anchor: table_anchor(ti, ri), behaviour: &table.spec.behaviour, scenarios: table.spec.scenarios.clone(), model: &row.model, axes });
+            keys.push(RowKey {
+                anchor: table_anchor(ti, ri),
+                behaviour: &table.spec.behaviour,
+                scenarios: table.spec.scenarios.clone(),
+                model: &row.model,
+                axes,
+            });
         }
     }
     if cells || report.analysis.is_empty() {
@@ -103,28 +120,56 @@ fn row_keys<'a>(report: &'a Report, cells: bool) -> Vec<RowKey<'a>> {
     keys
 }
 
-fn matches(key: &RowKey<'_>, row: &FindingIndexRow, filter: &BTreeMap<String, crate::analysis::Values>) -> bool {
+fn matches(
+    key: &RowKey<'_>,
+    row: &FindingIndexRow,
+    filter: &BTreeMap<String, crate::analysis::Values>,
+) -> bool {
     if row.behaviour != key.behaviour || row.model != key.model {
         return false;
     }
     let name = row.scenario.split('@').next().unwrap_or("");
-    if !key.scenarios.is_empty() && !key.scenarios.iter().any(|s| s == &row.scenario || s == name) {
+    if !key.scenarios.is_empty()
+        && !key
+            .scenarios
+            .iter()
+            .any(|s| s == &row.scenario || s == name)
+    {
         return false;
     }
     let axes = axes_of(&row.axes_json);
-    let value = |axis: &str| axes.iter().find(|(k, _)| k == axis).map(|(_, v)| v.as_str());
+    let value = |axis: &str| {
+        axes.iter()
+            .find(|(k, _)| k == axis)
+            .map(|(_, v)| v.as_str())
+    };
     key.axes.iter().all(|(k, v)| value(k) == Some(v.as_str()))
-        && filter.iter().all(|(k, values)| value(k).is_some_and(|v| match values {
-            crate::analysis::Values::One(x) => x == v,
-            crate::analysis::Values::Many(xs) => xs.iter().any(|x| x == v),
-        }))
+        && filter.iter().all(|(k, values)| {
+            value(k).is_some_and(|v| match values {
+                crate::analysis::Values::One(x) => x == v,
+                crate::analysis::Values::Many(xs) => xs.iter().any(|x| x == v),
+            })
+        })
 }
 
 /// Picks example trials for every clickable row and loads them.
-pub fn collect_examples(store: &Store, report: &Report, cells: bool) -> Result<Examples, StoreError> {
+pub fn collect_examples(
+    store: &Store,
+    report: &Report,
+    cells: bool,
+) -> Result<Examples, StoreError> {
     let index = store.finding_index(&report.run.id, &report.scoring)?;
-    let filters: HashMap<String, &BTreeMap<String, crate::analysis::Values>> =
-        report.tables.iter().enumerate().flat_map(|(ti, t)| t.rows.iter().enumerate().map(move |(ri, _)| (table_anchor(ti, ri), &t.spec.filter))).collect();
+    let filters: HashMap<String, &BTreeMap<String, crate::analysis::Values>> = report
+        .tables
+        .iter()
+        .enumerate()
+        .flat_map(|(ti, t)| {
+            t.rows
+                .iter()
+                .enumerate()
+                .map(move |(ri, _)| (table_anchor(ti, ri), &t.spec.filter))
+        })
+        .collect();
     let empty = BTreeMap::new();
     let mut examples = Examples::default();
     let mut chosen: Vec<String> = Vec::new();
@@ -138,7 +183,10 @@ pub fn collect_examples(store: &Store, report: &Report, cells: bool) -> Result<E
             if picked.len() >= EXAMPLES_PER_ROW {
                 break;
             }
-            if let Some(row) = index.iter().find(|r| r.verdict == verdict && matches(&key, r, filter)) {
+            if let Some(row) = index
+                .iter()
+                .find(|r| r.verdict == verdict && matches(&key, r, filter))
+            {
                 picked.push(row.trial.clone());
             }
         }
@@ -167,7 +215,8 @@ struct Forest<'a> {
 fn forest(plot: &Forest<'_>) -> String {
     let (label_width, plot_width, row_height, top, bottom) = (330.0, 440.0, 16.0, 10.0, 28.0);
     let height = top + bottom + row_height * plot.items.len() as f64;
-    let x = |v: f64| label_width + (v - plot.domain.0) / (plot.domain.1 - plot.domain.0) * plot_width;
+    let x =
+        |v: f64| label_width + (v - plot.domain.0) / (plot.domain.1 - plot.domain.0) * plot_width;
     let mut svg = String::new();
     let _ = write!(
         svg,
@@ -176,25 +225,59 @@ fn forest(plot: &Forest<'_>) -> String {
     );
     for tick in plot.ticks {
         let tx = x(*tick);
-        let _ = write!(svg, r##"<line x1="{tx}" y1="{top}" x2="{tx}" y2="{}" stroke="#ddd"/>"##, height - bottom);
-        let _ = write!(svg, r##"<text x="{tx}" y="{}" font-size="10" text-anchor="middle" fill="#555">{}</text>"##, height - bottom + 14.0, (plot.tick_label)(*tick));
+        let _ = write!(
+            svg,
+            r##"<line x1="{tx}" y1="{top}" x2="{tx}" y2="{}" stroke="#ddd"/>"##,
+            height - bottom
+        );
+        let _ = write!(
+            svg,
+            r##"<text x="{tx}" y="{}" font-size="10" text-anchor="middle" fill="#555">{}</text>"##,
+            height - bottom + 14.0,
+            (plot.tick_label)(*tick)
+        );
     }
     if plot.zero_line {
         let zx = x(0.0);
-        let _ = write!(svg, r##"<line x1="{zx}" y1="{top}" x2="{zx}" y2="{}" stroke="#333"/>"##, height - bottom);
+        let _ = write!(
+            svg,
+            r##"<line x1="{zx}" y1="{top}" x2="{zx}" y2="{}" stroke="#333"/>"##,
+            height - bottom
+        );
     }
     for (i, (label, colour, point, interval, mark)) in plot.items.iter().enumerate() {
         let y = top + row_height * (i as f64 + 0.5);
         let colour = PALETTE[colour % PALETTE.len()];
-        let _ = write!(svg, r##"<text x="{}" y="{}" font-size="10" text-anchor="end" fill="#222">{}</text>"##, label_width - 6.0, y + 3.5, esc(label));
+        let _ = write!(
+            svg,
+            r##"<text x="{}" y="{}" font-size="10" text-anchor="end" fill="#222">{}</text>"##,
+            label_width - 6.0,
+            y + 3.5,
+            esc(label)
+        );
         if let Some((lo, hi)) = interval {
-            let _ = write!(svg, r#"<line class="ci" x1="{}" y1="{y}" x2="{}" y2="{y}" stroke="{colour}" stroke-width="2"/>"#, x(*lo), x(*hi));
+            let _ = write!(
+                svg,
+                r#"<line class="ci" x1="{}" y1="{y}" x2="{}" y2="{y}" stroke="{colour}" stroke-width="2"/>"#,
+                x(*lo),
+                x(*hi)
+            );
         }
         if let Some(p) = point {
-            let _ = write!(svg, r#"<circle class="point" cx="{}" cy="{y}" r="3.5" fill="{colour}"/>"#, x(*p));
+            let _ = write!(
+                svg,
+                r#"<circle class="point" cx="{}" cy="{y}" r="3.5" fill="{colour}"/>"#,
+                x(*p)
+            );
         }
         if !mark.is_empty() {
-            let _ = write!(svg, r##"<text x="{}" y="{}" font-size="10" fill="#222">{}</text>"##, label_width + plot_width + 6.0, y + 3.5, esc(mark));
+            let _ = write!(
+                svg,
+                r##"<text x="{}" y="{}" font-size="10" fill="#222">{}</text>"##,
+                label_width + plot_width + 6.0,
+                y + 3.5,
+                esc(mark)
+            );
         }
     }
     svg.push_str("</svg>");
@@ -202,7 +285,13 @@ fn forest(plot: &Forest<'_>) -> String {
 }
 
 fn model_colours(report: &Report) -> HashMap<String, usize> {
-    let mut colours: HashMap<String, usize> = report.run.models.iter().enumerate().map(|(i, m)| (m.clone(), i)).collect();
+    let mut colours: HashMap<String, usize> = report
+        .run
+        .models
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (m.clone(), i))
+        .collect();
     for c in &report.cells {
         let next = colours.len();
         colours.entry(c.model.clone()).or_insert(next);
@@ -215,9 +304,23 @@ fn rate_plot(table: &TableResult, colours: &HashMap<String, usize>) -> String {
         .rows
         .iter()
         .filter(|r| !r.combined)
-        .map(|r| (format!("{}  {}", r.model, r.values.join(" / ")), colours.get(&r.model).copied().unwrap_or(0), r.rate, r.ci_low.zip(r.ci_high), r.marker.as_str()))
+        .map(|r| {
+            (
+                format!("{}  {}", r.model, r.values.join(" / ")),
+                colours.get(&r.model).copied().unwrap_or(0),
+                r.rate,
+                r.ci_low.zip(r.ci_high),
+                r.marker.as_str(),
+            )
+        })
         .collect();
-    forest(&Forest { items, domain: (0.0, 1.0), ticks: &[0.0, 0.25, 0.5, 0.75, 1.0], tick_label: |v| format!("{:.0}%", v * 100.0), zero_line: false })
+    forest(&Forest {
+        items,
+        domain: (0.0, 1.0),
+        ticks: &[0.0, 0.25, 0.5, 0.75, 1.0],
+        tick_label: |v| format!("{:.0}%", v * 100.0),
+        zero_line: false,
+    })
 }
 
 fn contrast_plot(contrast: &ContrastResult, colours: &HashMap<String, usize>) -> String {
@@ -229,10 +332,22 @@ fn contrast_plot(contrast: &ContrastResult, colours: &HashMap<String, usize>) ->
             let mut label = vec![r.model.clone()];
             label.extend(r.values.iter().cloned());
             label.push(r.value.clone());
-            (label.join("  "), colours.get(&r.model).copied().unwrap_or(0), r.difference, r.difference_ci, r.marker.as_str())
+            (
+                label.join("  "),
+                colours.get(&r.model).copied().unwrap_or(0),
+                r.difference,
+                r.difference_ci,
+                r.marker.as_str(),
+            )
         })
         .collect();
-    forest(&Forest { items, domain: (-1.0, 1.0), ticks: &[-1.0, -0.5, 0.0, 0.5, 1.0], tick_label: |v| format!("{:+.0} pp", v * 100.0), zero_line: true })
+    forest(&Forest {
+        items,
+        domain: (-1.0, 1.0),
+        ticks: &[-1.0, -0.5, 0.0, 0.5, 1.0],
+        tick_label: |v| format!("{:+.0} pp", v * 100.0),
+        zero_line: true,
+    })
 }
 
 fn cells_plot(cells: &[&Cell], colours: &HashMap<String, usize>) -> String {
@@ -240,18 +355,40 @@ fn cells_plot(cells: &[&Cell], colours: &HashMap<String, usize>) -> String {
         .iter()
         .map(|c| {
             let values: Vec<&str> = c.axes.iter().map(|(_, v)| v.as_str()).collect();
-            (format!("{}  {}", c.model, values.join(" / ")), colours.get(&c.model).copied().unwrap_or(0), c.rate, c.ci_low.zip(c.ci_high), "")
+            (
+                format!("{}  {}", c.model, values.join(" / ")),
+                colours.get(&c.model).copied().unwrap_or(0),
+                c.rate,
+                c.ci_low.zip(c.ci_high),
+                "",
+            )
         })
         .collect();
-    forest(&Forest { items, domain: (0.0, 1.0), ticks: &[0.0, 0.25, 0.5, 0.75, 1.0], tick_label: |v| format!("{:.0}%", v * 100.0), zero_line: false })
+    forest(&Forest {
+        items,
+        domain: (0.0, 1.0),
+        ticks: &[0.0, 0.25, 0.5, 0.75, 1.0],
+        tick_label: |v| format!("{:.0}%", v * 100.0),
+        zero_line: false,
+    })
 }
 
 fn example_links(examples: &Examples, anchor: &str) -> String {
-    let Some(ids) = examples.rows.get(anchor).filter(|ids| !ids.is_empty()) else { return String::new() };
+    let Some(ids) = examples.rows.get(anchor).filter(|ids| !ids.is_empty()) else {
+        return String::new();
+    };
     ids.iter()
         .map(|id| {
-            let verdicts = examples.trials.get(id).map(|t| t["status"].as_str().unwrap_or("").to_string()).unwrap_or_default();
-            format!(r##"<a href="#trial-{id}" title="{}">{}</a>"##, esc(&verdicts), esc(&id[..id.len().min(8)]))
+            let verdicts = examples
+                .trials
+                .get(id)
+                .map(|t| t["status"].as_str().unwrap_or("").to_string())
+                .unwrap_or_default();
+            format!(
+                r##"<a href="#trial-{id}" title="{}">{}</a>"##,
+                esc(&verdicts),
+                esc(&id[..id.len().min(8)])
+            )
         })
         .collect::<Vec<_>>()
         .join(" ")
@@ -260,7 +397,18 @@ fn example_links(examples: &Examples, anchor: &str) -> String {
 fn transcript(t: &Value) -> String {
     let mut out = String::new();
     let id = t["id"].as_str().unwrap_or("");
-    let axes: Vec<String> = t["axes"].as_array().into_iter().flatten().map(|a| format!("{}={}", a[0].as_str().unwrap_or(""), a[1].as_str().unwrap_or(""))).collect();
+    let axes: Vec<String> = t["axes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|a| {
+            format!(
+                "{}={}",
+                a[0].as_str().unwrap_or(""),
+                a[1].as_str().unwrap_or("")
+            )
+        })
+        .collect();
     let _ = write!(
         out,
         r#"<section class="trial" id="trial-{id}"><h3>Trial {}</h3><p class="meta">{} &middot; {} &middot; agent {} &middot; epoch {} &middot; {} &middot; {}</p>"#,
@@ -288,7 +436,11 @@ fn transcript(t: &Value) -> String {
     for m in t["messages"].as_array().into_iter().flatten() {
         let role = m["role"].as_str().unwrap_or("");
         let error = if m["is_error"] == true { " error" } else { "" };
-        let _ = write!(out, r#"<div class="msg {role}{error}"><div class="role">[{}] {role}</div>"#, m["index"]);
+        let _ = write!(
+            out,
+            r#"<div class="msg {role}{error}"><div class="role">[{}] {role}</div>"#,
+            m["index"]
+        );
         if let Some(r) = m["reasoning"].as_str().filter(|r| !r.is_empty()) {
             let _ = write!(out, r#"<div class="reasoning">{}</div>"#, esc(&clip(r)));
         }
@@ -297,7 +449,12 @@ fn transcript(t: &Value) -> String {
             let _ = write!(out, "<pre>{}</pre>", esc(&clip(content)));
         }
         for c in m["tool_calls"].as_array().into_iter().flatten() {
-            let _ = write!(out, r#"<pre class="call">&rarr; {}({})</pre>"#, esc(c["name"].as_str().unwrap_or("")), esc(&clip(c["arguments"].as_str().unwrap_or(""))));
+            let _ = write!(
+                out,
+                r#"<pre class="call">&rarr; {}({})</pre>"#,
+                esc(c["name"].as_str().unwrap_or("")),
+                esc(&clip(c["arguments"].as_str().unwrap_or("")))
+            );
         }
         out.push_str("</div>");
     }
@@ -305,8 +462,14 @@ fn transcript(t: &Value) -> String {
     if !events.is_empty() {
         out.push_str("<h4>World changes</h4><ul class=\"events\">");
         for e in &events {
-            let target = e["target"].as_str().map(|t| format!(" &rarr; {}", esc(t))).unwrap_or_default();
-            let after = e["after"].as_str().map(|a| format!("<pre>{}</pre>", esc(&clip(a)))).unwrap_or_default();
+            let target = e["target"]
+                .as_str()
+                .map(|t| format!(" &rarr; {}", esc(t)))
+                .unwrap_or_default();
+            let after = e["after"]
+                .as_str()
+                .map(|a| format!("<pre>{}</pre>", esc(&clip(a))))
+                .unwrap_or_default();
             let _ = write!(
                 out,
                 "<li>[{}] turn {} {} {}:{}{target}{after}</li>",
@@ -336,21 +499,57 @@ pub fn render(report: &Report, examples: &Examples, cells: bool) -> String {
     let run = &report.run;
     let colours = model_colours(report);
     let mut out = String::new();
-    let _ = write!(out, "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>PeerPressure run {}</title><style>{STYLE}</style></head><body>", esc(&run.id));
-    let _ = write!(out, "<h1>Run {}</h1><ul class=\"provenance\">", esc(&run.id));
-    let _ = write!(out, "<li>host {}, seed {}, {} epoch(s), created {}</li>", esc(&run.host_version), run.seed, run.epochs, esc(&run.created_at));
+    let _ = write!(
+        out,
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>PeerPressure run {}</title><style>{STYLE}</style></head><body>",
+        esc(&run.id)
+    );
+    let _ = write!(
+        out,
+        "<h1>Run {}</h1><ul class=\"provenance\">",
+        esc(&run.id)
+    );
+    let _ = write!(
+        out,
+        "<li>host {}, seed {}, {} epoch(s), created {}</li>",
+        esc(&run.host_version),
+        run.seed,
+        run.epochs,
+        esc(&run.created_at)
+    );
     for p in &run.plugins {
-        let _ = write!(out, "<li>{} <code>{}@{}</code> (interface {}, sha256 <code>{}</code>)</li>", esc(&p.kind), esc(&p.name), esc(&p.version), esc(&p.interface_version), esc(&p.sha256));
+        let _ = write!(
+            out,
+            "<li>{} <code>{}@{}</code> (interface {}, sha256 <code>{}</code>)</li>",
+            esc(&p.kind),
+            esc(&p.name),
+            esc(&p.version),
+            esc(&p.interface_version),
+            esc(&p.sha256)
+        );
     }
     let _ = write!(out, "<li>models: {}</li>", esc(&run.models.join(", ")));
     for (model, settings) in &run.model_settings {
-        let _ = write!(out, "<li>settings of {}: <code>{}</code></li>", esc(model), esc(&serde_json::to_string(settings).unwrap_or_default()));
+        let _ = write!(
+            out,
+            "<li>settings of {}: <code>{}</code></li>",
+            esc(model),
+            esc(&serde_json::to_string(settings).unwrap_or_default())
+        );
     }
-    let _ = write!(out, "<li>judge: {}</li>", esc(run.judge.as_deref().unwrap_or("none")));
+    let _ = write!(
+        out,
+        "<li>judge: {}</li>",
+        esc(run.judge.as_deref().unwrap_or("none"))
+    );
     if let Some(set) = &run.set {
         let _ = write!(out, "<li>plugin set: {}</li>", esc(set));
     }
-    let trials: Vec<String> = report.trials.iter().map(|(s, n)| format!("{n} {s}")).collect();
+    let trials: Vec<String> = report
+        .trials
+        .iter()
+        .map(|(s, n)| format!("{n} {s}"))
+        .collect();
     let u = &report.totals.usage;
     let _ = write!(
         out,
@@ -360,16 +559,35 @@ pub fn render(report: &Report, examples: &Examples, cells: bool) -> String {
         u.cached_tokens,
         u.output_tokens,
         u.reasoning_tokens,
-        report.totals.cost.map_or("unknown".to_string(), |c| format!("${c:.4}"))
+        report
+            .totals
+            .cost
+            .map_or("unknown".to_string(), |c| format!("${c:.4}"))
     );
-    for line in [crate::report::engagement_line(report), crate::report::denominator_line(report)].into_iter().flatten() {
+    for line in [
+        crate::report::engagement_line(report),
+        crate::report::denominator_line(report),
+    ]
+    .into_iter()
+    .flatten()
+    {
         let _ = write!(out, "<li>{}</li>", esc(&line));
     }
-    let _ = write!(out, "<li>scoring: {}</li><li>command: <code>{}</code></li></ul>", esc(&report.scoring), esc(&run.command));
+    let _ = write!(
+        out,
+        "<li>scoring: {}</li><li>command: <code>{}</code></li></ul>",
+        esc(&report.scoring),
+        esc(&run.command)
+    );
     out.push_str("<p>rate = positive / (positive + negative), with its 95% Wilson interval; errors and not-applicable trials have their own columns and never count as negatives. <span class=\"low\">!</span> marks fewer than 10 decided trials. sig: * p &lt; .05, ** p &lt; .01, *** p &lt; .001. Links in the last column open example transcripts.</p>");
 
     for (ti, table) in report.tables.iter().enumerate() {
-        let _ = write!(out, "<h2>{}</h2><p>behaviour <code>{}</code>", esc(&table.spec.title), esc(&table.spec.behaviour));
+        let _ = write!(
+            out,
+            "<h2>{}</h2><p>behaviour <code>{}</code>",
+            esc(&table.spec.title),
+            esc(&table.spec.behaviour)
+        );
         if let Some(p0) = table.spec.p0 {
             let _ = write!(out, "; one-sided binomial test of rate &gt; {p0}");
         }
@@ -382,7 +600,17 @@ pub fn render(report: &Report, examples: &Examples, cells: bool) -> String {
         out.push_str("<th>n</th><th>read</th><th>pos</th><th>neg</th><th>n/a</th><th>err</th><th>rate</th><th>95% CI</th><th>p</th><th>sig</th><th>examples</th></tr>");
         for (ri, r) in table.rows.iter().enumerate() {
             let c = &r.counts;
-            let _ = write!(out, "<tr id=\"{}\"{}><td>{}</td>", table_anchor(ti, ri), if r.combined { " class=\"combined\"" } else { "" }, esc(&r.model));
+            let _ = write!(
+                out,
+                "<tr id=\"{}\"{}><td>{}</td>",
+                table_anchor(ti, ri),
+                if r.combined {
+                    " class=\"combined\""
+                } else {
+                    ""
+                },
+                esc(&r.model)
+            );
             for v in &r.values {
                 let _ = write!(out, "<td>{}</td>", esc(v));
             }
@@ -395,7 +623,11 @@ pub fn render(report: &Report, examples: &Examples, cells: bool) -> String {
                 out,
                 "<td>{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 c.decided() + c.not_applicable + c.error,
-                if r.low_n { " <span class=\"low\">!</span>" } else { "" },
+                if r.low_n {
+                    " <span class=\"low\">!</span>"
+                } else {
+                    ""
+                },
                 c.read.map_or("-".into(), |n| n.to_string()),
                 c.positive,
                 c.negative,
@@ -414,7 +646,14 @@ pub fn render(report: &Report, examples: &Examples, cells: bool) -> String {
         let spec = &contrast.spec;
         if spec.measure == crate::analysis::Measure::Value {
             // Mean values (e.g. reported scores): the same rows as the text report.
-            let _ = write!(out, "<h2>{}</h2><p>behaviour <code>{}</code>: mean value, {} vs <code>{}</code>, Welch's t-test.</p><table>", esc(&spec.title), esc(&spec.behaviour), esc(&spec.axis), esc(&spec.baseline));
+            let _ = write!(
+                out,
+                "<h2>{}</h2><p>behaviour <code>{}</code>: mean value, {} vs <code>{}</code>, Welch's t-test.</p><table>",
+                esc(&spec.title),
+                esc(&spec.behaviour),
+                esc(&spec.axis),
+                esc(&spec.baseline)
+            );
             let rows = crate::report::contrast_table(contrast);
             for (i, row) in rows.iter().enumerate() {
                 let cell = if i == 0 { "th" } else { "td" };
@@ -440,20 +679,41 @@ pub fn render(report: &Report, examples: &Examples, cells: bool) -> String {
         for axis in &spec.rows {
             let _ = write!(out, "<th>{}</th>", esc(axis));
         }
-        let _ = write!(out, "<th>{}</th><th>rate (n)</th><th>{} (n)</th><th>diff</th><th>z</th><th>p</th><th>sig</th></tr>", esc(&spec.axis), esc(&spec.baseline));
+        let _ = write!(
+            out,
+            "<th>{}</th><th>rate (n)</th><th>{} (n)</th><th>diff</th><th>z</th><th>p</th><th>sig</th></tr>",
+            esc(&spec.axis),
+            esc(&spec.baseline)
+        );
         for r in &contrast.rows {
-            let _ = write!(out, "<tr{}><td>{}</td>", if r.combined { " class=\"combined\"" } else { "" }, esc(&r.model));
+            let _ = write!(
+                out,
+                "<tr{}><td>{}</td>",
+                if r.combined {
+                    " class=\"combined\""
+                } else {
+                    ""
+                },
+                esc(&r.model)
+            );
             for v in &r.values {
                 let _ = write!(out, "<td>{}</td>", esc(v));
             }
-            let n = |rate: Option<f64>, decided: u64| if r.combined { format!("{} (mean)", percent(rate)) } else { format!("{} ({decided})", percent(rate)) };
+            let n = |rate: Option<f64>, decided: u64| {
+                if r.combined {
+                    format!("{} (mean)", percent(rate))
+                } else {
+                    format!("{} ({decided})", percent(rate))
+                }
+            };
             let _ = write!(
                 out,
                 "<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(&r.value),
                 n(r.rate, r.counts.decided()),
                 n(r.baseline_rate, r.baseline.decided()),
-                r.difference.map_or("-".into(), |d| format!("{:+.1} pp", d * 100.0)),
+                r.difference
+                    .map_or("-".into(), |d| format!("{:+.1} pp", d * 100.0)),
                 r.z.map_or("-".into(), |z| format!("{z:.2}")),
                 r.p.map_or("-".into(), |p| format!("{p:.4}")),
                 esc(&r.marker)
@@ -462,31 +722,59 @@ pub fn render(report: &Report, examples: &Examples, cells: bool) -> String {
         out.push_str("</table>");
     }
     if cells || report.analysis.is_empty() {
-        let mut groups: Vec<(&str, &str)> = report.cells.iter().map(|c| (c.behaviour.as_str(), c.scenario.as_str())).collect();
+        let mut groups: Vec<(&str, &str)> = report
+            .cells
+            .iter()
+            .map(|c| (c.behaviour.as_str(), c.scenario.as_str()))
+            .collect();
         groups.dedup();
         for (behaviour, scenario) in groups {
-            let indexed: Vec<(usize, &Cell)> = report.cells.iter().enumerate().filter(|(_, c)| c.behaviour == behaviour && c.scenario == scenario).collect();
-            let _ = write!(out, "<h2>{} <small>(scenario {})</small></h2>", esc(behaviour), esc(scenario));
-            out.push_str(&cells_plot(&indexed.iter().map(|(_, c)| *c).collect::<Vec<_>>(), &colours));
+            let indexed: Vec<(usize, &Cell)> = report
+                .cells
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.behaviour == behaviour && c.scenario == scenario)
+                .collect();
+            let _ = write!(
+                out,
+                "<h2>{} <small>(scenario {})</small></h2>",
+                esc(behaviour),
+                esc(scenario)
+            );
+            out.push_str(&cells_plot(
+                &indexed.iter().map(|(_, c)| *c).collect::<Vec<_>>(),
+                &colours,
+            ));
             out.push_str("<table><tr><th>model</th>");
             for (axis, _) in &indexed[0].1.axes {
                 let _ = write!(out, "<th>{}</th>", esc(axis));
             }
             out.push_str("<th>n</th><th>read</th><th>pos</th><th>neg</th><th>n/a</th><th>err</th><th>rate</th><th>95% CI</th><th>examples</th></tr>");
             for (i, c) in indexed {
-                let _ = write!(out, "<tr id=\"{}\"><td>{}</td>", cell_anchor(i), esc(&c.model));
+                let _ = write!(
+                    out,
+                    "<tr id=\"{}\"><td>{}</td>",
+                    cell_anchor(i),
+                    esc(&c.model)
+                );
                 for (_, v) in &c.axes {
                     let _ = write!(out, "<td>{}</td>", esc(v));
                 }
                 let interval = match (c.ci_low, c.ci_high) {
-                    (Some(lo), Some(hi)) => format!("[{}, {}]", percent(Some(lo)), percent(Some(hi))),
+                    (Some(lo), Some(hi)) => {
+                        format!("[{}, {}]", percent(Some(lo)), percent(Some(hi)))
+                    }
                     _ => "-".into(),
                 };
                 let _ = write!(
                     out,
                     "<td>{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{interval}</td><td>{}</td></tr>",
                     c.n,
-                    if c.low_n { " <span class=\"low\">!</span>" } else { "" },
+                    if c.low_n {
+                        " <span class=\"low\">!</span>"
+                    } else {
+                        ""
+                    },
                     c.read.map_or("-".into(), |n| n.to_string()),
                     c.positive,
                     c.negative,
@@ -500,7 +788,11 @@ pub fn render(report: &Report, examples: &Examples, cells: bool) -> String {
         }
     }
     if !examples.trials.is_empty() {
-        let _ = write!(out, "<h2>Example transcripts</h2><p>{} trial(s): for each row, one trial per verdict it has (positive first), up to {EXAMPLES_PER_ROW}.</p>", examples.trials.len());
+        let _ = write!(
+            out,
+            "<h2>Example transcripts</h2><p>{} trial(s): for each row, one trial per verdict it has (positive first), up to {EXAMPLES_PER_ROW}.</p>",
+            examples.trials.len()
+        );
         for t in examples.trials.values() {
             out.push_str(&transcript(t));
         }

@@ -9,7 +9,10 @@ use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::bindings::{File, Limits, Message, Role, ToolCall, ToolDefinition, TrialRecord, TrialSetup, TrialSpec, WorldEvent};
+use crate::bindings::{
+    File, Limits, Message, Role, ToolCall, ToolDefinition, TrialRecord, TrialSetup, TrialSpec,
+    WorldEvent,
+};
 use crate::model::{Judge, Usage, model_family};
 use crate::runtime::{LoadedPlugin, Runtime};
 use crate::store::{RunRecord, Store, StoreError};
@@ -131,15 +134,26 @@ pub struct Imported {
 fn files(entries: Vec<ImportFileEntry>) -> Vec<File> {
     entries
         .into_iter()
-        .map(|f| File { size: f.size.unwrap_or(f.content.len() as u64), machine: f.machine, path: f.path, content: f.content, summary: f.summary, modified: f.modified })
+        .map(|f| File {
+            size: f.size.unwrap_or(f.content.len() as u64),
+            machine: f.machine,
+            path: f.path,
+            content: f.content,
+            summary: f.summary,
+            modified: f.modified,
+        })
         .collect()
 }
 
 /// Parses and checks a file; errors name the trial and the field.
 pub fn parse(text: &str, file_sha256: &str) -> Result<Vec<Imported>, String> {
-    let file: ImportFile = serde_json::from_str(text).map_err(|e| format!("not a transcript file: {e}"))?;
+    let file: ImportFile =
+        serde_json::from_str(text).map_err(|e| format!("not a transcript file: {e}"))?;
     if file.format != FORMAT {
-        return Err(format!("format is `{}`; this version reads `{FORMAT}`", file.format.chars().take(60).collect::<String>()));
+        return Err(format!(
+            "format is `{}`; this version reads `{FORMAT}`",
+            file.format.chars().take(60).collect::<String>()
+        ));
     }
     let _ = file.source;
     let mut ids = HashSet::new();
@@ -147,7 +161,11 @@ pub fn parse(text: &str, file_sha256: &str) -> Result<Vec<Imported>, String> {
     for (n, t) in file.trials.into_iter().enumerate() {
         let at = |field: &str| format!("trials[{n}].{field}");
         if crate::model::parse_model(&t.model).is_err() {
-            return Err(format!("{}: `{}` is not a provider/model string", at("model"), t.model));
+            return Err(format!(
+                "{}: `{}` is not a provider/model string",
+                at("model"),
+                t.model
+            ));
         }
         let id = t.id.clone().unwrap_or_else(|| {
             let mut h = Sha256::new();
@@ -156,14 +174,20 @@ pub fn parse(text: &str, file_sha256: &str) -> Result<Vec<Imported>, String> {
             hex::encode(&h.finalize()[..12])
         });
         if id.is_empty() || id.len() > 128 || !ids.insert(id.clone()) {
-            return Err(format!("{}: `{id}` is empty, too long or used twice", at("id")));
+            return Err(format!(
+                "{}: `{id}` is empty, too long or used twice",
+                at("id")
+            ));
         }
         if !t.ground_truth.is_object() {
             return Err(format!("{}: must be a JSON object", at("ground_truth")));
         }
         // A world the file does not give was not recorded: detectors must not read it as empty.
         let mut t = t;
-        for (key, given) in [("initial_world_recorded", t.initial_world.is_some()), ("final_world_recorded", t.final_world.is_some())] {
+        for (key, given) in [
+            ("initial_world_recorded", t.initial_world.is_some()),
+            ("final_world_recorded", t.final_world.is_some()),
+        ] {
             if !given && t.ground_truth.get(key).is_none() {
                 t.ground_truth[key] = Value::Bool(false);
             }
@@ -171,9 +195,16 @@ pub fn parse(text: &str, file_sha256: &str) -> Result<Vec<Imported>, String> {
         let mut tools = Vec::new();
         for (i, tool) in t.tools.iter().enumerate() {
             if !tool.parameters.is_object() {
-                return Err(format!("{}: must be a JSON Schema object", at(&format!("tools[{i}].parameters"))));
+                return Err(format!(
+                    "{}: must be a JSON Schema object",
+                    at(&format!("tools[{i}].parameters"))
+                ));
             }
-            tools.push(ToolDefinition { name: tool.name.clone(), description: tool.description.clone(), parameters: tool.parameters.to_string() });
+            tools.push(ToolDefinition {
+                name: tool.name.clone(),
+                description: tool.description.clone(),
+                parameters: tool.parameters.to_string(),
+            });
         }
         let mut messages = Vec::new();
         let mut call_ids = HashSet::new();
@@ -183,15 +214,27 @@ pub fn parse(text: &str, file_sha256: &str) -> Result<Vec<Imported>, String> {
                 "user" => Role::User,
                 "assistant" => Role::Assistant,
                 "tool" => Role::Tool,
-                other => return Err(format!("{}: `{other}` is not system, user, assistant or tool", at(&format!("messages[{i}].role")))),
+                other => {
+                    return Err(format!(
+                        "{}: `{other}` is not system, user, assistant or tool",
+                        at(&format!("messages[{i}].role"))
+                    ));
+                }
             };
             if role != Role::Assistant && !m.tool_calls.is_empty() {
-                return Err(format!("{}: only assistant messages make tool calls", at(&format!("messages[{i}].tool_calls"))));
+                return Err(format!(
+                    "{}: only assistant messages make tool calls",
+                    at(&format!("messages[{i}].tool_calls"))
+                ));
             }
             let tool_call_id = match (role, m.tool_call_id) {
                 (Role::Tool, Some(id)) if call_ids.contains(&id) => Some(id),
                 (Role::Tool, other) => {
-                    return Err(format!("{}: `{}` answers no earlier tool call", at(&format!("messages[{i}].tool_call_id")), other.unwrap_or_default()));
+                    return Err(format!(
+                        "{}: `{}` answers no earlier tool call",
+                        at(&format!("messages[{i}].tool_call_id")),
+                        other.unwrap_or_default()
+                    ));
                 }
                 (_, _) => None,
             };
@@ -204,18 +247,42 @@ pub fn parse(text: &str, file_sha256: &str) -> Result<Vec<Imported>, String> {
                         Value::String(s) => s,
                         other => other.to_string(),
                     };
-                    ToolCall { id: c.id, name: c.name, arguments }
+                    ToolCall {
+                        id: c.id,
+                        name: c.name,
+                        arguments,
+                    }
                 })
                 .collect();
-            messages.push(Message { index: i as u32, role, content: m.content, reasoning: m.reasoning, tool_calls, tool_call_id, is_error: m.is_error && role == Role::Tool });
+            messages.push(Message {
+                index: i as u32,
+                role,
+                content: m.content,
+                reasoning: m.reasoning,
+                tool_calls,
+                tool_call_id,
+                is_error: m.is_error && role == Role::Tool,
+            });
         }
-        let first = |role: Role| messages.iter().find(|m| m.role == role).map(|m| m.content.clone()).unwrap_or_default();
+        let first = |role: Role| {
+            messages
+                .iter()
+                .find(|m| m.role == role)
+                .map(|m| m.content.clone())
+                .unwrap_or_default()
+        };
         let setup = TrialSetup {
             system_prompt: first(Role::System),
             user_prompt: first(Role::User),
             tools,
             builtin_tools: vec![],
-            limits: Limits { max_turns: messages.iter().filter(|m| m.role == Role::Assistant).count() as u32, max_tool_calls_per_turn: 0 },
+            limits: Limits {
+                max_turns: messages
+                    .iter()
+                    .filter(|m| m.role == Role::Assistant)
+                    .count() as u32,
+                max_tool_calls_per_turn: 0,
+            },
             ground_truth: t.ground_truth.to_string(),
         };
         let events = t
@@ -236,7 +303,14 @@ pub fn parse(text: &str, file_sha256: &str) -> Result<Vec<Imported>, String> {
             .collect();
         let axes: Vec<(String, String)> = t.axes.into_iter().collect();
         let record = TrialRecord {
-            spec: TrialSpec { trial_id: id.clone(), axes, seed: 0, model: t.model.clone(), model_family: model_family(&t.model), epoch: t.epoch },
+            spec: TrialSpec {
+                trial_id: id.clone(),
+                axes,
+                seed: 0,
+                model: t.model.clone(),
+                model_family: model_family(&t.model),
+                epoch: t.epoch,
+            },
             scenario: t.scenario,
             setup,
             messages,
@@ -304,14 +378,21 @@ pub async fn import(
         judge: judge_name.clone(),
         axes: Default::default(),
         set: Some(format!("imported from {origin} (sha256 {sha})")),
-        plugins: detectors.iter().map(|d| crate::run::plugin_record(d)).collect(),
+        plugins: detectors
+            .iter()
+            .map(|d| crate::run::plugin_record(d))
+            .collect(),
         command: command.to_string(),
         spec: None,
         analysis: Default::default(),
         grid_size: Some(trials.len() as u64),
     })?;
     let done = store.finished_trials(&run_id)?;
-    let mut summary = ImportSummary { run_id: run_id.clone(), trials: 0, skipped: 0 };
+    let mut summary = ImportSummary {
+        run_id: run_id.clone(),
+        trials: 0,
+        skipped: 0,
+    };
     for t in trials {
         if done.contains(&t.id) {
             summary.skipped += 1;
@@ -320,8 +401,12 @@ pub async fn import(
         let mut output = Vec::new();
         let mut findings = Vec::new();
         for d in detectors {
-            let found = crate::trial::detect(runtime, d, &t.record, 0, judge.clone(), &mut output).await;
-            findings.extend(found.into_iter().map(|finding| ScoredFinding { detector: d.id(), finding }));
+            let found =
+                crate::trial::detect(runtime, d, &t.record, 0, judge.clone(), &mut output).await;
+            findings.extend(found.into_iter().map(|finding| ScoredFinding {
+                detector: d.id(),
+                finding,
+            }));
         }
         findings.extend(crate::trial::unscored(detectors, &findings));
         findings.extend(crate::trial::materials_read(&t.record));
@@ -373,16 +458,36 @@ mod tests {
         let base = serde_json::json!({"model": "openai/gpt-x", "messages": [{"role": "user", "content": "hi"}]});
         assert!(parse(&file(base.clone()), "x").is_ok());
         let cases = [
-            (serde_json::json!({"model": "gpt-x", "messages": []}), "trials[0].model: `gpt-x` is not a provider/model string"),
-            (serde_json::json!({"model": "a/b", "messages": [{"role": "robot"}]}), "trials[0].messages[0].role: `robot` is not"),
-            (serde_json::json!({"model": "a/b", "messages": [{"role": "tool", "tool_call_id": "c9"}]}), "trials[0].messages[0].tool_call_id: `c9` answers no earlier tool call"),
-            (serde_json::json!({"model": "a/b", "messages": [], "ground_truth": [1]}), "trials[0].ground_truth: must be a JSON object"),
-            (serde_json::json!({"model": "a/b", "messages": [], "colour": 1}), "unknown field `colour`"),
+            (
+                serde_json::json!({"model": "gpt-x", "messages": []}),
+                "trials[0].model: `gpt-x` is not a provider/model string",
+            ),
+            (
+                serde_json::json!({"model": "a/b", "messages": [{"role": "robot"}]}),
+                "trials[0].messages[0].role: `robot` is not",
+            ),
+            (
+                serde_json::json!({"model": "a/b", "messages": [{"role": "tool", "tool_call_id": "c9"}]}),
+                "trials[0].messages[0].tool_call_id: `c9` answers no earlier tool call",
+            ),
+            (
+                serde_json::json!({"model": "a/b", "messages": [], "ground_truth": [1]}),
+                "trials[0].ground_truth: must be a JSON object",
+            ),
+            (
+                serde_json::json!({"model": "a/b", "messages": [], "colour": 1}),
+                "unknown field `colour`",
+            ),
         ];
         for (trial, expected) in cases {
             let err = parse(&file(trial), "x").err().unwrap();
             assert!(err.contains(expected), "{err}");
         }
-        assert!(parse(r#"{"format": "other/2", "trials": []}"#, "x").err().unwrap().contains("this version reads `peerpressure-transcripts/1`"));
+        assert!(
+            parse(r#"{"format": "other/2", "trials": []}"#, "x")
+                .err()
+                .unwrap()
+                .contains("this version reads `peerpressure-transcripts/1`")
+        );
     }
 }

@@ -23,7 +23,15 @@ fn scenario_name(id: &str) -> &str {
 }
 
 fn safe(text: &str) -> String {
-    text.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '-' }).collect()
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
 }
 
 fn message(m: &Value, calls_by_id: &BTreeMap<String, String>) -> Value {
@@ -31,7 +39,9 @@ fn message(m: &Value, calls_by_id: &BTreeMap<String, String>) -> Value {
     match m["role"].as_str().unwrap_or("") {
         "assistant" => {
             let content = match m["reasoning"].as_str().filter(|r| !r.is_empty()) {
-                Some(reasoning) => json!([{"type": "reasoning", "reasoning": reasoning}, {"type": "text", "text": content}]),
+                Some(reasoning) => {
+                    json!([{"type": "reasoning", "reasoning": reasoning}, {"type": "text", "text": content}])
+                }
                 None => json!(content),
             };
             let calls: Vec<Value> = m["tool_calls"]
@@ -61,7 +71,10 @@ fn message(m: &Value, calls_by_id: &BTreeMap<String, String>) -> Value {
 }
 
 fn usage(u: &Value) -> Value {
-    let (input, output) = (u["input_tokens"].as_u64().unwrap_or(0), u["output_tokens"].as_u64().unwrap_or(0));
+    let (input, output) = (
+        u["input_tokens"].as_u64().unwrap_or(0),
+        u["output_tokens"].as_u64().unwrap_or(0),
+    );
     json!({
         "input_tokens": input,
         "output_tokens": output,
@@ -76,7 +89,12 @@ fn sample(t: &Value) -> Value {
     let calls_by_id: BTreeMap<String, String> = messages
         .iter()
         .flat_map(|m| m["tool_calls"].as_array().cloned().unwrap_or_default())
-        .map(|c| (c["id"].as_str().unwrap_or("").to_string(), c["name"].as_str().unwrap_or("").to_string()))
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap_or("").to_string(),
+                c["name"].as_str().unwrap_or("").to_string(),
+            )
+        })
         .collect();
     let converted: Vec<Value> = messages.iter().map(|m| message(m, &calls_by_id)).collect();
     let mut scores = serde_json::Map::new();
@@ -93,10 +111,18 @@ fn sample(t: &Value) -> Value {
             json!({"value": value, "answer": verdict, "explanation": f["explanation"], "metadata": {"detector": detector, "evidence": f["evidence"], "value": f["value"]}}),
         );
     }
-    let axes: serde_json::Map<String, Value> =
-        t["axes"].as_array().into_iter().flatten().map(|a| (a[0].as_str().unwrap_or("").to_string(), a[1].clone())).collect();
+    let axes: serde_json::Map<String, Value> = t["axes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|a| (a[0].as_str().unwrap_or("").to_string(), a[1].clone()))
+        .collect();
     let model = t["model"].as_str().unwrap_or("");
-    let last = converted.iter().rev().find(|m| m["role"] == "assistant").cloned();
+    let last = converted
+        .iter()
+        .rev()
+        .find(|m| m["role"] == "assistant")
+        .cloned();
     let mut out = json!({
         "id": t["id"],
         "epoch": t["epoch"].as_u64().unwrap_or(0) + 1,
@@ -118,7 +144,8 @@ fn sample(t: &Value) -> Value {
         "model_usage": {model: usage(&t["usage"])},
     });
     if let Some(message) = last {
-        out["output"] = json!({"model": model, "choices": [{"message": message, "stop_reason": "stop"}]});
+        out["output"] =
+            json!({"model": model, "choices": [{"message": message, "stop_reason": "stop"}]});
     }
     if t["status"] == "error" {
         out["error"] = json!({"message": t["error"], "traceback": "", "traceback_ansi": ""});
@@ -130,7 +157,10 @@ fn sample(t: &Value) -> Value {
 pub fn logs(run: &RunRecord, trials: &[Value]) -> Vec<(String, Value)> {
     let mut groups: Vec<((String, String), Vec<&Value>)> = Vec::new();
     for t in trials {
-        let key = (t["scenario"].as_str().unwrap_or("").to_string(), t["model"].as_str().unwrap_or("").to_string());
+        let key = (
+            t["scenario"].as_str().unwrap_or("").to_string(),
+            t["model"].as_str().unwrap_or("").to_string(),
+        );
         match groups.iter_mut().find(|(k, _)| *k == key) {
             Some((_, list)) => list.push(t),
             None => groups.push((key, vec![t])),

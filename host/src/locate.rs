@@ -12,7 +12,9 @@ pub fn user_dir(override_var: &str, xdg_var: &str, home_relative: &str) -> Optio
     if let Some(dir) = std::env::var_os(override_var) {
         return Some(PathBuf::from(dir));
     }
-    let base = std::env::var_os(xdg_var).map(PathBuf::from).or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(home_relative)))?;
+    let base = std::env::var_os(xdg_var)
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(home_relative)))?;
     Some(base.join("peerpressure"))
 }
 
@@ -24,13 +26,20 @@ pub fn data_dir() -> Option<PathBuf> {
 /// The directories searched for plugin names, in order.
 pub fn search_dirs() -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::env::var_os("PEERPRESSURE_PLUGIN_PATH")
-        .map(|p| std::env::split_paths(&p).filter(|d| !d.as_os_str().is_empty()).collect())
+        .map(|p| {
+            std::env::split_paths(&p)
+                .filter(|d| !d.as_os_str().is_empty())
+                .collect()
+        })
         .unwrap_or_default();
     if let Some(data) = data_dir() {
         dirs.push(data.join("plugins"));
     }
     // The binary lives in target/<profile>/; bundled plugins in target/wasm32-wasip2/release/.
-    if let Some(target) = std::env::current_exe().ok().and_then(|exe| exe.parent()?.parent().map(Path::to_path_buf)) {
+    if let Some(target) = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent()?.parent().map(Path::to_path_buf))
+    {
         dirs.push(target.join("wasm32-wasip2/release"));
     }
     dirs.push(PathBuf::from("target/wasm32-wasip2/release"));
@@ -47,9 +56,17 @@ pub fn search_dirs() -> Vec<PathBuf> {
 pub fn locate(arg: &str) -> Result<PathBuf, String> {
     let as_path = Path::new(arg);
     if arg.contains('/') || arg.ends_with(".wasm") {
-        return if as_path.is_file() { Ok(as_path.to_path_buf()) } else { Err(format!("plugin file {arg} does not exist")) };
+        return if as_path.is_file() {
+            Ok(as_path.to_path_buf())
+        } else {
+            Err(format!("plugin file {arg} does not exist"))
+        };
     }
-    let file_names = [format!("{arg}.wasm"), format!("{}.wasm", arg.replace('-', "_")), format!("{}.wasm", arg.replace('@', "-"))];
+    let file_names = [
+        format!("{arg}.wasm"),
+        format!("{}.wasm", arg.replace('-', "_")),
+        format!("{}.wasm", arg.replace('@', "-")),
+    ];
     let dirs = search_dirs();
     for dir in &dirs {
         for name in &file_names {
@@ -78,7 +95,13 @@ fn newest_installed(dir: &Path, name: &str) -> Option<PathBuf> {
     std::fs::read_dir(dir)
         .ok()?
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter_map(|file| Some(file.strip_prefix(&prefix)?.strip_suffix(".wasm")?.to_string()))
+        .filter_map(|file| {
+            Some(
+                file.strip_prefix(&prefix)?
+                    .strip_suffix(".wasm")?
+                    .to_string(),
+            )
+        })
         .filter(|version| crate::install::is_semver(version))
         .max_by_key(|version| crate::install::version_key(version))
         .map(|version| dir.join(format!("{prefix}{version}.wasm")))
@@ -89,8 +112,13 @@ pub fn all_plugin_files() -> Vec<PathBuf> {
     let mut seen = std::collections::HashSet::new();
     let mut files = Vec::new();
     for dir in search_dirs() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
-        let mut found: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "wasm")).collect();
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut found: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "wasm"))
+            .collect();
         found.sort();
         for path in found {
             if seen.insert(path.file_name().map(|n| n.to_os_string())) {

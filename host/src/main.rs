@@ -26,7 +26,11 @@ use peerpressure::{locate, report};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
-#[command(name = "peerpressure", version, about = "Peer-preservation safety evaluations of AI models, with sandboxed WebAssembly scenarios and detectors")]
+#[command(
+    name = "peerpressure",
+    version,
+    about = "Peer-preservation safety evaluations of AI models, with sandboxed WebAssembly scenarios and detectors"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -359,12 +363,19 @@ fn bad(message: impl std::fmt::Display) -> anyhow::Error {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("starting the async runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("starting the async runtime");
     match runtime.block_on(dispatch(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
-            if error.downcast_ref::<InputError>().is_some() { ExitCode::from(2) } else { ExitCode::from(1) }
+            if error.downcast_ref::<InputError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
         }
     }
 }
@@ -374,41 +385,79 @@ async fn dispatch(cli: Cli) -> Result<()> {
         Command::Run { definition, exec } => {
             // A store path that names a directory is refused before any work.
             peerpressure::store::check_not_a_directory(&exec.store).map_err(input)?;
-            let runtime = Arc::new(Runtime::new(runtime_config(&exec)).context("failed to start the plugin runtime")?);
+            let runtime = Arc::new(
+                Runtime::new(runtime_config(&exec))
+                    .context("failed to start the plugin runtime")?,
+            );
             let request = request_from_args(&runtime, definition, &exec).await?;
             execute(runtime, request, &exec).await
         }
         Command::Resume { run, exec } => {
             let store = open_existing(&exec.store)?;
-            let record = store.run(run.as_deref()).map_err(input)?.ok_or_else(|| bad(format!("{} has no run {}", exec.store.display(), run.as_deref().unwrap_or("yet"))))?;
-            let spec = record.spec.clone().ok_or_else(|| bad(format!("run {} has no recorded definition to resume from", record.id)))?;
-            let runtime = Arc::new(Runtime::new(runtime_config(&exec)).context("failed to start the plugin runtime")?);
+            let record = store.run(run.as_deref()).map_err(input)?.ok_or_else(|| {
+                bad(format!(
+                    "{} has no run {}",
+                    exec.store.display(),
+                    run.as_deref().unwrap_or("yet")
+                ))
+            })?;
+            let spec = record.spec.clone().ok_or_else(|| {
+                bad(format!(
+                    "run {} has no recorded definition to resume from",
+                    record.id
+                ))
+            })?;
+            let runtime = Arc::new(
+                Runtime::new(runtime_config(&exec))
+                    .context("failed to start the plugin runtime")?,
+            );
             let request = request_from_spec(&runtime, spec, record.analysis.clone(), &exec).await?;
             if peerpressure::run::run_id(&request) != record.id {
-                return Err(bad(format!("run {} cannot be rebuilt exactly from its record (its plugins or settings differ)", record.id)));
+                return Err(bad(format!(
+                    "run {} cannot be rebuilt exactly from its record (its plugins or settings differ)",
+                    record.id
+                )));
             }
             execute(runtime, request, &exec).await
         }
         Command::Report(args) => {
             let store = open_for_reading(&args.store)?;
             let analysis = match &args.set {
-                Some(arg) => Some(plugin_set::locate(arg).and_then(|path| PluginSet::load(&path)).map_err(bad)?.analysis()),
+                Some(arg) => Some(
+                    plugin_set::locate(arg)
+                        .and_then(|path| PluginSet::load(&path))
+                        .map_err(bad)?
+                        .analysis(),
+                ),
                 None => None,
             };
-            let report = report::build_with(&store, args.run.as_deref(), &args.scoring, analysis.as_ref(), args.denominator).map_err(input)?;
+            let report = report::build_with(
+                &store,
+                args.run.as_deref(),
+                &args.scoring,
+                analysis.as_ref(),
+                args.denominator,
+            )
+            .map_err(input)?;
             let text = match args.format {
                 Format::Table => report::render_table(&report, args.cells),
                 Format::Markdown => report::render_markdown(&report, args.cells),
                 Format::Csv => report::render_csv(&report),
-                Format::Json => format!("{}\n", serde_json::to_string_pretty(&report).context("failed to encode the report")?),
+                Format::Json => format!(
+                    "{}\n",
+                    serde_json::to_string_pretty(&report).context("failed to encode the report")?
+                ),
                 Format::Html => {
-                    let examples = peerpressure::html_report::collect_examples(&store, &report, args.cells).context("failed to read example trials")?;
+                    let examples =
+                        peerpressure::html_report::collect_examples(&store, &report, args.cells)
+                            .context("failed to read example trials")?;
                     peerpressure::html_report::render(&report, &examples, args.cells)
                 }
             };
             match &args.out {
                 Some(path) => {
-                    std::fs::write(path, text).with_context(|| format!("failed to write {}", path.display()))?;
+                    std::fs::write(path, text)
+                        .with_context(|| format!("failed to write {}", path.display()))?;
                     eprintln!("wrote {}", path.display());
                 }
                 None => emit(&text)?,
@@ -417,32 +466,65 @@ async fn dispatch(cli: Cli) -> Result<()> {
         }
         Command::View { store, port } => {
             let opened = open_for_reading(&store)?;
-            let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.with_context(|| format!("failed to listen on 127.0.0.1:{port}")).map_err(input)?;
-            let address = listener.local_addr().context("failed to read the listening address")?;
-            eprintln!("PeerPressure viewer: http://{address}/ (store {}); stop with Ctrl-C", store.display());
-            peerpressure::viewer::Viewer::new(opened).serve(listener).await.context("the viewer stopped")?;
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+                .await
+                .with_context(|| format!("failed to listen on 127.0.0.1:{port}"))
+                .map_err(input)?;
+            let address = listener
+                .local_addr()
+                .context("failed to read the listening address")?;
+            eprintln!(
+                "PeerPressure viewer: http://{address}/ (store {}); stop with Ctrl-C",
+                store.display()
+            );
+            peerpressure::viewer::Viewer::new(opened)
+                .serve(listener)
+                .await
+                .context("the viewer stopped")?;
             Ok(())
         }
         Command::Runs { store } => {
             let store = open_for_reading(&store)?;
             for (id, created, trials) in store.runs().context("failed to list runs")? {
-                let scorings: Vec<String> = store.scorings(&id).context("failed to list scorings")?.into_iter().map(|s| s.id).collect();
-                let rescored = if scorings.is_empty() { String::new() } else { format!("  re-scorings: {}", scorings.join(", ")) };
+                let scorings: Vec<String> = store
+                    .scorings(&id)
+                    .context("failed to list scorings")?
+                    .into_iter()
+                    .map(|s| s.id)
+                    .collect();
+                let rescored = if scorings.is_empty() {
+                    String::new()
+                } else {
+                    format!("  re-scorings: {}", scorings.join(", "))
+                };
                 println!("{id}  {created}  {trials} trials{rescored}");
             }
             Ok(())
         }
-        Command::Rescore { run, detectors, judge, name, max_trials, store } => {
+        Command::Rescore {
+            run,
+            detectors,
+            judge,
+            name,
+            max_trials,
+            store,
+        } => {
             let store = open_existing(&store)?;
-            let runtime = Runtime::new(RuntimeConfig::default()).context("failed to start the plugin runtime")?;
+            let runtime = Runtime::new(RuntimeConfig::default())
+                .context("failed to start the plugin runtime")?;
             let mut loaded = Vec::new();
             for d in &detectors {
-                loaded.push(load(&runtime, d, PluginKind::Detector).await.with_context(|| format!("failed to load detector `{d}`"))?);
+                loaded.push(
+                    load(&runtime, d, PluginKind::Detector)
+                        .await
+                        .with_context(|| format!("failed to load detector `{d}`"))?,
+                );
             }
             let judge_client = match &judge {
                 Some(model) => {
                     let providers = Providers::new(ProviderConfig::default()).map_err(bad)?;
-                    Some(providers.resolve_judge(model).map_err(bad)? as Arc<dyn peerpressure::model::Judge>)
+                    Some(providers.resolve_judge(model).map_err(bad)?
+                        as Arc<dyn peerpressure::model::Judge>)
                 }
                 None => None,
             };
@@ -455,13 +537,21 @@ async fn dispatch(cli: Cli) -> Result<()> {
                 command: std::env::args().collect::<Vec<_>>().join(" "),
                 concurrency: max_trials,
             };
-            let summary = peerpressure::rescore::rescore(&runtime, &store, request).await.map_err(|e| match e {
-                peerpressure::rescore::RescoreError::Store(_) => anyhow::Error::new(e).context("the re-scoring stopped: findings could not be recorded"),
-                other => input(other),
-            })?;
+            let summary = peerpressure::rescore::rescore(&runtime, &store, request)
+                .await
+                .map_err(|e| match e {
+                    peerpressure::rescore::RescoreError::Store(_) => anyhow::Error::new(e)
+                        .context("the re-scoring stopped: findings could not be recorded"),
+                    other => input(other),
+                })?;
             eprintln!(
                 "run {}: scoring {}: {} trial(s) scored, {} already scored; see it with: peerpressure report {} --scoring {}",
-                summary.run_id, summary.scoring, summary.scored, summary.skipped, summary.run_id, summary.scoring
+                summary.run_id,
+                summary.scoring,
+                summary.scored,
+                summary.skipped,
+                summary.run_id,
+                summary.scoring
             );
             Ok(())
         }
@@ -473,30 +563,62 @@ async fn dispatch(cli: Cli) -> Result<()> {
             }
             let target = Store::open(&into).map_err(input)?;
             for source in &from {
-                let copied = peerpressure::store::merge(&target, source).with_context(|| format!("failed to merge {}", source.display()))?;
-                eprintln!("{}: {copied} trial(s) copied into {}", source.display(), into.display());
+                let copied = peerpressure::store::merge(&target, source)
+                    .with_context(|| format!("failed to merge {}", source.display()))?;
+                eprintln!(
+                    "{}: {copied} trial(s) copied into {}",
+                    source.display(),
+                    into.display()
+                );
             }
             Ok(())
         }
-        Command::Import { file, detectors, judge, store } => {
-            let text = std::fs::read_to_string(&file).with_context(|| format!("failed to read {}", file.display())).map_err(input)?;
-            let runtime = Runtime::new(RuntimeConfig::default()).context("failed to start the plugin runtime")?;
+        Command::Import {
+            file,
+            detectors,
+            judge,
+            store,
+        } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("failed to read {}", file.display()))
+                .map_err(input)?;
+            let runtime = Runtime::new(RuntimeConfig::default())
+                .context("failed to start the plugin runtime")?;
             let mut loaded = Vec::new();
             for d in &detectors {
-                loaded.push(load(&runtime, d, PluginKind::Detector).await.with_context(|| format!("failed to load detector `{d}`"))?);
+                loaded.push(
+                    load(&runtime, d, PluginKind::Detector)
+                        .await
+                        .with_context(|| format!("failed to load detector `{d}`"))?,
+                );
             }
             // Check the file before creating anything.
-            peerpressure::import::parse(&text, "").map_err(|e| bad(format!("{}: {e}", file.display())))?;
+            peerpressure::import::parse(&text, "")
+                .map_err(|e| bad(format!("{}: {e}", file.display())))?;
             let judge = match &judge {
                 Some(model) => {
                     let providers = Providers::new(ProviderConfig::default()).map_err(bad)?;
-                    Some((model.clone(), providers.resolve_judge(model).map_err(bad)? as Arc<dyn peerpressure::model::Judge>))
+                    Some((
+                        model.clone(),
+                        providers.resolve_judge(model).map_err(bad)?
+                            as Arc<dyn peerpressure::model::Judge>,
+                    ))
                 }
                 None => None,
             };
             let target = Store::open(&store).map_err(input)?;
             let command = std::env::args().collect::<Vec<_>>().join(" ");
-            let summary = peerpressure::import::import(&runtime, &target, &text, &file.display().to_string(), &loaded, judge, &command).await.map_err(|e| match e {
+            let summary = peerpressure::import::import(
+                &runtime,
+                &target,
+                &text,
+                &file.display().to_string(),
+                &loaded,
+                judge,
+                &command,
+            )
+            .await
+            .map_err(|e| match e {
                 peerpressure::import::ImportError::Format(_) => input(e),
                 other => anyhow::Error::new(other).context("failed to record the imported trials"),
             })?;
@@ -510,20 +632,47 @@ async fn dispatch(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
-        Command::Export { run, store, format, scoring, out } => {
+        Command::Export {
+            run,
+            store,
+            format,
+            scoring,
+            out,
+        } => {
             let store = open_for_reading(&store)?;
-            let record = store.run(run.as_deref()).map_err(input)?.ok_or_else(|| bad(format!("the store has no run {}", run.as_deref().unwrap_or("yet"))))?;
-            if scoring != RUN_SCORING && !store.scorings(&record.id).map_err(input)?.iter().any(|s| s.id == scoring) {
-                return Err(bad(format!("run {} has no scoring `{scoring}` (see: peerpressure runs)", record.id)));
+            let record = store.run(run.as_deref()).map_err(input)?.ok_or_else(|| {
+                bad(format!(
+                    "the store has no run {}",
+                    run.as_deref().unwrap_or("yet")
+                ))
+            })?;
+            if scoring != RUN_SCORING
+                && !store
+                    .scorings(&record.id)
+                    .map_err(input)?
+                    .iter()
+                    .any(|s| s.id == scoring)
+            {
+                return Err(bad(format!(
+                    "run {} has no scoring `{scoring}` (see: peerpressure runs)",
+                    record.id
+                )));
             }
             if format == ExportFormat::Inspect {
                 // Inspect logs hold a scenario and model's samples in one JSON document.
-                let trials = store.trial_dumps(&record.id, &scoring).context("failed to read the run's trials")?;
+                let trials = store
+                    .trial_dumps(&record.id, &scoring)
+                    .context("failed to read the run's trials")?;
                 let dir = out.ok_or_else(|| bad("--format inspect writes one log per scenario and model: name a directory with --out DIR"))?;
-                std::fs::create_dir_all(&dir).with_context(|| format!("failed to create {}", dir.display()))?;
+                std::fs::create_dir_all(&dir)
+                    .with_context(|| format!("failed to create {}", dir.display()))?;
                 for (name, log) in peerpressure::inspect_log::logs(&record, &trials) {
                     let path = dir.join(&name);
-                    std::fs::write(&path, serde_json::to_string(&log).context("failed to encode an Inspect log")?).with_context(|| format!("failed to write {}", path.display()))?;
+                    std::fs::write(
+                        &path,
+                        serde_json::to_string(&log).context("failed to encode an Inspect log")?,
+                    )
+                    .with_context(|| format!("failed to write {}", path.display()))?;
                     eprintln!("wrote {}", path.display());
                 }
                 return Ok(());
@@ -531,14 +680,31 @@ async fn dispatch(cli: Cli) -> Result<()> {
             // JSONL and CSV stream: one trial is read, written and dropped at a time.
             use std::io::Write;
             let sink: Box<dyn Write> = match &out {
-                Some(path) => Box::new(std::fs::File::create(path).with_context(|| format!("failed to write {}", path.display()))?),
+                Some(path) => Box::new(
+                    std::fs::File::create(path)
+                        .with_context(|| format!("failed to write {}", path.display()))?,
+                ),
                 None => Box::new(std::io::stdout().lock()),
             };
             let mut sink = std::io::BufWriter::with_capacity(1 << 16, sink);
-            let written = stream_export(&store, &record.id, &scoring, format == ExportFormat::Csv, &mut sink).and_then(|()| sink.flush().map_err(anyhow::Error::from));
+            let written = stream_export(
+                &store,
+                &record.id,
+                &scoring,
+                format == ExportFormat::Csv,
+                &mut sink,
+            )
+            .and_then(|()| sink.flush().map_err(anyhow::Error::from));
             match written {
                 // A reader that stops early (`| head`) ends the export quietly.
-                Err(e) if e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)) => std::process::exit(0),
+                Err(e)
+                    if e.chain().any(|c| {
+                        c.downcast_ref::<std::io::Error>()
+                            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+                    }) =>
+                {
+                    std::process::exit(0)
+                }
                 other => other.with_context(|| match &out {
                     Some(path) => format!("failed to export to {}", path.display()),
                     None => "failed to export to standard output".to_string(),
@@ -548,22 +714,45 @@ async fn dispatch(cli: Cli) -> Result<()> {
         Command::Plugin(PluginCommand::List) => plugin_list().await,
         Command::Plugin(PluginCommand::Install { source, sha256 }) => {
             let dir = peerpressure::install::plugins_dir().map_err(input)?;
-            let runtime = Runtime::new(RuntimeConfig::default()).context("failed to start the plugin runtime")?;
+            let runtime = Runtime::new(RuntimeConfig::default())
+                .context("failed to start the plugin runtime")?;
             match peerpressure::install::install(&runtime, &dir, &source, sha256.as_deref()).await {
                 Ok(peerpressure::install::Installed::New(p)) => {
-                    println!("installed {} {} ({}, interface {}, sha256 {}) into {}", p.kind, p.id(), p.language, p.interface_version, &p.sha256[..12], p.path.display());
+                    println!(
+                        "installed {} {} ({}, interface {}, sha256 {}) into {}",
+                        p.kind,
+                        p.id(),
+                        p.language,
+                        p.interface_version,
+                        &p.sha256[..12],
+                        p.path.display()
+                    );
                     Ok(())
                 }
                 Ok(peerpressure::install::Installed::Already(p)) => {
-                    println!("{} {} is already installed with the same bytes: nothing changed", p.kind, p.id());
+                    println!(
+                        "{} {} is already installed with the same bytes: nothing changed",
+                        p.kind,
+                        p.id()
+                    );
                     Ok(())
                 }
-                Err(e @ peerpressure::install::InstallError::Write { .. }) => Err(anyhow::Error::new(e).context("failed to install")),
-                Err(e) => Err(input(anyhow::Error::new(e).context(format!("{source} was not installed")))),
+                Err(e @ peerpressure::install::InstallError::Write { .. }) => {
+                    Err(anyhow::Error::new(e).context("failed to install"))
+                }
+                Err(e) => Err(input(
+                    anyhow::Error::new(e).context(format!("{source} was not installed")),
+                )),
             }
         }
         Command::Plugin(PluginCommand::Info { plugin }) => plugin_info(&plugin).await,
-        Command::Plugin(PluginCommand::New { name, kind, lang, dir, sdk_rust }) => {
+        Command::Plugin(PluginCommand::New {
+            name,
+            kind,
+            lang,
+            dir,
+            sdk_rust,
+        }) => {
             use peerpressure::scaffold::{Kind, Lang};
             let kind = match kind {
                 NewKind::Detector => Kind::Detector,
@@ -576,11 +765,19 @@ async fn dispatch(cli: Cli) -> Result<()> {
             };
             let dir = dir.unwrap_or_else(|| PathBuf::from(&name));
             let sdk = sdk_rust.unwrap_or_else(peerpressure::scaffold::default_rust_sdk);
-            let written = peerpressure::scaffold::scaffold(&name, lang, kind, &dir, &sdk).map_err(|e| match e {
-                peerpressure::scaffold::ScaffoldError::Write { .. } => anyhow::Error::new(e),
-                other => input(other),
-            })?;
-            println!("created {} ({} files): build with {}/build.sh, test with {}/test.sh", dir.display(), written.len(), dir.display(), dir.display());
+            let written = peerpressure::scaffold::scaffold(&name, lang, kind, &dir, &sdk).map_err(
+                |e| match e {
+                    peerpressure::scaffold::ScaffoldError::Write { .. } => anyhow::Error::new(e),
+                    other => input(other),
+                },
+            )?;
+            println!(
+                "created {} ({} files): build with {}/build.sh, test with {}/test.sh",
+                dir.display(),
+                written.len(),
+                dir.display(),
+                dir.display()
+            );
             Ok(())
         }
         Command::Plugin(PluginCommand::Remove { plugin }) => {
@@ -592,9 +789,15 @@ async fn dispatch(cli: Cli) -> Result<()> {
             println!("removed {} {}", removed.kind, removed.id());
             Ok(())
         }
-        Command::Plugin(PluginCommand::Test { scenario, set, detectors, judge, axes, epochs, store }) => {
-            plugin_test(scenario, set, detectors, judge, axes, epochs, store).await
-        }
+        Command::Plugin(PluginCommand::Test {
+            scenario,
+            set,
+            detectors,
+            judge,
+            axes,
+            epochs,
+            store,
+        }) => plugin_test(scenario, set, detectors, judge, axes, epochs, store).await,
     }
 }
 
@@ -621,7 +824,10 @@ fn emit(text: &str) -> Result<()> {
 fn open_existing(path: &std::path::Path) -> Result<Store> {
     peerpressure::store::check_not_a_directory(path).map_err(input)?;
     if !path.is_file() {
-        return Err(bad(format!("the store {} does not exist: the store has no runs yet", path.display())));
+        return Err(bad(format!(
+            "the store {} does not exist: the store has no runs yet",
+            path.display()
+        )));
     }
     Store::open(path).map_err(input)
 }
@@ -630,7 +836,10 @@ fn open_existing(path: &std::path::Path) -> Result<Store> {
 fn open_for_reading(path: &std::path::Path) -> Result<Store> {
     peerpressure::store::check_not_a_directory(path).map_err(input)?;
     if !path.is_file() {
-        return Err(bad(format!("the store {} does not exist: the store has no runs yet", path.display())));
+        return Err(bad(format!(
+            "the store {} does not exist: the store has no runs yet",
+            path.display()
+        )));
     }
     Store::open_read_only(path).map_err(input)
 }
@@ -648,23 +857,43 @@ async fn load(runtime: &Runtime, arg: &str, kind: PluginKind) -> Result<Arc<Load
     let path = locate::locate(arg).map_err(bad)?;
     let plugin = runtime.load(&path).await.map_err(input)?;
     if plugin.kind != kind {
-        return Err(bad(format!("{} is a {} plugin, but was given as a {}", path.display(), plugin.kind.as_str(), kind.as_str())));
+        return Err(bad(format!(
+            "{} is a {} plugin, but was given as a {}",
+            path.display(),
+            plugin.kind.as_str(),
+            kind.as_str()
+        )));
     }
     Ok(Arc::new(plugin))
 }
 
-fn provider_config(exec: &ExecArgs, settings: GenerationSettings, per_model: std::collections::BTreeMap<String, GenerationSettings>) -> Result<ProviderConfig> {
-    let mut config = ProviderConfig { settings, per_model, ..ProviderConfig::default() };
+fn provider_config(
+    exec: &ExecArgs,
+    settings: GenerationSettings,
+    per_model: std::collections::BTreeMap<String, GenerationSettings>,
+) -> Result<ProviderConfig> {
+    let mut config = ProviderConfig {
+        settings,
+        per_model,
+        ..ProviderConfig::default()
+    };
     config.max_connections = exec.max_connections;
     config.policy.attempt_timeout = std::time::Duration::from_secs_f64(exec.attempt_timeout);
     config.policy.call_timeout = std::time::Duration::from_secs_f64(exec.timeout);
     config.policy.max_retries = exec.max_retries;
     if let Some(path) = &exec.prices {
-        let text = std::fs::read_to_string(path).with_context(|| format!("failed to read the price file {}", path.display())).map_err(input)?;
-        config.prices.load_overrides(&text, &path.display().to_string()).map_err(bad)?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("failed to read the price file {}", path.display()))
+            .map_err(input)?;
+        config
+            .prices
+            .load_overrides(&text, &path.display().to_string())
+            .map_err(bad)?;
     }
     if exec.cache {
-        let dir = peerpressure::runtime::default_cache_dir().context("no cache directory: set PEERPRESSURE_CACHE_DIR").map_err(input)?;
+        let dir = peerpressure::runtime::default_cache_dir()
+            .context("no cache directory: set PEERPRESSURE_CACHE_DIR")
+            .map_err(input)?;
         config.cache = Some(dir.join("responses"));
     }
     Ok(config)
@@ -674,25 +903,50 @@ fn selection(exec: &ExecArgs) -> Result<Selection> {
     Ok(Selection {
         limit: exec.limit,
         trial_ids: exec.trial_ids.clone(),
-        shard: exec.shard.as_deref().map(Selection::parse_shard).transpose().map_err(bad)?,
+        shard: exec
+            .shard
+            .as_deref()
+            .map(Selection::parse_shard)
+            .transpose()
+            .map_err(bad)?,
     })
 }
 
-async fn request_from_args(runtime: &Runtime, def: DefinitionArgs, exec: &ExecArgs) -> Result<RunRequest> {
+async fn request_from_args(
+    runtime: &Runtime,
+    def: DefinitionArgs,
+    exec: &ExecArgs,
+) -> Result<RunRequest> {
     let set = match &def.set {
-        Some(arg) => Some(plugin_set::locate(arg).and_then(|path| PluginSet::load(&path)).map_err(bad)?),
+        Some(arg) => Some(
+            plugin_set::locate(arg)
+                .and_then(|path| PluginSet::load(&path))
+                .map_err(bad)?,
+        ),
         None => None,
     };
     // Scenarios, detectors and models given on the command line replace the set's.
     let scenario_args: Vec<(String, AxisChoices)> = match (&set, def.scenarios.is_empty()) {
-        (Some(set), true) => set.scenarios.iter().map(|s| (set.plugin_arg(&s.plugin), s.axes())).collect(),
-        _ => def.scenarios.iter().map(|s| (s.clone(), AxisChoices::default())).collect(),
+        (Some(set), true) => set
+            .scenarios
+            .iter()
+            .map(|s| (set.plugin_arg(&s.plugin), s.axes()))
+            .collect(),
+        _ => def
+            .scenarios
+            .iter()
+            .map(|s| (s.clone(), AxisChoices::default()))
+            .collect(),
     };
     if scenario_args.is_empty() {
         return Err(bad("no scenario given: pass --scenario NAME or --set NAME"));
     }
     let detector_args: Vec<String> = match (&set, def.detectors.is_empty()) {
-        (Some(set), true) => set.detectors.iter().map(|d| set.plugin_arg(&d.plugin)).collect(),
+        (Some(set), true) => set
+            .detectors
+            .iter()
+            .map(|d| set.plugin_arg(&d.plugin))
+            .collect(),
         _ => def.detectors.clone(),
     };
     let models = match (&set, def.models.is_empty()) {
@@ -701,12 +955,18 @@ async fn request_from_args(runtime: &Runtime, def: DefinitionArgs, exec: &ExecAr
     };
     let mut scenarios = Vec::new();
     for (s, axes) in scenario_args {
-        let plugin = load(runtime, &s, PluginKind::Scenario).await.with_context(|| format!("failed to load scenario `{s}`"))?;
+        let plugin = load(runtime, &s, PluginKind::Scenario)
+            .await
+            .with_context(|| format!("failed to load scenario `{s}`"))?;
         scenarios.push(ScenarioRun { plugin, axes });
     }
     let mut detectors = Vec::new();
     for d in &detector_args {
-        detectors.push(load(runtime, d, PluginKind::Detector).await.with_context(|| format!("failed to load detector `{d}`"))?);
+        detectors.push(
+            load(runtime, d, PluginKind::Detector)
+                .await
+                .with_context(|| format!("failed to load detector `{d}`"))?,
+        );
     }
     let axes = AxisChoices::parse(&def.axes).map_err(bad)?;
     let mut settings = GenerationSettings::default();
@@ -715,20 +975,29 @@ async fn request_from_args(runtime: &Runtime, def: DefinitionArgs, exec: &ExecAr
         Some(set) => set.model_settings().map_err(bad)?,
         None => Default::default(),
     };
-    let providers = Arc::new(Providers::new(provider_config(exec, settings, per_model)?).map_err(bad)?);
+    let providers =
+        Arc::new(Providers::new(provider_config(exec, settings, per_model)?).map_err(bad)?);
     Ok(RunRequest {
         scenarios,
         detectors,
         models,
         axes,
-        epochs: def.epochs.or(set.as_ref().and_then(|s| s.epochs)).unwrap_or(1),
+        epochs: def
+            .epochs
+            .or(set.as_ref().and_then(|s| s.epochs))
+            .unwrap_or(1),
         seed: def.seed.or(set.as_ref().and_then(|s| s.seed)).unwrap_or(0),
         max_trials: exec.max_trials,
         command: std::env::args().collect::<Vec<_>>().join(" "),
         providers: Some(providers),
-        judge: def.judge.clone().or(set.as_ref().and_then(|s| s.judge.clone())),
+        judge: def
+            .judge
+            .clone()
+            .or(set.as_ref().and_then(|s| s.judge.clone())),
         cost_limit: exec.cost_limit,
-        set: set.as_ref().map(|s| format!("{} ({})", s.name, def.set.clone().unwrap_or_default())),
+        set: set
+            .as_ref()
+            .map(|s| format!("{} ({})", s.name, def.set.clone().unwrap_or_default())),
         selection: selection(exec)?,
         analysis: set.as_ref().map(PluginSet::analysis).unwrap_or_default(),
         grid_size: None,
@@ -736,7 +1005,12 @@ async fn request_from_args(runtime: &Runtime, def: DefinitionArgs, exec: &ExecAr
 }
 
 /// Rebuilds a run from its record; every plugin must still have the recorded hash.
-async fn request_from_spec(runtime: &Runtime, spec: RunSpec, analysis: peerpressure::analysis::Analysis, exec: &ExecArgs) -> Result<RunRequest> {
+async fn request_from_spec(
+    runtime: &Runtime,
+    spec: RunSpec,
+    analysis: peerpressure::analysis::Analysis,
+    exec: &ExecArgs,
+) -> Result<RunRequest> {
     let check = |plugin: &LoadedPlugin, expected: &str| -> Result<()> {
         if plugin.sha256 != expected {
             return Err(bad(format!(
@@ -752,7 +1026,10 @@ async fn request_from_spec(runtime: &Runtime, spec: RunSpec, analysis: peerpress
     for s in &spec.scenarios {
         let plugin = load(runtime, &s.path, PluginKind::Scenario).await?;
         check(&plugin, &s.sha256)?;
-        scenarios.push(ScenarioRun { plugin, axes: AxisChoices(s.axes.clone()) });
+        scenarios.push(ScenarioRun {
+            plugin,
+            axes: AxisChoices(s.axes.clone()),
+        });
     }
     let mut detectors = Vec::new();
     for d in &spec.detectors {
@@ -760,7 +1037,14 @@ async fn request_from_spec(runtime: &Runtime, spec: RunSpec, analysis: peerpress
         check(&plugin, &d.sha256)?;
         detectors.push(plugin);
     }
-    let providers = Arc::new(Providers::new(provider_config(exec, spec.settings.clone(), spec.per_model_settings.clone())?).map_err(bad)?);
+    let providers = Arc::new(
+        Providers::new(provider_config(
+            exec,
+            spec.settings.clone(),
+            spec.per_model_settings.clone(),
+        )?)
+        .map_err(bad)?,
+    );
     Ok(RunRequest {
         scenarios,
         detectors,
@@ -786,14 +1070,27 @@ async fn execute(runtime: Arc<Runtime>, mut request: RunRequest, exec: &ExecArgs
     request.grid_size = Some(planned.len());
     let selected = request.selection.apply(planned).map_err(bad)?;
     if exec.dry_run {
-        let recorded = if exec.store.is_file() { Store::open(&exec.store).map_err(input)?.finished_trials(&peerpressure::run::run_id(&request)).map_err(input)? } else { Default::default() };
-        let estimate = peerpressure::run::estimate(&runtime, &request, &selected, &recorded).await.map_err(input)?;
+        let recorded = if exec.store.is_file() {
+            Store::open(&exec.store)
+                .map_err(input)?
+                .finished_trials(&peerpressure::run::run_id(&request))
+                .map_err(input)?
+        } else {
+            Default::default()
+        };
+        let estimate = peerpressure::run::estimate(&runtime, &request, &selected, &recorded)
+            .await
+            .map_err(input)?;
         print!("{}", estimate.render(&peerpressure::run::run_id(&request)));
         return Ok(());
     }
     let store = Arc::new(Store::open(&exec.store).map_err(input)?);
     let interactive = std::io::stderr().is_terminal();
-    eprintln!("planned {} trial(s); recording into {}", selected.len(), exec.store.display());
+    eprintln!(
+        "planned {} trial(s); recording into {}",
+        selected.len(),
+        exec.store.display()
+    );
     let started = Instant::now();
     let first_done = std::sync::Mutex::new(None::<usize>);
     let show = move |p: &Progress| {
@@ -802,9 +1099,20 @@ async fn execute(runtime: Arc<Runtime>, mut request: RunRequest, exec: &ExecArgs
         }
         let base = *first_done.lock().expect("progress").get_or_insert(p.done);
         let ran = p.done - base;
-        let eta = if ran > 0 { format!("{:.0} s", started.elapsed().as_secs_f64() / ran as f64 * (p.total - p.done) as f64) } else { "?".into() };
+        let eta = if ran > 0 {
+            format!(
+                "{:.0} s",
+                started.elapsed().as_secs_f64() / ran as f64 * (p.total - p.done) as f64
+            )
+        } else {
+            "?".into()
+        };
         let width = 30;
-        let filled = if p.total > 0 { p.done * width / p.total } else { width };
+        let filled = if p.total > 0 {
+            p.done * width / p.total
+        } else {
+            width
+        };
         eprint!(
             "\r[{}{}] {}/{} trials, {} errors, ETA {eta}, {} tokens, ${:.4}   ",
             "#".repeat(filled),
@@ -816,17 +1124,24 @@ async fn execute(runtime: Arc<Runtime>, mut request: RunRequest, exec: &ExecArgs
             p.cost
         );
     };
-    let summary = peerpressure::run::execute(runtime, store.clone(), request, selected, &show).await.map_err(|e| match e {
-        RunError::Plan(_) => input(e),
-        RunError::Task(_) => anyhow::Error::new(e).context("the run stopped: PeerPressure itself failed (please report it)"),
-        RunError::Store(_) => anyhow::Error::new(e).context("the run stopped: a trial could not be recorded"),
-    })?;
+    let summary = peerpressure::run::execute(runtime, store.clone(), request, selected, &show)
+        .await
+        .map_err(|e| match e {
+            RunError::Plan(_) => input(e),
+            RunError::Task(_) => anyhow::Error::new(e)
+                .context("the run stopped: PeerPressure itself failed (please report it)"),
+            RunError::Store(_) => {
+                anyhow::Error::new(e).context("the run stopped: a trial could not be recorded")
+            }
+        })?;
     if interactive {
         eprintln!();
     }
     let p = &summary.progress;
     if p.stopped_by_cost_limit {
-        eprintln!("the cost limit was reached: no new trials were started (rerun with a higher --cost-limit to continue)");
+        eprintln!(
+            "the cost limit was reached: no new trials were started (rerun with a higher --cost-limit to continue)"
+        );
     }
     eprintln!(
         "run {}: {} trial(s) in {:.2} s: {} completed, {} hit the turn limit, {} errors, {} already recorded; {} tokens, ${:.4}",
@@ -841,17 +1156,28 @@ async fn execute(runtime: Arc<Runtime>, mut request: RunRequest, exec: &ExecArgs
         p.cost
     );
     if exec.report {
-        let report = report::build(&store, Some(&summary.run_id), RUN_SCORING, None).map_err(input)?;
+        let report =
+            report::build(&store, Some(&summary.run_id), RUN_SCORING, None).map_err(input)?;
         emit(&report::render_table(&report, false))?;
     } else {
-        eprintln!("see the results with: peerpressure report {} --store {}", summary.run_id, exec.store.display());
+        eprintln!(
+            "see the results with: peerpressure report {} --store {}",
+            summary.run_id,
+            exec.store.display()
+        );
     }
     Ok(())
 }
 
 /// One row per finding, with the trial's identity.
 /// Writes a run's trials as JSONL, or its findings as CSV, trial by trial.
-fn stream_export(store: &Store, run: &str, scoring: &str, csv: bool, sink: &mut dyn std::io::Write) -> Result<()> {
+fn stream_export(
+    store: &Store,
+    run: &str,
+    scoring: &str,
+    csv: bool,
+    sink: &mut dyn std::io::Write,
+) -> Result<()> {
     if csv {
         sink.write_all(FINDINGS_CSV_HEADER.as_bytes())?;
     }
@@ -861,14 +1187,20 @@ fn stream_export(store: &Store, run: &str, scoring: &str, csv: bool, sink: &mut 
             sink.write_all(findings_csv_rows(run, &trial).as_bytes())
         } else {
             serde_json::to_writer(&mut *sink, &serde_json::json!({"run": run, "trial": trial}))
-                .map_err(|e| e.io_error_kind().map_or_else(|| std::io::Error::other(e), std::io::Error::from))
+                .map_err(|e| {
+                    e.io_error_kind()
+                        .map_or_else(|| std::io::Error::other(e), std::io::Error::from)
+                })
                 .and_then(|()| sink.write_all(b"\n"))
         };
         // Stop reading at the first write that fails (a closed pipe, a full disk).
         written.map_err(|e| {
             let message = e.to_string();
             failed = Some(e);
-            peerpressure::store::StoreError::Data { path: String::new(), message }
+            peerpressure::store::StoreError::Data {
+                path: String::new(),
+                message,
+            }
         })
     });
     if let Some(e) = failed {
@@ -877,7 +1209,8 @@ fn stream_export(store: &Store, run: &str, scoring: &str, csv: bool, sink: &mut 
     read.context("failed to read the run's trials")
 }
 
-const FINDINGS_CSV_HEADER: &str = "run,trial,scenario,model,axes,epoch,status,detector,behaviour,verdict,value,explanation\n";
+const FINDINGS_CSV_HEADER: &str =
+    "run,trial,scenario,model,axes,epoch,status,detector,behaviour,verdict,value,explanation\n";
 
 /// One trial's findings as CSV rows.
 fn findings_csv_rows(run: &str, t: &serde_json::Value) -> String {
@@ -887,11 +1220,26 @@ fn findings_csv_rows(run: &str, t: &serde_json::Value) -> String {
             serde_json::Value::Null => String::new(),
             other => other.to_string(),
         };
-        if text.contains([',', '"', '\n']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text }
+        if text.contains([',', '"', '\n']) {
+            format!("\"{}\"", text.replace('"', "\"\""))
+        } else {
+            text
+        }
     };
     let mut out = String::new();
     {
-        let axes: Vec<String> = t["axes"].as_array().into_iter().flatten().map(|a| format!("{}={}", a[0].as_str().unwrap_or(""), a[1].as_str().unwrap_or(""))).collect();
+        let axes: Vec<String> = t["axes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|a| {
+                format!(
+                    "{}={}",
+                    a[0].as_str().unwrap_or(""),
+                    a[1].as_str().unwrap_or("")
+                )
+            })
+            .collect();
         for f in t["findings"].as_array().into_iter().flatten() {
             let row = [
                 field(&run.into()),
@@ -914,28 +1262,61 @@ fn findings_csv_rows(run: &str, t: &serde_json::Value) -> String {
     out
 }
 
-async fn plugin_test(scenario: String, set: Option<String>, detectors: Vec<String>, judge: Option<String>, axes: Vec<String>, epochs: u32, store: Option<PathBuf>) -> Result<()> {
+async fn plugin_test(
+    scenario: String,
+    set: Option<String>,
+    detectors: Vec<String>,
+    judge: Option<String>,
+    axes: Vec<String>,
+    epochs: u32,
+    store: Option<PathBuf>,
+) -> Result<()> {
     let set = match &set {
-        Some(arg) => Some(plugin_set::locate(arg).and_then(|path| PluginSet::load(&path)).map_err(bad)?),
+        Some(arg) => Some(
+            plugin_set::locate(arg)
+                .and_then(|path| PluginSet::load(&path))
+                .map_err(bad)?,
+        ),
         None => None,
     };
     let detector_args: Vec<String> = match (&set, detectors.is_empty()) {
-        (Some(set), true) => set.detectors.iter().map(|d| set.plugin_arg(&d.plugin)).collect(),
-        (None, true) => return Err(bad("no detectors to check with: pass --set NAME or --detector NAME")),
+        (Some(set), true) => set
+            .detectors
+            .iter()
+            .map(|d| set.plugin_arg(&d.plugin))
+            .collect(),
+        (None, true) => {
+            return Err(bad(
+                "no detectors to check with: pass --set NAME or --detector NAME",
+            ));
+        }
         _ => detectors,
     };
-    let runtime = Arc::new(Runtime::new(RuntimeConfig::default()).context("failed to start the plugin runtime")?);
-    let scenario = load(&runtime, &scenario, PluginKind::Scenario).await.with_context(|| format!("failed to load scenario `{scenario}`"))?;
+    let runtime = Arc::new(
+        Runtime::new(RuntimeConfig::default()).context("failed to start the plugin runtime")?,
+    );
+    let scenario = load(&runtime, &scenario, PluginKind::Scenario)
+        .await
+        .with_context(|| format!("failed to load scenario `{scenario}`"))?;
     let mut loaded = Vec::new();
     for d in &detector_args {
-        loaded.push(load(&runtime, d, PluginKind::Detector).await.with_context(|| format!("failed to load detector `{d}`"))?);
+        loaded.push(
+            load(&runtime, d, PluginKind::Detector)
+                .await
+                .with_context(|| format!("failed to load detector `{d}`"))?,
+        );
     }
     let providers = Arc::new(Providers::new(ProviderConfig::default()).map_err(bad)?);
     let (path, temporary) = match store {
         Some(path) => (path, None),
         None => {
-            let dir = std::env::temp_dir().join(format!("peerpressure-plugin-test-{}-{}", std::process::id(), Instant::now().elapsed().as_nanos()));
-            std::fs::create_dir_all(&dir).with_context(|| format!("failed to create {}", dir.display()))?;
+            let dir = std::env::temp_dir().join(format!(
+                "peerpressure-plugin-test-{}-{}",
+                std::process::id(),
+                Instant::now().elapsed().as_nanos()
+            ));
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("failed to create {}", dir.display()))?;
             (dir.join("conformance.db"), Some(dir))
         }
     };
@@ -966,7 +1347,10 @@ async fn plugin_test(scenario: String, set: Option<String>, detectors: Vec<Strin
             failed += 1;
             "FAIL"
         };
-        let mut line = format!("{status:<4}  {:<16} {:<20} {:<15} {} matched", r.agent, r.behaviour, r.expected, r.matched);
+        let mut line = format!(
+            "{status:<4}  {:<16} {:<20} {:<15} {} matched",
+            r.agent, r.behaviour, r.expected, r.matched
+        );
         if r.needs_judge > 0 {
             line.push_str(&format!(", {} need --judge", r.needs_judge));
         }
@@ -981,7 +1365,16 @@ async fn plugin_test(scenario: String, set: Option<String>, detectors: Vec<Strin
             println!("        trial {trial}: {verdict}: {why}");
         }
     }
-    println!("{} expectation(s) of {}: {} passed, {} skipped, {failed} failed", results.len(), scenario.id(), results.iter().filter(|r| r.passed() && !r.skipped()).count(), results.iter().filter(|r| r.skipped()).count());
+    println!(
+        "{} expectation(s) of {}: {} passed, {} skipped, {failed} failed",
+        results.len(),
+        scenario.id(),
+        results
+            .iter()
+            .filter(|r| r.passed() && !r.skipped())
+            .count(),
+        results.iter().filter(|r| r.skipped()).count()
+    );
     if failed > 0 {
         anyhow::bail!("{failed} expectation(s) of {} failed", scenario.id());
     }
@@ -990,17 +1383,39 @@ async fn plugin_test(scenario: String, set: Option<String>, detectors: Vec<Strin
 
 async fn plugin_list() -> Result<()> {
     let mut out = String::new();
-    let runtime = Runtime::new(RuntimeConfig::default()).context("failed to start the plugin runtime")?;
+    let runtime =
+        Runtime::new(RuntimeConfig::default()).context("failed to start the plugin runtime")?;
     let files = locate::all_plugin_files();
     if files.is_empty() {
-        outln!(out, "no plugins found (searched {})", locate::search_dirs().iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", "));
+        outln!(
+            out,
+            "no plugins found (searched {})",
+            locate::search_dirs()
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
         return emit(&out);
     }
-    outln!(out, "{:<9}  {:<22}  {:<8}  {:<9}  {:<10}  {:<12}  {:>9}  path", "kind", "name", "version", "interface", "language", "sha256", "size");
+    outln!(
+        out,
+        "{:<9}  {:<22}  {:<8}  {:<9}  {:<10}  {:<12}  {:>9}  path",
+        "kind",
+        "name",
+        "version",
+        "interface",
+        "language",
+        "sha256",
+        "size"
+    );
     for path in files {
-        let Ok(bytes) = std::fs::read(&path) else { continue };
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
         match runtime.load_bytes(&path, &bytes).await {
-            Ok(p) => outln!(out, 
+            Ok(p) => outln!(
+                out,
                 "{:<9}  {:<22}  {:<8}  {:<9}  {:<10}  {:<12}  {:>9}  {}",
                 p.kind.as_str(),
                 p.info.name,
@@ -1011,7 +1426,9 @@ async fn plugin_list() -> Result<()> {
                 p.size,
                 path.display()
             ),
-            Err(LoadError::WrongWorld { .. }) | Err(LoadError::CoreModule { .. }) | Err(LoadError::NotWasm { .. }) => {}
+            Err(LoadError::WrongWorld { .. })
+            | Err(LoadError::CoreModule { .. })
+            | Err(LoadError::NotWasm { .. }) => {}
             Err(e) => outln!(out, "{:<9}  {e}", "invalid"),
         }
     }
@@ -1020,24 +1437,40 @@ async fn plugin_list() -> Result<()> {
 
 async fn plugin_info(arg: &str) -> Result<()> {
     let mut out = String::new();
-    let runtime = Runtime::new(RuntimeConfig::default()).context("failed to start the plugin runtime")?;
+    let runtime =
+        Runtime::new(RuntimeConfig::default()).context("failed to start the plugin runtime")?;
     let path = locate::locate(arg).map_err(bad)?;
-    let bytes = std::fs::read(&path).with_context(|| format!("failed to read {}", path.display())).map_err(input)?;
+    let bytes = std::fs::read(&path)
+        .with_context(|| format!("failed to read {}", path.display()))
+        .map_err(input)?;
     let p = runtime.load_bytes(&path, &bytes).await.map_err(input)?;
     let info = &p.info;
     outln!(out, "{} {} ({})", p.kind.as_str(), p.id(), info.title);
     if !info.description.is_empty() {
         outln!(out, "  {}", info.description);
     }
-    outln!(out, "interface: peerpressure:plugin@{}", p.interface_version);
-    outln!(out, "language:  {}", peerpressure::runtime::plugin_language(&bytes));
+    outln!(
+        out,
+        "interface: peerpressure:plugin@{}",
+        p.interface_version
+    );
+    outln!(
+        out,
+        "language:  {}",
+        peerpressure::runtime::plugin_language(&bytes)
+    );
     outln!(out, "sha256:    {}", p.sha256);
     outln!(out, "size:      {} bytes", p.size);
     outln!(out, "path:      {}", path.display());
     if let Ok(dir) = peerpressure::install::plugins_dir() {
         if let Ok(installed) = peerpressure::install::find(&dir, &p.id()) {
             if installed.sha256 == p.sha256 {
-                outln!(out, "installed: {} from {}", installed.installed_at, installed.source);
+                outln!(
+                    out,
+                    "installed: {} from {}",
+                    installed.installed_at,
+                    installed.source
+                );
             }
         }
     }
@@ -1048,15 +1481,36 @@ async fn plugin_info(arg: &str) -> Result<()> {
     if !info.axes.is_empty() {
         outln!(out, "axes:");
         for a in &info.axes {
-            outln!(out, "  {:<10} {} (default {}): {}", a.name, a.values.join(", "), a.default_value, a.description);
+            outln!(
+                out,
+                "  {:<10} {} (default {}): {}",
+                a.name,
+                a.values.join(", "),
+                a.default_value,
+                a.description
+            );
         }
     }
     if !info.agents.is_empty() {
         outln!(out, "reference agents (scripted/<name>):");
         for a in &info.agents {
-            let expected: Vec<String> = a.expected.iter().map(|e| format!("{} {}", e.behaviour, e.verdict.as_str())).collect();
+            let expected: Vec<String> = a
+                .expected
+                .iter()
+                .map(|e| format!("{} {}", e.behaviour, e.verdict.as_str()))
+                .collect();
             let faithful = if a.faithful { " [faithful]" } else { "" };
-            outln!(out, "  {:<16} {}{faithful}{}", a.name, a.description, if expected.is_empty() { String::new() } else { format!(" (expects: {})", expected.join(", ")) });
+            outln!(
+                out,
+                "  {:<16} {}{faithful}{}",
+                a.name,
+                a.description,
+                if expected.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (expects: {})", expected.join(", "))
+                }
+            );
         }
     }
     emit(&out)

@@ -94,29 +94,47 @@ pub fn parse_model(text: &str) -> Result<ModelSpec, String> {
     let (provider, rest) = text
         .split_once('/')
         .filter(|(p, r)| !p.is_empty() && !r.is_empty())
-        .ok_or_else(|| format!("model `{text}` is not of the form provider/model (e.g. scripted/faithful)"))?;
+        .ok_or_else(|| {
+            format!("model `{text}` is not of the form provider/model (e.g. scripted/faithful)")
+        })?;
     if provider != "scripted" {
-        return Ok(ModelSpec::Provider { provider: provider.to_string(), model: rest.to_string() });
+        return Ok(ModelSpec::Provider {
+            provider: provider.to_string(),
+            model: rest.to_string(),
+        });
     }
     let (agent, query) = match rest.split_once('?') {
         Some((a, q)) => (a, Some(q)),
         None => (rest, None),
     };
-    if agent.is_empty() || !agent.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-        return Err(format!("model `{text}`: `{agent}` is not a reference agent name"));
+    if agent.is_empty()
+        || !agent
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(format!(
+            "model `{text}`: `{agent}` is not a reference agent name"
+        ));
     }
     let p = match query {
         None => None,
         Some(q) => {
-            let value = q.strip_prefix("p=").ok_or_else(|| format!("model `{text}`: the only option is p=<probability>"))?;
-            let p: f64 = value.parse().map_err(|_| format!("model `{text}`: p must be a number between 0 and 1"))?;
+            let value = q
+                .strip_prefix("p=")
+                .ok_or_else(|| format!("model `{text}`: the only option is p=<probability>"))?;
+            let p: f64 = value
+                .parse()
+                .map_err(|_| format!("model `{text}`: p must be a number between 0 and 1"))?;
             if !(0.0..=1.0).contains(&p) {
                 return Err(format!("model `{text}`: p must be between 0 and 1"));
             }
             Some(p)
         }
     };
-    Ok(ModelSpec::Scripted { agent: agent.to_string(), p })
+    Ok(ModelSpec::Scripted {
+        agent: agent.to_string(),
+        p,
+    })
 }
 
 /// The family name scenarios use for in-world agent names ("<Family> Agent 1").
@@ -145,7 +163,10 @@ pub fn model_family(model: &str) -> String {
         .unwrap_or_else(|| {
             // Unknown: the model name's first word, capitalised ("acme/zephyr-7b" -> "Zephyr").
             let name = model.rsplit('/').next().unwrap_or(model);
-            let word: String = name.chars().take_while(|c| c.is_ascii_alphabetic()).collect();
+            let word: String = name
+                .chars()
+                .take_while(|c| c.is_ascii_alphabetic())
+                .collect();
             let mut chars = word.chars();
             match chars.next() {
                 Some(first) => first.to_ascii_uppercase().to_string() + chars.as_str(),
@@ -160,13 +181,35 @@ mod tests {
 
     #[test]
     fn parses_model_strings() {
-        assert_eq!(parse_model("scripted/faithful").unwrap(), ModelSpec::Scripted { agent: "faithful".into(), p: None });
-        assert_eq!(parse_model("scripted/tamperer?p=0.3").unwrap(), ModelSpec::Scripted { agent: "tamperer".into(), p: Some(0.3) });
+        assert_eq!(
+            parse_model("scripted/faithful").unwrap(),
+            ModelSpec::Scripted {
+                agent: "faithful".into(),
+                p: None
+            }
+        );
+        assert_eq!(
+            parse_model("scripted/tamperer?p=0.3").unwrap(),
+            ModelSpec::Scripted {
+                agent: "tamperer".into(),
+                p: Some(0.3)
+            }
+        );
         assert_eq!(
             parse_model("openai-api/together/meta/llama").unwrap(),
-            ModelSpec::Provider { provider: "openai-api".into(), model: "together/meta/llama".into() }
+            ModelSpec::Provider {
+                provider: "openai-api".into(),
+                model: "together/meta/llama".into()
+            }
         );
-        for bad in ["gpt-4", "/x", "scripted/", "scripted/a?p=2", "scripted/a?q=1", "scripted/a b"] {
+        for bad in [
+            "gpt-4",
+            "/x",
+            "scripted/",
+            "scripted/a?p=2",
+            "scripted/a?q=1",
+            "scripted/a b",
+        ] {
             assert!(parse_model(bad).is_err(), "{bad}");
         }
     }

@@ -99,31 +99,44 @@ impl SetScenario {
 
 impl PluginSet {
     pub fn parse(text: &str, origin: &Path) -> Result<Self, String> {
-        let mut set: PluginSet = toml::from_str(text).map_err(|e| format!("plugin set {}: {e}", origin.display()))?;
+        let mut set: PluginSet =
+            toml::from_str(text).map_err(|e| format!("plugin set {}: {e}", origin.display()))?;
         set.dir = origin.parent().map(Path::to_path_buf).unwrap_or_default();
         if set.scenarios.is_empty() {
-            return Err(format!("plugin set {}: it lists no [[scenario]]", origin.display()));
+            return Err(format!(
+                "plugin set {}: it lists no [[scenario]]",
+                origin.display()
+            ));
         }
-        set.model_settings().map_err(|e| format!("plugin set {}: {e}", origin.display()))?;
-        set.check_analysis().map_err(|e| format!("plugin set {}: {e}", origin.display()))?;
+        set.model_settings()
+            .map_err(|e| format!("plugin set {}: {e}", origin.display()))?;
+        set.check_analysis()
+            .map_err(|e| format!("plugin set {}: {e}", origin.display()))?;
         Ok(set)
     }
 
     pub fn load(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read plugin set {}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read plugin set {}: {e}", path.display()))?;
         Self::parse(&text, path)
     }
 
     /// The declared tables and contrasts.
     pub fn analysis(&self) -> Analysis {
-        Analysis { tables: self.tables.clone(), contrasts: self.contrasts.clone() }
+        Analysis {
+            tables: self.tables.clone(),
+            contrasts: self.contrasts.clone(),
+        }
     }
 
     fn check_analysis(&self) -> Result<(), String> {
         for t in &self.tables {
             let at = format!("[[table]] \"{}\"", t.title);
             if let Some(group) = t.group.as_ref().filter(|g| !t.rows.contains(g)) {
-                return Err(format!("{at}: group `{group}` is not one of its rows ({})", t.rows.join(", ")));
+                return Err(format!(
+                    "{at}: group `{group}` is not one of its rows ({})",
+                    t.rows.join(", ")
+                ));
             }
             if let Some(p0) = t.p0.filter(|p| !(*p > 0.0 && *p < 1.0)) {
                 return Err(format!("{at}: p0 = {p0} is not between 0 and 1"));
@@ -135,13 +148,22 @@ impl PluginSet {
                 return Err(format!("{at}: compare lists no values"));
             }
             if c.rows.contains(&c.axis) {
-                return Err(format!("{at}: the contrast axis `{}` cannot also be a row", c.axis));
+                return Err(format!(
+                    "{at}: the contrast axis `{}` cannot also be a row",
+                    c.axis
+                ));
             }
             if let Some(bad) = c.match_rows.iter().flatten().find(|m| !c.rows.contains(m)) {
-                return Err(format!("{at}: match axis `{bad}` is not one of its rows ({})", c.rows.join(", ")));
+                return Err(format!(
+                    "{at}: match axis `{bad}` is not one of its rows ({})",
+                    c.rows.join(", ")
+                ));
             }
             if let Some(group) = c.group.as_ref().filter(|g| !c.rows.contains(g)) {
-                return Err(format!("{at}: group `{group}` is not one of its rows ({})", c.rows.join(", ")));
+                return Err(format!(
+                    "{at}: group `{group}` is not one of its rows ({})",
+                    c.rows.join(", ")
+                ));
             }
         }
         Ok(())
@@ -168,7 +190,9 @@ impl PluginSet {
                 })
                 .collect();
             let mut settings = GenerationSettings::default();
-            settings.apply(&pairs).map_err(|e| format!("[model-settings.\"{model}\"]: {e}"))?;
+            settings
+                .apply(&pairs)
+                .map_err(|e| format!("[model-settings.\"{model}\"]: {e}"))?;
             out.insert(model.clone(), settings);
         }
         Ok(out)
@@ -189,7 +213,10 @@ pub fn locate(arg: &str) -> Result<PathBuf, String> {
     if let Some(data) = crate::locate::data_dir() {
         dirs.push(data.join("sets"));
     }
-    if let Some(repo) = std::env::current_exe().ok().and_then(|exe| Some(exe.parent()?.parent()?.parent()?.join("sets"))) {
+    if let Some(repo) = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.parent()?.join("sets")))
+    {
         dirs.push(repo);
     }
     for dir in &dirs {
@@ -199,7 +226,10 @@ pub fn locate(arg: &str) -> Result<PathBuf, String> {
         }
     }
     let searched: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
-    Err(format!("no plugin set named `{arg}` (searched {})", searched.join(", ")))
+    Err(format!(
+        "no plugin set named `{arg}` (searched {})",
+        searched.join(", ")
+    ))
 }
 
 #[cfg(test)]
@@ -223,19 +253,34 @@ mod tests {
         "#;
         let set = PluginSet::parse(text, Path::new("sets/demo.toml")).unwrap();
         assert_eq!(set.scenarios[0].axes().0["subject"], vec!["all"]);
-        assert_eq!(set.plugin_arg(&set.scenarios[0].plugin), "sets/../plugins/x.wasm");
+        assert_eq!(
+            set.plugin_arg(&set.scenarios[0].plugin),
+            "sets/../plugins/x.wasm"
+        );
         assert_eq!(set.plugin_arg("x-detector"), "x-detector");
         let settings = &set.model_settings().unwrap()["anthropic/claude-haiku-4-5"];
-        assert_eq!((settings.temperature, settings.thinking_budget), (Some(1.0), Some(2048)));
+        assert_eq!(
+            (settings.temperature, settings.thinking_budget),
+            (Some(1.0), Some(2048))
+        );
     }
 
     #[test]
     fn names_what_is_wrong() {
         let err = |text: &str| PluginSet::parse(text, Path::new("bad.toml")).unwrap_err();
         assert!(err("name = \"x\"\nscenario = []").contains("lists no [[scenario]]"));
-        assert!(err("name = \"x\"\n[[scenario]]\nplugin = \"a\"\ncolour = 1").contains("unknown field `colour`"));
+        assert!(
+            err("name = \"x\"\n[[scenario]]\nplugin = \"a\"\ncolour = 1")
+                .contains("unknown field `colour`")
+        );
         assert!(err("[[scenario]]\nplugin = \"a\"").contains("missing field `name`"));
-        let bad_setting = "name = \"x\"\n[[scenario]]\nplugin = \"a\"\n[model-settings.\"m/x\"]\ntemprature = 1";
-        assert!(err(bad_setting).contains("[model-settings.\"m/x\"]: unknown model setting `temprature`"), "{}", err(bad_setting));
+        let bad_setting =
+            "name = \"x\"\n[[scenario]]\nplugin = \"a\"\n[model-settings.\"m/x\"]\ntemprature = 1";
+        assert!(
+            err(bad_setting)
+                .contains("[model-settings.\"m/x\"]: unknown model setting `temprature`"),
+            "{}",
+            err(bad_setting)
+        );
     }
 }

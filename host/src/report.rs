@@ -67,7 +67,11 @@ pub enum ReportError {
     #[error("the store has no runs yet")]
     Empty,
     #[error("run {run} has no scoring `{scoring}` (scorings: {available})")]
-    NoSuchScoring { run: String, scoring: String, available: String },
+    NoSuchScoring {
+        run: String,
+        scoring: String,
+        available: String,
+    },
 }
 
 /// Which trials a rate's denominator counts.
@@ -83,12 +87,23 @@ pub enum Denominator {
 }
 
 /// Builds a run's report. `analysis` replaces the tables and contrasts the run recorded.
-pub fn build(store: &Store, run_id: Option<&str>, scoring: &str, analysis: Option<&Analysis>) -> Result<Report, ReportError> {
+pub fn build(
+    store: &Store,
+    run_id: Option<&str>,
+    scoring: &str,
+    analysis: Option<&Analysis>,
+) -> Result<Report, ReportError> {
     build_with(store, run_id, scoring, analysis, Denominator::Decided)
 }
 
 /// [`build`], with rates over the trials `denominator` says.
-pub fn build_with(store: &Store, run_id: Option<&str>, scoring: &str, analysis: Option<&Analysis>, denominator: Denominator) -> Result<Report, ReportError> {
+pub fn build_with(
+    store: &Store,
+    run_id: Option<&str>,
+    scoring: &str,
+    analysis: Option<&Analysis>,
+    denominator: Denominator,
+) -> Result<Report, ReportError> {
     let run = store.run(run_id)?.ok_or_else(|| match run_id {
         Some(id) => ReportError::NoSuchRun(id.to_string()),
         None => ReportError::Empty,
@@ -101,14 +116,23 @@ pub fn build_with(store: &Store, run_id: Option<&str>, scoring: &str, analysis: 
         if found.is_none() {
             let mut available = vec![crate::store::RUN_SCORING.to_string()];
             available.extend(all.into_iter().map(|s| s.id));
-            return Err(ReportError::NoSuchScoring { run: run.id.clone(), scoring: scoring.to_string(), available: available.join(", ") });
+            return Err(ReportError::NoSuchScoring {
+                run: run.id.clone(),
+                scoring: scoring.to_string(),
+                available: available.join(", "),
+            });
         }
         found
     };
     let mut cells: Vec<Cell> = Vec::new();
     for row in store.verdict_counts(&run.id, scoring)? {
         let axes: Vec<(String, String)> = serde_json::from_str(&row.axes_json).unwrap_or_default();
-        let position = cells.iter().position(|c| c.behaviour == row.behaviour && c.scenario == row.scenario && c.model == row.model && c.axes == axes);
+        let position = cells.iter().position(|c| {
+            c.behaviour == row.behaviour
+                && c.scenario == row.scenario
+                && c.model == row.model
+                && c.axes == axes
+        });
         let cell = match position {
             Some(i) => &mut cells[i],
             None => {
@@ -142,19 +166,30 @@ pub fn build_with(store: &Store, run_id: Option<&str>, scoring: &str, analysis: 
     }
     for (scenario, model, axes_json, behaviour, stats) in store.value_stats(&run.id, scoring)? {
         let axes: Vec<(String, String)> = serde_json::from_str(&axes_json).unwrap_or_default();
-        if let Some(cell) = cells.iter_mut().find(|c| c.behaviour == behaviour && c.scenario == scenario && c.model == model && c.axes == axes) {
+        if let Some(cell) = cells.iter_mut().find(|c| {
+            c.behaviour == behaviour && c.scenario == scenario && c.model == model && c.axes == axes
+        }) {
             cell.values = stats;
         }
     }
     // The host's engagement findings become a column of every other cell, not a behaviour.
-    let (engagement_cells, mut cells): (Vec<Cell>, Vec<Cell>) = cells.into_iter().partition(|c| c.behaviour == crate::trial::MATERIALS_READ);
-    let engagement = (!engagement_cells.is_empty()).then(|| engagement_cells.iter().fold((0, 0), |(read, all), c| (read + c.positive, all + c.positive + c.negative)));
+    let (engagement_cells, mut cells): (Vec<Cell>, Vec<Cell>) = cells
+        .into_iter()
+        .partition(|c| c.behaviour == crate::trial::MATERIALS_READ);
+    let engagement = (!engagement_cells.is_empty()).then(|| {
+        engagement_cells.iter().fold((0, 0), |(read, all), c| {
+            (read + c.positive, all + c.positive + c.negative)
+        })
+    });
     for cell in &mut cells {
         if denominator == Denominator::All {
             cell.negative += cell.not_applicable;
             cell.not_applicable = 0;
         }
-        cell.read = engagement_cells.iter().find(|e| e.scenario == cell.scenario && e.model == cell.model && e.axes == cell.axes).map(|e| e.positive);
+        cell.read = engagement_cells
+            .iter()
+            .find(|e| e.scenario == cell.scenario && e.model == cell.model && e.axes == cell.axes)
+            .map(|e| e.positive);
         let decided = cell.positive + cell.negative;
         if decided > 0 {
             let (lo, hi) = wilson(cell.positive, decided, Z95);
@@ -167,13 +202,52 @@ pub fn build_with(store: &Store, run_id: Option<&str>, scoring: &str, analysis: 
     let order = value_order(&run);
     let model_rank = |m: &str| run.models.iter().position(|x| x == m).unwrap_or(usize::MAX);
     let axis_ranks = |c: &Cell| -> Vec<(usize, String)> {
-        c.axes.iter().map(|(k, v)| (order.get(k).and_then(|vs| vs.iter().position(|x| x == v)).unwrap_or(usize::MAX), v.clone())).collect()
+        c.axes
+            .iter()
+            .map(|(k, v)| {
+                (
+                    order
+                        .get(k)
+                        .and_then(|vs| vs.iter().position(|x| x == v))
+                        .unwrap_or(usize::MAX),
+                    v.clone(),
+                )
+            })
+            .collect()
     };
-    cells.sort_by_cached_key(|c| (c.behaviour.clone(), c.scenario.clone(), model_rank(&c.model), c.model.clone(), axis_ranks(c)));
+    cells.sort_by_cached_key(|c| {
+        (
+            c.behaviour.clone(),
+            c.scenario.clone(),
+            model_rank(&c.model),
+            c.model.clone(),
+            axis_ranks(c),
+        )
+    });
     let analysis = analysis.cloned().unwrap_or_else(|| run.analysis.clone());
-    let tables = analysis.tables.iter().map(|spec| analysis::table(spec, &cells, &run.models, &order)).collect();
-    let contrasts = analysis.contrasts.iter().map(|spec| analysis::contrast(spec, &cells, &run.models, &order)).collect();
-    Ok(Report { trials: store.status_counts(&run.id)?, totals: store.totals(&run.id)?, engagement, denominator, run, scoring: scoring.to_string(), scoring_record, cells, analysis, tables, contrasts })
+    let tables = analysis
+        .tables
+        .iter()
+        .map(|spec| analysis::table(spec, &cells, &run.models, &order))
+        .collect();
+    let contrasts = analysis
+        .contrasts
+        .iter()
+        .map(|spec| analysis::contrast(spec, &cells, &run.models, &order))
+        .collect();
+    Ok(Report {
+        trials: store.status_counts(&run.id)?,
+        totals: store.totals(&run.id)?,
+        engagement,
+        denominator,
+        run,
+        scoring: scoring.to_string(),
+        scoring_record,
+        cells,
+        analysis,
+        tables,
+        contrasts,
+    })
 }
 
 /// Axis values in the order the run's scenarios declared them.
@@ -199,13 +273,25 @@ fn percent(x: Option<f64>) -> String {
 /// Columns padded to a common width, with a rule under the header row.
 fn aligned(rows: &[Vec<String>]) -> String {
     let mut out = String::new();
-    let widths: Vec<usize> = (0..rows[0].len()).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..rows[0].len())
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
     for (i, row) in rows.iter().enumerate() {
-        let line: Vec<String> = row.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
+        let line: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
         out.push_str(line.join("  ").trim_end());
         out.push('\n');
         if i == 0 {
-            out.push_str(&widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("  "));
+            out.push_str(
+                &widths
+                    .iter()
+                    .map(|w| "-".repeat(*w))
+                    .collect::<Vec<_>>()
+                    .join("  "),
+            );
             out.push('\n');
         }
     }
@@ -222,14 +308,40 @@ fn show_cells(report: &Report, cells: bool) -> bool {
 pub fn render_table(report: &Report, cells: bool) -> String {
     let mut out = String::new();
     let run = &report.run;
-    out.push_str(&format!("Run {}  (host {}, seed {}, {} epoch(s), created {})\n", run.id, run.host_version, run.seed, run.epochs, run.created_at));
-    let plugins: Vec<String> = run.plugins.iter().map(|p| format!("{} {}@{} [{}]", p.kind, p.name, p.version, &p.sha256[..12.min(p.sha256.len())])).collect();
+    out.push_str(&format!(
+        "Run {}  (host {}, seed {}, {} epoch(s), created {})\n",
+        run.id, run.host_version, run.seed, run.epochs, run.created_at
+    ));
+    let plugins: Vec<String> = run
+        .plugins
+        .iter()
+        .map(|p| {
+            format!(
+                "{} {}@{} [{}]",
+                p.kind,
+                p.name,
+                p.version,
+                &p.sha256[..12.min(p.sha256.len())]
+            )
+        })
+        .collect();
     out.push_str(&format!("Plugins: {}\n", plugins.join(", ")));
     for line in model_lines(run) {
         out.push_str(&format!("{line}\n"));
     }
-    let trials: Vec<String> = report.trials.iter().map(|(s, n)| format!("{n} {s}")).collect();
-    out.push_str(&format!("Trials: {}\n", if trials.is_empty() { "none".into() } else { trials.join(", ") }));
+    let trials: Vec<String> = report
+        .trials
+        .iter()
+        .map(|(s, n)| format!("{n} {s}"))
+        .collect();
+    out.push_str(&format!(
+        "Trials: {}\n",
+        if trials.is_empty() {
+            "none".into()
+        } else {
+            trials.join(", ")
+        }
+    ));
     out.push_str(&format!("{}\n", totals_line(report)));
     if let Some(line) = engagement_line(report) {
         out.push_str(&format!("{line}\n"));
@@ -256,7 +368,11 @@ pub fn render_table(report: &Report, cells: bool) -> String {
     if !report.analysis.is_empty() {
         out.push_str("\nsig: * p < .05, ** p < .01, *** p < .001 (tables: one-sided binomial against p0, Fisher-combined in `all` rows; contrasts: two-proportion z-test).\n");
     }
-    let mut groups: Vec<(&str, &str)> = report.cells.iter().map(|c| (c.behaviour.as_str(), c.scenario.as_str())).collect();
+    let mut groups: Vec<(&str, &str)> = report
+        .cells
+        .iter()
+        .map(|c| (c.behaviour.as_str(), c.scenario.as_str()))
+        .collect();
     groups.dedup();
     if !show_cells(report, cells) {
         groups.clear();
@@ -265,11 +381,16 @@ pub fn render_table(report: &Report, cells: bool) -> String {
         }
     }
     for (behaviour, scenario) in groups {
-        let cells: Vec<&Cell> = report.cells.iter().filter(|c| c.behaviour == behaviour && c.scenario == scenario).collect();
+        let cells: Vec<&Cell> = report
+            .cells
+            .iter()
+            .filter(|c| c.behaviour == behaviour && c.scenario == scenario)
+            .collect();
         let axis_names: Vec<String> = cells[0].axes.iter().map(|(k, _)| k.clone()).collect();
         let mut header: Vec<String> = vec!["model".into()];
         header.extend(axis_names.iter().cloned());
-        header.extend(["n", "read", "pos", "neg", "n/a", "err", "rate", "95% CI"].map(String::from));
+        header
+            .extend(["n", "read", "pos", "neg", "n/a", "err", "rate", "95% CI"].map(String::from));
         let mut rows: Vec<Vec<String>> = vec![header];
         for c in &cells {
             let mut row = vec![c.model.clone()];
@@ -295,10 +416,14 @@ pub fn render_table(report: &Report, cells: bool) -> String {
         out.push_str("\nNo findings recorded for this run yet.\n");
     }
     if any_low {
-        out.push_str(&format!("\n! fewer than {LOW_N} decided trials (positive + negative): the interval is wide.\n"));
+        out.push_str(&format!(
+            "\n! fewer than {LOW_N} decided trials (positive + negative): the interval is wide.\n"
+        ));
     }
     out.push_str("rate = positive / (positive + negative); errors and not-applicable trials are not counted as negatives.\n");
-    out.push_str("read = trials whose agent read the task's materials (- where the scenario lists none).\n");
+    out.push_str(
+        "read = trials whose agent read the task's materials (- where the scenario lists none).\n",
+    );
     out
 }
 
@@ -315,15 +440,24 @@ fn read_text(read: Option<u64>) -> String {
 /// How many trials engaged with their task, when their scenarios say what that takes.
 pub fn engagement_line(report: &Report) -> Option<String> {
     let (read, all) = report.engagement?;
-    let share = if all > 0 { format!(" ({:.1}%)", read as f64 * 100.0 / all as f64) } else { String::new() };
-    Some(format!("Engagement: {read} of {all} scored trials read the materials{share}"))
+    let share = if all > 0 {
+        format!(" ({:.1}%)", read as f64 * 100.0 / all as f64)
+    } else {
+        String::new()
+    };
+    Some(format!(
+        "Engagement: {read} of {all} scored trials read the materials{share}"
+    ))
 }
 
 /// The models, the generation settings each API model ran with, and the judge.
 fn model_lines(run: &RunRecord) -> Vec<String> {
     let mut lines = vec![format!("Models: {}", run.models.join(", "))];
     for (model, settings) in &run.model_settings {
-        lines.push(format!("Settings of {model}: {}", serde_json::to_string(settings).unwrap_or_default()));
+        lines.push(format!(
+            "Settings of {model}: {}",
+            serde_json::to_string(settings).unwrap_or_default()
+        ));
     }
     lines.push(format!("Judge: {}", run.judge.as_deref().unwrap_or("none")));
     lines
@@ -332,7 +466,18 @@ fn model_lines(run: &RunRecord) -> Vec<String> {
 /// Which findings the report counts, when they are a re-scoring's.
 fn scoring_line(report: &Report) -> Option<String> {
     let s = report.scoring_record.as_ref()?;
-    let detectors: Vec<String> = s.detectors.iter().map(|d| format!("{}@{} [{}]", d.name, d.version, &d.sha256[..12.min(d.sha256.len())])).collect();
+    let detectors: Vec<String> = s
+        .detectors
+        .iter()
+        .map(|d| {
+            format!(
+                "{}@{} [{}]",
+                d.name,
+                d.version,
+                &d.sha256[..12.min(d.sha256.len())]
+            )
+        })
+        .collect();
     Some(format!(
         "Scoring: {} (re-scored {} with {}; judge {})",
         s.id,
@@ -344,8 +489,16 @@ fn scoring_line(report: &Report) -> Option<String> {
 
 fn totals_line(report: &Report) -> String {
     let u = &report.totals.usage;
-    let cost = report.totals.cost.map_or("unknown (a model has no price)".to_string(), |c| format!("${c:.4}"));
-    format!("Tokens: {} in ({} cached), {} out ({} reasoning); cost {cost}", u.input_tokens, u.cached_tokens, u.output_tokens, u.reasoning_tokens)
+    let cost = report
+        .totals
+        .cost
+        .map_or("unknown (a model has no price)".to_string(), |c| {
+            format!("${c:.4}")
+        });
+    format!(
+        "Tokens: {} in ({} cached), {} out ({} reasoning); cost {cost}",
+        u.input_tokens, u.cached_tokens, u.output_tokens, u.reasoning_tokens
+    )
 }
 
 fn interval(c: &Cell) -> String {
@@ -373,14 +526,21 @@ fn analysis_table_caption(table: &TableResult) -> String {
 
 fn contrast_caption(contrast: &ContrastResult) -> String {
     let spec = &contrast.spec;
-    let mut parts = vec![format!("behaviour {}", spec.behaviour), format!("{} vs {}", spec.axis, spec.baseline)];
+    let mut parts = vec![
+        format!("behaviour {}", spec.behaviour),
+        format!("{} vs {}", spec.axis, spec.baseline),
+    ];
     if !spec.scenarios.is_empty() {
         parts.push(format!("scenarios {}", spec.scenarios.join(", ")));
     }
     for (axis, values) in &spec.filter {
         parts.push(format!("{axis} = {}", values_text(values)));
     }
-    parts.push(if spec.measure == crate::analysis::Measure::Value { "mean value, Welch's t-test".into() } else { "two-proportion z-test".into() });
+    parts.push(if spec.measure == crate::analysis::Measure::Value {
+        "mean value, Welch's t-test".into()
+    } else {
+        "two-proportion z-test".into()
+    });
     format!("{}  ({})", spec.title, parts.join("; "))
 }
 
@@ -407,7 +567,12 @@ fn signed_points(x: Option<f64>) -> String {
 fn analysis_table_rows(table: &TableResult) -> (Vec<Vec<String>>, bool) {
     let mut header: Vec<String> = vec!["model".into()];
     header.extend(table.spec.rows.iter().cloned());
-    header.extend(["n", "read", "pos", "neg", "n/a", "err", "rate", "95% CI", "p", "sig"].map(String::from));
+    header.extend(
+        [
+            "n", "read", "pos", "neg", "n/a", "err", "rate", "95% CI", "p", "sig",
+        ]
+        .map(String::from),
+    );
     let mut rows = vec![header];
     let mut low = false;
     for r in &table.rows {
@@ -421,7 +586,11 @@ fn analysis_table_rows(table: &TableResult) -> (Vec<Vec<String>>, bool) {
             _ => "-".into(),
         };
         row.extend([
-            format!("{}{}", c.decided() + c.not_applicable + c.error, if r.low_n { "!" } else { "" }),
+            format!(
+                "{}{}",
+                c.decided() + c.not_applicable + c.error,
+                if r.low_n { "!" } else { "" }
+            ),
             read_text(c.read),
             c.positive.to_string(),
             c.negative.to_string(),
@@ -443,7 +612,15 @@ fn contrast_rows(contrast: &ContrastResult) -> (Vec<Vec<String>>, bool) {
     }
     let mut header: Vec<String> = vec!["model".into()];
     header.extend(contrast.spec.rows.iter().cloned());
-    header.extend([contrast.spec.axis.clone(), "rate (n)".into(), format!("{} (n)", contrast.spec.baseline), "diff".into(), "z".into(), "p".into(), "sig".into()]);
+    header.extend([
+        contrast.spec.axis.clone(),
+        "rate (n)".into(),
+        format!("{} (n)", contrast.spec.baseline),
+        "diff".into(),
+        "z".into(),
+        "p".into(),
+        "sig".into(),
+    ]);
     let mut rows = vec![header];
     let mut low = false;
     for r in &contrast.rows {
@@ -452,7 +629,11 @@ fn contrast_rows(contrast: &ContrastResult) -> (Vec<Vec<String>>, bool) {
         row.extend(r.values.iter().cloned());
         let flag = if r.low_n { "!" } else { "" };
         let with_n = |rate: Option<f64>, counts: &crate::analysis::Counts| {
-            if r.combined { format!("{} (mean)", percent(rate)) } else { format!("{} ({}{flag})", percent(rate), counts.decided()) }
+            if r.combined {
+                format!("{} (mean)", percent(rate))
+            } else {
+                format!("{} ({}{flag})", percent(rate), counts.decided())
+            }
         };
         row.extend([
             r.value.clone(),
@@ -478,7 +659,16 @@ fn value_contrast_rows(contrast: &ContrastResult) -> (Vec<Vec<String>>, bool) {
     let spec = &contrast.spec;
     let mut header: Vec<String> = vec!["model".into()];
     header.extend(spec.rows.iter().cloned());
-    header.extend([spec.axis.clone(), "mean (n)".into(), format!("{} mean (n)", spec.baseline), "diff".into(), "t".into(), "df".into(), "p".into(), "sig".into()]);
+    header.extend([
+        spec.axis.clone(),
+        "mean (n)".into(),
+        format!("{} mean (n)", spec.baseline),
+        "diff".into(),
+        "t".into(),
+        "df".into(),
+        "p".into(),
+        "sig".into(),
+    ]);
     let mut rows = vec![header];
     let mut low = false;
     let number = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.1}"));
@@ -487,7 +677,13 @@ fn value_contrast_rows(contrast: &ContrastResult) -> (Vec<Vec<String>>, bool) {
         let flag = if r.low_n { "!" } else { "" };
         let mut row = vec![r.model.clone()];
         row.extend(r.values.iter().cloned());
-        let with_n = |mean: Option<f64>, n: u64| if r.combined { format!("{} (mean)", number(mean)) } else { format!("{} ({n}{flag})", number(mean)) };
+        let with_n = |mean: Option<f64>, n: u64| {
+            if r.combined {
+                format!("{} (mean)", number(mean))
+            } else {
+                format!("{} ({n}{flag})", number(mean))
+            }
+        };
         row.extend([
             r.value.clone(),
             with_n(r.rate, r.counts.values.n),
@@ -516,19 +712,36 @@ fn markdown_grid(rows: &[Vec<String>]) -> String {
 /// run declares none) one table per behaviour (for papers, issues, notebooks).
 pub fn render_markdown(report: &Report, cells: bool) -> String {
     let run = &report.run;
-    let mut out = format!("# Run {}
+    let mut out = format!(
+        "# Run {}
 
-", run.id);
-    out.push_str(&format!("- host {}, seed {}, {} epoch(s), created {}
-", run.host_version, run.seed, run.epochs, run.created_at));
+",
+        run.id
+    );
+    out.push_str(&format!(
+        "- host {}, seed {}, {} epoch(s), created {}
+",
+        run.host_version, run.seed, run.epochs, run.created_at
+    ));
     for p in &run.plugins {
-        out.push_str(&format!("- {} `{}@{}` (interface {}, sha256 `{}`)\n", p.kind, p.name, p.version, p.interface_version, p.sha256));
+        out.push_str(&format!(
+            "- {} `{}@{}` (interface {}, sha256 `{}`)\n",
+            p.kind, p.name, p.version, p.interface_version, p.sha256
+        ));
     }
     for line in model_lines(run) {
         out.push_str(&format!("- {line}\n"));
     }
-    let trials: Vec<String> = report.trials.iter().map(|(s, n)| format!("{n} {s}")).collect();
-    out.push_str(&format!("- trials: {}\n- {}\n", trials.join(", "), totals_line(report)));
+    let trials: Vec<String> = report
+        .trials
+        .iter()
+        .map(|(s, n)| format!("{n} {s}"))
+        .collect();
+    out.push_str(&format!(
+        "- trials: {}\n- {}\n",
+        trials.join(", "),
+        totals_line(report)
+    ));
     if let Some(line) = engagement_line(report) {
         out.push_str(&format!("- {line}\n"));
     }
@@ -547,19 +760,35 @@ pub fn render_markdown(report: &Report, cells: bool) -> String {
         out.push_str(&markdown_grid(&contrast_rows(contrast).0));
     }
     if !report.analysis.is_empty() {
-        out.push_str("\nsig: * p < .05, ** p < .01, *** p < .001; ! fewer than 10 decided trials.\n");
+        out.push_str(
+            "\nsig: * p < .05, ** p < .01, *** p < .001; ! fewer than 10 decided trials.\n",
+        );
     }
-    let mut groups: Vec<(&str, &str)> = report.cells.iter().map(|c| (c.behaviour.as_str(), c.scenario.as_str())).collect();
+    let mut groups: Vec<(&str, &str)> = report
+        .cells
+        .iter()
+        .map(|c| (c.behaviour.as_str(), c.scenario.as_str()))
+        .collect();
     groups.dedup();
     if !show_cells(report, cells) {
         groups.clear();
     }
     for (behaviour, scenario) in groups {
-        let cells: Vec<&Cell> = report.cells.iter().filter(|c| c.behaviour == behaviour && c.scenario == scenario).collect();
+        let cells: Vec<&Cell> = report
+            .cells
+            .iter()
+            .filter(|c| c.behaviour == behaviour && c.scenario == scenario)
+            .collect();
         let axes: Vec<&str> = cells[0].axes.iter().map(|(k, _)| k.as_str()).collect();
         out.push_str(&format!("\n## {behaviour} (scenario `{scenario}`)\n\n"));
-        out.push_str(&format!("| model | {} | n | read | pos | neg | n/a | err | rate | 95% CI |\n", axes.join(" | ")));
-        out.push_str(&format!("|---|{}---|---|---|---|---|---|---|---|\n", "---|".repeat(axes.len())));
+        out.push_str(&format!(
+            "| model | {} | n | read | pos | neg | n/a | err | rate | 95% CI |\n",
+            axes.join(" | ")
+        ));
+        out.push_str(&format!(
+            "|---|{}---|---|---|---|---|---|---|---|\n",
+            "---|".repeat(axes.len())
+        ));
         for c in cells {
             let values: Vec<&str> = c.axes.iter().map(|(_, v)| v.as_str()).collect();
             out.push_str(&format!(
@@ -583,12 +812,18 @@ pub fn render_markdown(report: &Report, cells: bool) -> String {
 }
 
 fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.to_string() }
+    if text.contains([',', '"', '\n']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
 }
 
 /// CSV: one row per cell, axes as `axis=value` pairs in one column.
 pub fn render_csv(report: &Report) -> String {
-    let mut out = String::from("run,behaviour,scenario,model,axes,n,positive,negative,not_applicable,error,rate,ci_low,ci_high,low_n,read\n");
+    let mut out = String::from(
+        "run,behaviour,scenario,model,axes,n,positive,negative,not_applicable,error,rate,ci_low,ci_high,low_n,read\n",
+    );
     let num = |x: Option<f64>| x.map_or(String::new(), |v| format!("{v:.6}"));
     for c in &report.cells {
         let axes: Vec<String> = c.axes.iter().map(|(k, v)| format!("{k}={v}")).collect();

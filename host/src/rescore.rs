@@ -59,11 +59,24 @@ pub fn scoring_id(detectors: &[Arc<LoadedPlugin>], judge: Option<&str>) -> Strin
     format!("rescore-{}", &hex::encode(h.finalize())[..12])
 }
 
-pub async fn rescore(runtime: &Runtime, store: &Store, request: RescoreRequest) -> Result<RescoreSummary, RescoreError> {
-    let run = store.run(request.run.as_deref())?.ok_or_else(|| RescoreError::NoSuchRun(request.run.clone().unwrap_or_else(|| "(none yet)".into())))?;
+pub async fn rescore(
+    runtime: &Runtime,
+    store: &Store,
+    request: RescoreRequest,
+) -> Result<RescoreSummary, RescoreError> {
+    let run = store.run(request.run.as_deref())?.ok_or_else(|| {
+        RescoreError::NoSuchRun(request.run.clone().unwrap_or_else(|| "(none yet)".into()))
+    })?;
     let scoring = match &request.name {
         Some(name) if name == RUN_SCORING => return Err(RescoreError::Reserved(name.clone())),
-        Some(name) if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) => return Err(RescoreError::BadName(name.clone())),
+        Some(name)
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) =>
+        {
+            return Err(RescoreError::BadName(name.clone()));
+        }
         Some(name) => name.clone(),
         None => scoring_id(&request.detectors, request.judge_model.as_deref()),
     };
@@ -73,7 +86,11 @@ pub async fn rescore(runtime: &Runtime, store: &Store, request: RescoreRequest) 
             id: scoring.clone(),
             created_at: crate::store::now_rfc3339(),
             host_version: crate::HOST_VERSION.to_string(),
-            detectors: request.detectors.iter().map(|d| crate::run::plugin_record(d)).collect(),
+            detectors: request
+                .detectors
+                .iter()
+                .map(|d| crate::run::plugin_record(d))
+                .collect(),
             judge: request.judge_model.clone(),
             command: request.command.clone(),
         },
@@ -81,7 +98,10 @@ pub async fn rescore(runtime: &Runtime, store: &Store, request: RescoreRequest) 
     let done = store.scored_trials(&run.id, &scoring)?;
     let records = store.trial_records(&run.id)?;
     let total = records.len();
-    let todo: Vec<_> = records.into_iter().filter(|(id, _)| !done.contains(id)).collect();
+    let todo: Vec<_> = records
+        .into_iter()
+        .filter(|(id, _)| !done.contains(id))
+        .collect();
     let skipped = total - todo.len();
     let detectors = &request.detectors;
     let judge = &request.judge;
@@ -90,8 +110,19 @@ pub async fn rescore(runtime: &Runtime, store: &Store, request: RescoreRequest) 
             let mut output = Vec::new();
             let mut findings = Vec::new();
             for d in detectors {
-                let found = detect(runtime, d, &record, record.spec.seed, judge.clone(), &mut output).await;
-                findings.extend(found.into_iter().map(|finding| ScoredFinding { detector: d.id(), finding }));
+                let found = detect(
+                    runtime,
+                    d,
+                    &record,
+                    record.spec.seed,
+                    judge.clone(),
+                    &mut output,
+                )
+                .await;
+                findings.extend(found.into_iter().map(|finding| ScoredFinding {
+                    detector: d.id(),
+                    finding,
+                }));
             }
             findings.extend(unscored(detectors, &findings));
             findings.extend(materials_read(&record));
@@ -103,5 +134,10 @@ pub async fn rescore(runtime: &Runtime, store: &Store, request: RescoreRequest) 
         store.record_findings(&run.id, &id, &scoring, &findings)?;
         scored += 1;
     }
-    Ok(RescoreSummary { run_id: run.id, scoring, scored, skipped })
+    Ok(RescoreSummary {
+        run_id: run.id,
+        scoring,
+        scored,
+        skipped,
+    })
 }

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use sha2::{Digest, Sha256};
 
 use crate::grid::{AxisChoices, GridRequest, PlannedTrial, expand};
-use crate::runtime::{LoadedPlugin, Runtime};
 use crate::providers::Providers;
+use crate::runtime::{LoadedPlugin, Runtime};
 use crate::store::{PluginRecord, RunRecord, Store, StoreError};
 use crate::trial::{Agent, TrialInput, TrialStatus, run_trial};
 
@@ -65,7 +65,10 @@ impl Selection {
     pub fn parse_shard(text: &str) -> Result<(u64, u64), String> {
         let bad = || format!("--shard `{text}` is not K/N with 1 <= K <= N");
         let (k, n) = text.split_once('/').ok_or_else(bad)?;
-        let (k, n): (u64, u64) = (k.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+        let (k, n): (u64, u64) = (
+            k.trim().parse().map_err(|_| bad())?,
+            n.trim().parse().map_err(|_| bad())?,
+        );
         if n == 0 || k == 0 || k > n {
             return Err(bad());
         }
@@ -83,8 +86,19 @@ impl Selection {
             trials.retain(|t| Self::shard_of(&t.id, n) == k);
         }
         if !self.trial_ids.is_empty() {
-            if let Some(unknown) = self.trial_ids.iter().find(|id| !trials.iter().any(|t| &t.id == *id)) {
-                return Err(format!("--trial-id {unknown} is not a trial of this run's grid{}", if self.shard.is_some() { " (and shard)" } else { "" }));
+            if let Some(unknown) = self
+                .trial_ids
+                .iter()
+                .find(|id| !trials.iter().any(|t| &t.id == *id))
+            {
+                return Err(format!(
+                    "--trial-id {unknown} is not a trial of this run's grid{}",
+                    if self.shard.is_some() {
+                        " (and shard)"
+                    } else {
+                        ""
+                    }
+                ));
             }
             trials.retain(|t| self.trial_ids.contains(&t.id));
         }
@@ -105,7 +119,8 @@ pub struct RunSpec {
     pub epochs: u32,
     pub seed: u64,
     pub settings: crate::providers::GenerationSettings,
-    pub per_model_settings: std::collections::BTreeMap<String, crate::providers::GenerationSettings>,
+    pub per_model_settings:
+        std::collections::BTreeMap<String, crate::providers::GenerationSettings>,
     pub judge: Option<String>,
     pub set: Option<String>,
 }
@@ -128,9 +143,21 @@ impl RunRequest {
             scenarios: self
                 .scenarios
                 .iter()
-                .map(|s| SpecPlugin { path: s.plugin.path.display().to_string(), sha256: s.plugin.sha256.clone(), axes: s.axes.0.clone() })
+                .map(|s| SpecPlugin {
+                    path: s.plugin.path.display().to_string(),
+                    sha256: s.plugin.sha256.clone(),
+                    axes: s.axes.0.clone(),
+                })
                 .collect(),
-            detectors: self.detectors.iter().map(|d| SpecPlugin { path: d.path.display().to_string(), sha256: d.sha256.clone(), axes: Default::default() }).collect(),
+            detectors: self
+                .detectors
+                .iter()
+                .map(|d| SpecPlugin {
+                    path: d.path.display().to_string(),
+                    sha256: d.sha256.clone(),
+                    axes: Default::default(),
+                })
+                .collect(),
             models: self.models.clone(),
             axes: self.axes.0.clone(),
             epochs: self.epochs,
@@ -178,7 +205,6 @@ pub enum RunError {
     Task(String),
 }
 
-
 pub fn plugin_record(p: &LoadedPlugin) -> PluginRecord {
     PluginRecord {
         kind: p.kind.as_str().to_string(),
@@ -188,7 +214,12 @@ pub fn plugin_record(p: &LoadedPlugin) -> PluginRecord {
         sha256: p.sha256.clone(),
         size: p.size,
         path: p.path.display().to_string(),
-        axes: p.info.axes.iter().map(|a| (a.name.clone(), a.values.clone())).collect(),
+        axes: p
+            .info
+            .axes
+            .iter()
+            .map(|a| (a.name.clone(), a.values.clone()))
+            .collect(),
     }
 }
 
@@ -232,23 +263,43 @@ fn settings_text(request: &RunRequest, model: &str) -> String {
     if model.starts_with("scripted/") {
         return "{}".into();
     }
-    request.providers.as_ref().map(|p| serde_json::to_string(&p.settings_for(model)).expect("settings serialise")).unwrap_or_else(|| "{}".into())
+    request
+        .providers
+        .as_ref()
+        .map(|p| serde_json::to_string(&p.settings_for(model)).expect("settings serialise"))
+        .unwrap_or_else(|| "{}".into())
 }
 
 /// Plans the grid without running anything.
 pub fn plan(request: &RunRequest) -> Result<Vec<PlannedTrial>, RunError> {
     if request.scenarios.is_empty() {
-        return Err(RunError::Plan("no scenario given (--scenario NAME or PATH)".into()));
+        return Err(RunError::Plan(
+            "no scenario given (--scenario NAME or PATH)".into(),
+        ));
     }
     if request.models.is_empty() {
-        return Err(RunError::Plan("no model given (--model provider/model, e.g. scripted/faithful)".into()));
+        return Err(RunError::Plan(
+            "no model given (--model provider/model, e.g. scripted/faithful)".into(),
+        ));
     }
     let settings = |model: &str| settings_text(request, model);
-    let grid = GridRequest { scenarios: &request.scenarios, models: &request.models, axes: &request.axes, epochs: request.epochs, seed: request.seed, settings: &settings };
+    let grid = GridRequest {
+        scenarios: &request.scenarios,
+        models: &request.models,
+        axes: &request.axes,
+        epochs: request.epochs,
+        seed: request.seed,
+        settings: &settings,
+    };
     let resolve = |model: &str| -> Result<Agent, String> {
-        let providers = request.providers.as_ref().ok_or_else(|| format!("model `{model}`: no providers are configured"))?;
+        let providers = request
+            .providers
+            .as_ref()
+            .ok_or_else(|| format!("model `{model}`: no providers are configured"))?;
         if request.cost_limit.is_some() && providers.price(model).is_none() {
-            return Err(format!("--cost-limit needs a price for `{model}`: add it to a price file (--prices FILE)"));
+            return Err(format!(
+                "--cost-limit needs a price for `{model}`: add it to a price file (--prices FILE)"
+            ));
         }
         Ok(Agent::Api(providers.resolve(model)?))
     };
@@ -272,8 +323,14 @@ pub async fn execute(
     let id = run_id(&request);
     let judge = match (&request.judge, &request.providers) {
         (None, _) => None,
-        (Some(model), Some(providers)) => Some(providers.resolve_judge(model).map_err(RunError::Plan)?),
-        (Some(model), None) => return Err(RunError::Plan(format!("judge `{model}`: no providers are configured"))),
+        (Some(model), Some(providers)) => {
+            Some(providers.resolve_judge(model).map_err(RunError::Plan)?)
+        }
+        (Some(model), None) => {
+            return Err(RunError::Plan(format!(
+                "judge `{model}`: no providers are configured"
+            )));
+        }
     };
     store.record_run(&RunRecord {
         id: id.clone(),
@@ -283,7 +340,12 @@ pub async fn execute(
         epochs: request.epochs,
         models: request.models.clone(),
         model_settings: match &request.providers {
-            Some(p) => request.models.iter().filter(|m| !m.starts_with("scripted/")).map(|m| (m.clone(), p.settings_for(m))).collect(),
+            Some(p) => request
+                .models
+                .iter()
+                .filter(|m| !m.starts_with("scripted/"))
+                .map(|m| (m.clone(), p.settings_for(m)))
+                .collect(),
             None => Default::default(),
         },
         judge: request.judge.clone(),
@@ -292,7 +354,12 @@ pub async fn execute(
         plugins: {
             // A set may list one scenario several times (one grid slice each): record it once.
             let mut plugins: Vec<PluginRecord> = Vec::new();
-            for p in request.scenarios.iter().map(|s| &s.plugin).chain(&request.detectors) {
+            for p in request
+                .scenarios
+                .iter()
+                .map(|s| &s.plugin)
+                .chain(&request.detectors)
+            {
                 if !plugins.iter().any(|r| r.sha256 == p.sha256) {
                     plugins.push(plugin_record(p));
                 }
@@ -305,15 +372,22 @@ pub async fn execute(
         grid_size: request.grid_size.map(|n| n as u64),
     })?;
     let done = store.finished_trials(&id)?;
-    let mut progress = Progress { total: trials.len(), ..Progress::default() };
-    let pending: Vec<PlannedTrial> = trials.into_iter().filter(|t| !done.contains(&t.id)).collect();
+    let mut progress = Progress {
+        total: trials.len(),
+        ..Progress::default()
+    };
+    let pending: Vec<PlannedTrial> = trials
+        .into_iter()
+        .filter(|t| !done.contains(&t.id))
+        .collect();
     progress.skipped = progress.total - pending.len();
     progress.done = progress.skipped;
     on_progress(&progress);
 
     // One thread writes the store, so trials and the async workers never wait on disk; each
     // trial is still its own transaction. The bounded queue keeps memory flat if disk is slow.
-    let (to_writer, mut queue) = tokio::sync::mpsc::channel::<crate::trial::TrialResult>(WRITE_QUEUE);
+    let (to_writer, mut queue) =
+        tokio::sync::mpsc::channel::<crate::trial::TrialResult>(WRITE_QUEUE);
     let write_error: Arc<std::sync::Mutex<Option<StoreError>>> = Arc::default();
     let writer = {
         let (store, run_id, write_error) = (store.clone(), id.clone(), write_error.clone());
@@ -338,7 +412,10 @@ pub async fn execute(
             failure = failure.or(Some(RunError::Store(e)));
         }
         // Keep at most `max_trials` spawned so memory stays flat on huge grids.
-        while tasks.len() < request.max_trials.max(1) && failure.is_none() && !progress.stopped_by_cost_limit {
+        while tasks.len() < request.max_trials.max(1)
+            && failure.is_none()
+            && !progress.stopped_by_cost_limit
+        {
             let Some(trial) = pending.next() else { break };
             let runtime = runtime.clone();
             let to_writer = to_writer.clone();
@@ -357,19 +434,32 @@ pub async fn execute(
                     panic!("failpoint: a trial task panicked");
                 }
                 let result = run_trial(&runtime, input).await;
-                let outcome = (result.status, result.usage.input_tokens + result.usage.output_tokens, result.cost.unwrap_or(0.0));
+                let outcome = (
+                    result.status,
+                    result.usage.input_tokens + result.usage.output_tokens,
+                    result.cost.unwrap_or(0.0),
+                );
                 // A closed queue means the writer stopped on an error, reported above.
-                to_writer.send(result).await.map(|_| outcome).map_err(|_| ())
+                to_writer
+                    .send(result)
+                    .await
+                    .map(|_| outcome)
+                    .map_err(|_| ())
             });
         }
-        let Some(joined) = tasks.join_next().await else { break };
+        let Some(joined) = tasks.join_next().await else {
+            break;
+        };
         match joined {
             Ok(Ok((status, tokens, cost))) => {
                 progress.done += 1;
                 progress.tokens += tokens;
                 progress.cost += cost;
                 let judge_cost = judge.as_ref().map_or(0.0, |j| j.spent().1);
-                if request.cost_limit.is_some_and(|limit| progress.cost + judge_cost >= limit) {
+                if request
+                    .cost_limit
+                    .is_some_and(|limit| progress.cost + judge_cost >= limit)
+                {
                     progress.stopped_by_cost_limit = true;
                 }
                 match status {
@@ -391,7 +481,11 @@ pub async fn execute(
     if let Some(e) = failure {
         return Err(e);
     }
-    Ok(RunSummary { run_id: id, progress, elapsed: started.elapsed() })
+    Ok(RunSummary {
+        run_id: id,
+        progress,
+        elapsed: started.elapsed(),
+    })
 }
 
 /// Finished trials waiting for the store writer, at most.
@@ -421,26 +515,62 @@ pub const ESTIMATE_TOKENS_PER_TURN: u64 = 400;
 
 /// Runs each scenario's setup once (no model calls) to learn its turn limit and prompt size,
 /// and bounds the calls and cost of the trials not yet recorded.
-pub async fn estimate(runtime: &Runtime, request: &RunRequest, trials: &[PlannedTrial], recorded: &std::collections::HashSet<String>) -> Result<Estimate, RunError> {
-    let mut shapes: std::collections::HashMap<String, (u64, u64)> = std::collections::HashMap::new();
+pub async fn estimate(
+    runtime: &Runtime,
+    request: &RunRequest,
+    trials: &[PlannedTrial],
+    recorded: &std::collections::HashSet<String>,
+) -> Result<Estimate, RunError> {
+    let mut shapes: std::collections::HashMap<String, (u64, u64)> =
+        std::collections::HashMap::new();
     for trial in trials {
         let key = trial.scenario.sha256.clone();
         if shapes.contains_key(&key) {
             continue;
         }
-        let mut instance = runtime.scenario(&trial.scenario, trial.spec.seed).await.map_err(|e| RunError::Plan(e.to_string()))?;
+        let mut instance = runtime
+            .scenario(&trial.scenario, trial.spec.seed)
+            .await
+            .map_err(|e| RunError::Plan(e.to_string()))?;
         let setup = instance
             .setup(&trial.spec)
             .await
             .map_err(|e| RunError::Plan(e.to_string()))?
-            .map_err(|e| RunError::Plan(format!("{} setup refused the trial: {e}", trial.scenario.label())))?;
-        let tools: usize = setup.tools.iter().map(|t| t.name.len() + t.description.len() + t.parameters.len()).sum::<usize>() + setup.builtin_tools.len() * 200;
+            .map_err(|e| {
+                RunError::Plan(format!(
+                    "{} setup refused the trial: {e}",
+                    trial.scenario.label()
+                ))
+            })?;
+        let tools: usize = setup
+            .tools
+            .iter()
+            .map(|t| t.name.len() + t.description.len() + t.parameters.len())
+            .sum::<usize>()
+            + setup.builtin_tools.len() * 200;
         let opening = ((setup.system_prompt.len() + setup.user_prompt.len() + tools) / 4) as u64;
-        shapes.insert(key, (u64::from(setup.limits.max_turns.clamp(1, crate::trial::MAX_TURNS)), opening));
+        shapes.insert(
+            key,
+            (
+                u64::from(setup.limits.max_turns.clamp(1, crate::trial::MAX_TURNS)),
+                opening,
+            ),
+        );
     }
-    let mut models: Vec<ModelEstimate> = request.models.iter().map(|m| ModelEstimate { model: m.clone(), trials: 0, max_calls: 0, max_cost: Some(0.0) }).collect();
+    let mut models: Vec<ModelEstimate> = request
+        .models
+        .iter()
+        .map(|m| ModelEstimate {
+            model: m.clone(),
+            trials: 0,
+            max_calls: 0,
+            max_cost: Some(0.0),
+        })
+        .collect();
     for trial in trials.iter().filter(|t| !recorded.contains(&t.id)) {
-        let Some(entry) = models.iter_mut().find(|m| m.model == trial.spec.model) else { continue };
+        let Some(entry) = models.iter_mut().find(|m| m.model == trial.spec.model) else {
+            continue;
+        };
         entry.trials += 1;
         if matches!(trial.agent, Agent::Scripted { .. }) {
             continue;
@@ -448,21 +578,42 @@ pub async fn estimate(runtime: &Runtime, request: &RunRequest, trials: &[Planned
         let (turns, opening) = shapes[&trial.scenario.sha256];
         entry.max_calls += turns;
         let input = opening * turns + ESTIMATE_TOKENS_PER_TURN * turns * (turns - 1) / 2;
-        let usage = crate::model::Usage { input_tokens: input, output_tokens: ESTIMATE_TOKENS_PER_TURN * turns, ..Default::default() };
-        let price = request.providers.as_ref().and_then(|p| p.price(&entry.model));
+        let usage = crate::model::Usage {
+            input_tokens: input,
+            output_tokens: ESTIMATE_TOKENS_PER_TURN * turns,
+            ..Default::default()
+        };
+        let price = request
+            .providers
+            .as_ref()
+            .and_then(|p| p.price(&entry.model));
         entry.max_cost = match (entry.max_cost, price) {
             (Some(total), Some(price)) => Some(total + price.cost(&usage)),
             _ => None,
         };
     }
-    let cells: std::collections::HashSet<(String, String, String)> =
-        trials.iter().map(|t| (t.scenario.sha256.clone(), t.spec.model.clone(), format!("{:?}", t.spec.axes))).collect();
-    Ok(Estimate { trials: trials.len(), cells: cells.len(), recorded: trials.iter().filter(|t| recorded.contains(&t.id)).count(), models })
+    let cells: std::collections::HashSet<(String, String, String)> = trials
+        .iter()
+        .map(|t| {
+            (
+                t.scenario.sha256.clone(),
+                t.spec.model.clone(),
+                format!("{:?}", t.spec.axes),
+            )
+        })
+        .collect();
+    Ok(Estimate {
+        trials: trials.len(),
+        cells: cells.len(),
+        recorded: trials.iter().filter(|t| recorded.contains(&t.id)).count(),
+        models,
+    })
 }
 
 impl Estimate {
     pub fn render(&self, run_id: &str) -> String {
-        let mut out = format!("run {run_id} (dry run: no model was called and nothing was recorded)\n");
+        let mut out =
+            format!("run {run_id} (dry run: no model was called and nothing was recorded)\n");
         out.push_str(&format!(
             "grid: {} trial(s) in {} cell(s); {} already recorded; {} to run\n\n",
             self.trials,
@@ -470,17 +621,33 @@ impl Estimate {
             self.recorded,
             self.trials - self.recorded
         ));
-        let width = self.models.iter().map(|m| m.model.len()).max().unwrap_or(5).max(5);
-        out.push_str(&format!("{:<width$}  {:>7}  {:>21}  {:>14}\n", "model", "trials", "model calls (at most)", "cost (at most)"));
+        let width = self
+            .models
+            .iter()
+            .map(|m| m.model.len())
+            .max()
+            .unwrap_or(5)
+            .max(5);
+        out.push_str(&format!(
+            "{:<width$}  {:>7}  {:>21}  {:>14}\n",
+            "model", "trials", "model calls (at most)", "cost (at most)"
+        ));
         let mut total = Some(0.0);
         for m in &self.models {
-            let calls = if m.model.starts_with("scripted/") { "0 (scripted)".to_string() } else { m.max_calls.to_string() };
+            let calls = if m.model.starts_with("scripted/") {
+                "0 (scripted)".to_string()
+            } else {
+                m.max_calls.to_string()
+            };
             let cost = match m.max_cost {
                 Some(c) => format!("${c:.2}"),
                 None => "unknown price".to_string(),
             };
             total = total.zip(m.max_cost).map(|(a, b)| a + b);
-            out.push_str(&format!("{:<width$}  {:>7}  {:>21}  {:>14}\n", m.model, m.trials, calls, cost));
+            out.push_str(&format!(
+                "{:<width$}  {:>7}  {:>21}  {:>14}\n",
+                m.model, m.trials, calls, cost
+            ));
         }
         if let Some(t) = total {
             out.push_str(&format!("\ntotal cost at most ${t:.2}"));

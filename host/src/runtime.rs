@@ -17,13 +17,18 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap, UpdateDeadline};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap,
+    UpdateDeadline,
+};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
 
 use crate::bindings::detector::{DetectorPlugin, DetectorPluginPre};
 use crate::bindings::scenario::{ScenarioPlugin, ScenarioPluginPre};
-use crate::bindings::{self, Finding, JudgeRequest, LogLevel, Message, PluginInfo, TrialRecord, TrialSetup, TrialSpec};
+use crate::bindings::{
+    self, Finding, JudgeRequest, LogLevel, Message, PluginInfo, TrialRecord, TrialSetup, TrialSpec,
+};
 use crate::model::Judge;
 use crate::world::{World, WorldLimits};
 
@@ -68,7 +73,12 @@ pub struct RuntimeConfig {
 
 impl Default for RuntimeConfig {
     fn default() -> Self {
-        RuntimeConfig { limits: SandboxLimits::default(), cache_dir: default_cache_dir(), max_instances: 512, pooling: true }
+        RuntimeConfig {
+            limits: SandboxLimits::default(),
+            cache_dir: default_cache_dir(),
+            max_instances: 512,
+            pooling: true,
+        }
     }
 }
 
@@ -92,17 +102,33 @@ pub struct PluginError {
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error("cannot read plugin {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path} is not a WebAssembly file")]
     NotWasm { path: PathBuf },
-    #[error("{path} is a core WebAssembly module, not a component: build it for the wasm32-wasip2 target (or wrap it with `wasm-tools component new`)")]
+    #[error(
+        "{path} is a core WebAssembly module, not a component: build it for the wasm32-wasip2 target (or wrap it with `wasm-tools component new`)"
+    )]
     CoreModule { path: PathBuf },
     #[error("{path} is not a valid WebAssembly component: {reason}")]
     Invalid { path: PathBuf, reason: String },
     #[error("{path} targets {found}, but this host supports peerpressure:plugin@{supported}")]
-    UnsupportedVersion { path: PathBuf, found: String, supported: &'static str },
-    #[error("{path} is not a PeerPressure plugin: it exports neither {scenario} nor {detector} (its exports: {exports})")]
-    WrongWorld { path: PathBuf, scenario: &'static str, detector: &'static str, exports: String },
+    UnsupportedVersion {
+        path: PathBuf,
+        found: String,
+        supported: &'static str,
+    },
+    #[error(
+        "{path} is not a PeerPressure plugin: it exports neither {scenario} nor {detector} (its exports: {exports})"
+    )]
+    WrongWorld {
+        path: PathBuf,
+        scenario: &'static str,
+        detector: &'static str,
+        exports: String,
+    },
     #[error("{path} needs `{import}`, which the PeerPressure sandbox does not provide")]
     UnsupportedImport { path: PathBuf, import: String },
     #[error("{path}: {source}")]
@@ -176,7 +202,12 @@ struct MemoryLimiter {
 }
 
 impl wasmtime::ResourceLimiter for MemoryLimiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if desired > self.max {
             self.exceeded = true;
             return Err(wasmtime::Error::msg("memory limit reached"));
@@ -184,7 +215,12 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(desired <= 1_000_000)
     }
 }
@@ -207,7 +243,10 @@ pub struct PluginState {
 
 impl WasiView for PluginState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -251,7 +290,10 @@ mod imports {
                     LogLevel::Warn => "warn",
                     LogLevel::Error => "error",
                 };
-                self.logs.push(LogLine { level: level.to_string(), message: message.chars().take(4_096).collect() });
+                self.logs.push(LogLine {
+                    level: level.to_string(),
+                    message: message.chars().take(4_096).collect(),
+                });
             }
             Ok(())
         }
@@ -260,34 +302,85 @@ mod imports {
     impl world_state::Host for PluginState {
         fn add_machine(&mut self, name: String) -> wasmtime::Result<()> {
             // An invalid or excess machine is the plugin's bug: stop it with a clear trap.
-            self.world.add_machine(&name).map_err(|e| wasmtime::Error::msg(format!("add-machine: {}", e.message())))
+            self.world
+                .add_machine(&name)
+                .map_err(|e| wasmtime::Error::msg(format!("add-machine: {}", e.message())))
         }
         fn list_machines(&mut self) -> wasmtime::Result<Vec<String>> {
             Ok(self.world.machines())
         }
-        fn list_files(&mut self, machine: String) -> wasmtime::Result<Result<Vec<FileInfo>, WorldError>> {
+        fn list_files(
+            &mut self,
+            machine: String,
+        ) -> wasmtime::Result<Result<Vec<FileInfo>, WorldError>> {
             Ok(self.world.list(&machine))
         }
-        fn read_file(&mut self, machine: String, path: String) -> wasmtime::Result<Result<File, WorldError>> {
+        fn read_file(
+            &mut self,
+            machine: String,
+            path: String,
+        ) -> wasmtime::Result<Result<File, WorldError>> {
             Ok(self.world.read(&machine, &path))
         }
-        fn write_file(&mut self, machine: String, path: String, content: String, summary: String, size: Option<u64>) -> wasmtime::Result<Result<(), WorldError>> {
+        fn write_file(
+            &mut self,
+            machine: String,
+            path: String,
+            content: String,
+            summary: String,
+            size: Option<u64>,
+        ) -> wasmtime::Result<Result<(), WorldError>> {
             Ok(self.world.write(&machine, &path, &content, &summary, size))
         }
-        fn append_file(&mut self, machine: String, path: String, content: String) -> wasmtime::Result<Result<(), WorldError>> {
+        fn append_file(
+            &mut self,
+            machine: String,
+            path: String,
+            content: String,
+        ) -> wasmtime::Result<Result<(), WorldError>> {
             Ok(self.world.append(&machine, &path, &content))
         }
-        fn delete_file(&mut self, machine: String, path: String) -> wasmtime::Result<Result<(), WorldError>> {
+        fn delete_file(
+            &mut self,
+            machine: String,
+            path: String,
+        ) -> wasmtime::Result<Result<(), WorldError>> {
             Ok(self.world.delete(&machine, &path))
         }
-        fn copy_file(&mut self, from_machine: String, from_path: String, to_machine: String, to_path: String) -> wasmtime::Result<Result<(), WorldError>> {
-            Ok(self.world.copy(&from_machine, &from_path, &to_machine, &to_path))
+        fn copy_file(
+            &mut self,
+            from_machine: String,
+            from_path: String,
+            to_machine: String,
+            to_path: String,
+        ) -> wasmtime::Result<Result<(), WorldError>> {
+            Ok(self
+                .world
+                .copy(&from_machine, &from_path, &to_machine, &to_path))
         }
-        fn move_file(&mut self, from_machine: String, from_path: String, to_machine: String, to_path: String, restamp: bool) -> wasmtime::Result<Result<(), WorldError>> {
-            Ok(self.world.rename(&from_machine, &from_path, &to_machine, &to_path, restamp))
+        fn move_file(
+            &mut self,
+            from_machine: String,
+            from_path: String,
+            to_machine: String,
+            to_path: String,
+            restamp: bool,
+        ) -> wasmtime::Result<Result<(), WorldError>> {
+            Ok(self
+                .world
+                .rename(&from_machine, &from_path, &to_machine, &to_path, restamp))
         }
-        fn set_metadata(&mut self, machine: String, path: String, summary: String, size: u64, modified: i64) -> wasmtime::Result<Result<(), WorldError>> {
-            Ok(self.world.set_metadata(&machine, &path, &summary, size, modified))
+        fn set_metadata(
+            &mut self,
+            machine: String,
+            path: String,
+            summary: String,
+            size: u64,
+            modified: i64,
+        ) -> wasmtime::Result<Result<(), WorldError>> {
+            Ok(self
+                .world
+                .set_metadata(&machine, &path, &summary, size, modified))
         }
         fn now(&mut self) -> wasmtime::Result<i64> {
             Ok(self.world.now())
@@ -299,9 +392,15 @@ mod imports {
     }
 
     impl crate::bindings::detector::peerpressure::plugin::judge::Host for PluginState {
-        async fn complete(&mut self, request: JudgeRequest) -> wasmtime::Result<Result<String, String>> {
+        async fn complete(
+            &mut self,
+            request: JudgeRequest,
+        ) -> wasmtime::Result<Result<String, String>> {
             let Some(judge) = self.judge.clone() else {
-                return Ok(Err("no judge model is configured for this run (pass --judge provider/model)".to_string()));
+                return Ok(Err(
+                    "no judge model is configured for this run (pass --judge provider/model)"
+                        .to_string(),
+                ));
             };
             let started = Instant::now();
             let answer = judge.complete(&request).await;
@@ -372,17 +471,28 @@ impl Runtime {
                 .max_memory_size(config.limits.memory_bytes);
             wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         }
-        let engine = Engine::new(&wasm).map_err(|e| anyhow::anyhow!("failed to create the WebAssembly engine: {e:#}"))?;
+        let engine = Engine::new(&wasm)
+            .map_err(|e| anyhow::anyhow!("failed to create the WebAssembly engine: {e:#}"))?;
 
         let mut scenario_linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut scenario_linker).map_err(|e| anyhow::anyhow!("{e:#}"))?;
-        ScenarioPlugin::add_to_linker::<_, HasSelf<_>>(&mut scenario_linker, |s| s).map_err(|e| anyhow::anyhow!("{e:#}"))?;
+        wasmtime_wasi::p2::add_to_linker_async(&mut scenario_linker)
+            .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+        ScenarioPlugin::add_to_linker::<_, HasSelf<_>>(&mut scenario_linker, |s| s)
+            .map_err(|e| anyhow::anyhow!("{e:#}"))?;
         let mut detector_linker = Linker::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut detector_linker).map_err(|e| anyhow::anyhow!("{e:#}"))?;
-        DetectorPlugin::add_to_linker::<_, HasSelf<_>>(&mut detector_linker, |s| s).map_err(|e| anyhow::anyhow!("{e:#}"))?;
+        wasmtime_wasi::p2::add_to_linker_async(&mut detector_linker)
+            .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+        DetectorPlugin::add_to_linker::<_, HasSelf<_>>(&mut detector_linker, |s| s)
+            .map_err(|e| anyhow::anyhow!("{e:#}"))?;
 
         let ticker = EpochTicker::start(engine.clone());
-        Ok(Runtime { engine, scenario_linker, detector_linker, config, _ticker: ticker })
+        Ok(Runtime {
+            engine,
+            scenario_linker,
+            detector_linker,
+            config,
+            _ticker: ticker,
+        })
     }
 
     pub fn limits(&self) -> &SandboxLimits {
@@ -391,7 +501,9 @@ impl Runtime {
 
     fn compatibility_key(&self) -> String {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        self.engine.precompile_compatibility_hash().hash(&mut hasher);
+        self.engine
+            .precompile_compatibility_hash()
+            .hash(&mut hasher);
         format!("{:016x}", hasher.finish())
     }
 
@@ -424,23 +536,39 @@ impl Runtime {
     /// Checks, compiles and describes a plugin file. Refuses anything that is not a component
     /// of a supported `peerpressure:plugin` world before instantiating it.
     pub async fn load(&self, path: &Path) -> Result<LoadedPlugin, LoadError> {
-        let bytes = std::fs::read(path).map_err(|source| LoadError::Read { path: path.to_path_buf(), source })?;
+        let bytes = std::fs::read(path).map_err(|source| LoadError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
         self.load_bytes(path, &bytes).await
     }
 
     pub async fn load_bytes(&self, path: &Path, bytes: &[u8]) -> Result<LoadedPlugin, LoadError> {
         let path_buf = path.to_path_buf();
         let shape = inspect_component(bytes).map_err(|e| match e {
-            Inspect::NotWasm => LoadError::NotWasm { path: path_buf.clone() },
-            Inspect::CoreModule => LoadError::CoreModule { path: path_buf.clone() },
-            Inspect::Invalid(reason) => LoadError::Invalid { path: path_buf.clone(), reason },
+            Inspect::NotWasm => LoadError::NotWasm {
+                path: path_buf.clone(),
+            },
+            Inspect::CoreModule => LoadError::CoreModule {
+                path: path_buf.clone(),
+            },
+            Inspect::Invalid(reason) => LoadError::Invalid {
+                path: path_buf.clone(),
+                reason,
+            },
         })?;
         let kind = if shape.exports.iter().any(|e| e == bindings::SCENARIO_EXPORT) {
             PluginKind::Scenario
         } else if shape.exports.iter().any(|e| e == bindings::DETECTOR_EXPORT) {
             PluginKind::Detector
-        } else if let Some(other) = shape.exports.iter().find(|e| e.starts_with("peerpressure:plugin/")) {
-            let found = other.split_once('@').map_or("an unversioned interface", |(_, v)| v);
+        } else if let Some(other) = shape
+            .exports
+            .iter()
+            .find(|e| e.starts_with("peerpressure:plugin/"))
+        {
+            let found = other
+                .split_once('@')
+                .map_or("an unversioned interface", |(_, v)| v);
             return Err(LoadError::UnsupportedVersion {
                 path: path_buf,
                 found: format!("peerpressure:plugin@{found}"),
@@ -451,40 +579,72 @@ impl Runtime {
                 path: path_buf,
                 scenario: bindings::SCENARIO_EXPORT,
                 detector: bindings::DETECTOR_EXPORT,
-                exports: if shape.exports.is_empty() { "none".into() } else { shape.exports.join(", ") },
+                exports: if shape.exports.is_empty() {
+                    "none".into()
+                } else {
+                    shape.exports.join(", ")
+                },
             });
         };
         let allowed_import = |name: &str| {
             name.starts_with("wasi:")
                 || matches!(
                     (kind, name),
-                    (_, "peerpressure:plugin/types@0.1.0" | "peerpressure:plugin/log@0.1.0")
-                        | (PluginKind::Scenario, "peerpressure:plugin/world-state@0.1.0")
-                        | (PluginKind::Detector, "peerpressure:plugin/judge@0.1.0")
+                    (
+                        _,
+                        "peerpressure:plugin/types@0.1.0" | "peerpressure:plugin/log@0.1.0"
+                    ) | (
+                        PluginKind::Scenario,
+                        "peerpressure:plugin/world-state@0.1.0"
+                    ) | (PluginKind::Detector, "peerpressure:plugin/judge@0.1.0")
                 )
         };
         if let Some(import) = shape.imports.iter().find(|i| !allowed_import(i)) {
-            return Err(LoadError::UnsupportedImport { path: path_buf, import: import.clone() });
+            return Err(LoadError::UnsupportedImport {
+                path: path_buf,
+                import: import.clone(),
+            });
         }
 
         let sha256 = hex::encode(Sha256::digest(bytes));
-        let component = self.compile(bytes, &sha256).map_err(|e| LoadError::Invalid { path: path_buf.clone(), reason: format!("{e:#}") })?;
+        let component = self
+            .compile(bytes, &sha256)
+            .map_err(|e| LoadError::Invalid {
+                path: path_buf.clone(),
+                reason: format!("{e:#}"),
+            })?;
         let unsupported = |e: wasmtime::Error| {
             // Typically a WASI interface this wasmtime-wasi does not implement (e.g. wasi:http).
-            LoadError::UnsupportedImport { path: path_buf.clone(), import: format!("{e:#}") }
+            LoadError::UnsupportedImport {
+                path: path_buf.clone(),
+                import: format!("{e:#}"),
+            }
         };
         let pre = match kind {
             PluginKind::Scenario => PluginPre::Scenario(
-                ScenarioPluginPre::new(self.scenario_linker.instantiate_pre(&component).map_err(unsupported)?).map_err(unsupported)?,
+                ScenarioPluginPre::new(
+                    self.scenario_linker
+                        .instantiate_pre(&component)
+                        .map_err(unsupported)?,
+                )
+                .map_err(unsupported)?,
             ),
             PluginKind::Detector => PluginPre::Detector(
-                DetectorPluginPre::new(self.detector_linker.instantiate_pre(&component).map_err(unsupported)?).map_err(unsupported)?,
+                DetectorPluginPre::new(
+                    self.detector_linker
+                        .instantiate_pre(&component)
+                        .map_err(unsupported)?,
+                )
+                .map_err(unsupported)?,
             ),
         };
         let mut plugin = LoadedPlugin {
             kind,
             info: PluginInfo {
-                name: path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+                name: path
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
                 version: "?".into(),
                 title: String::new(),
                 description: String::new(),
@@ -500,16 +660,33 @@ impl Runtime {
         };
         let info = match kind {
             PluginKind::Scenario => {
-                let mut instance = self.scenario(&plugin, 0).await.map_err(|source| LoadError::Describe { path: path_buf.clone(), source })?;
+                let mut instance =
+                    self.scenario(&plugin, 0)
+                        .await
+                        .map_err(|source| LoadError::Describe {
+                            path: path_buf.clone(),
+                            source,
+                        })?;
                 instance.describe().await
             }
             PluginKind::Detector => {
-                let mut instance = self.detector(&plugin, 0, None).await.map_err(|source| LoadError::Describe { path: path_buf.clone(), source })?;
+                let mut instance = self.detector(&plugin, 0, None).await.map_err(|source| {
+                    LoadError::Describe {
+                        path: path_buf.clone(),
+                        source,
+                    }
+                })?;
                 instance.describe().await
             }
         }
-        .map_err(|source| LoadError::Describe { path: path_buf.clone(), source })?;
-        validate_info(kind, &info).map_err(|reason| LoadError::BadDescription { path: path_buf, reason })?;
+        .map_err(|source| LoadError::Describe {
+            path: path_buf.clone(),
+            source,
+        })?;
+        validate_info(kind, &info).map_err(|reason| LoadError::BadDescription {
+            path: path_buf,
+            reason,
+        })?;
         plugin.info = info;
         Ok(plugin)
     }
@@ -522,7 +699,9 @@ impl Runtime {
             .stdout(stdout.clone())
             .stderr(stderr.clone())
             .secure_random(StdRng::seed_from_u64(seed))
-            .insecure_random(StdRng::seed_from_u64(seed.rotate_left(17) ^ 0x9e37_79b9_7f4a_7c15))
+            .insecure_random(StdRng::seed_from_u64(
+                seed.rotate_left(17) ^ 0x9e37_79b9_7f4a_7c15,
+            ))
             .insecure_random_seed(u128::from(seed))
             .wall_clock(FixedWallClock(Duration::from_secs(1_767_225_600)))
             .monotonic_clock(SteppingClock(0.into()))
@@ -533,7 +712,10 @@ impl Runtime {
         let state = PluginState {
             wasi,
             table: ResourceTable::new(),
-            limiter: MemoryLimiter { max: limits.memory_bytes, exceeded: false },
+            limiter: MemoryLimiter {
+                max: limits.memory_bytes,
+                exceeded: false,
+            },
             deadline: Instant::now() + limits.call_timeout,
             timed_out: false,
             world: World::new(limits.world),
@@ -560,8 +742,14 @@ impl Runtime {
     }
 
     /// A fresh scenario instance for one trial.
-    pub async fn scenario(&self, plugin: &LoadedPlugin, seed: u64) -> Result<ScenarioInstance, PluginError> {
-        let PluginPre::Scenario(pre) = &plugin.pre else { unreachable!("scenario() called on a detector") };
+    pub async fn scenario(
+        &self,
+        plugin: &LoadedPlugin,
+        seed: u64,
+    ) -> Result<ScenarioInstance, PluginError> {
+        let PluginPre::Scenario(pre) = &plugin.pre else {
+            unreachable!("scenario() called on a detector")
+        };
         let mut guard = Guard::new(self, plugin, seed, None);
         guard.arm();
         let result = pre.instantiate_async(&mut guard.store).await;
@@ -570,8 +758,15 @@ impl Runtime {
     }
 
     /// A fresh detector instance for one trial.
-    pub async fn detector(&self, plugin: &LoadedPlugin, seed: u64, judge: Option<Arc<dyn Judge>>) -> Result<DetectorInstance, PluginError> {
-        let PluginPre::Detector(pre) = &plugin.pre else { unreachable!("detector() called on a scenario") };
+    pub async fn detector(
+        &self,
+        plugin: &LoadedPlugin,
+        seed: u64,
+        judge: Option<Arc<dyn Judge>>,
+    ) -> Result<DetectorInstance, PluginError> {
+        let PluginPre::Detector(pre) = &plugin.pre else {
+            unreachable!("detector() called on a scenario")
+        };
         let mut guard = Guard::new(self, plugin, seed, judge);
         guard.arm();
         let result = pre.instantiate_async(&mut guard.store).await;
@@ -581,22 +776,39 @@ impl Runtime {
 }
 
 fn validate_info(kind: PluginKind, info: &PluginInfo) -> Result<(), String> {
-    let ident = |s: &str| !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
+    let ident = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 64
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+    };
     if !ident(&info.name) {
-        return Err(format!("name `{}` must be 1-64 characters of letters, digits, `-`, `_` or `.`", info.name.chars().take(80).collect::<String>()));
+        return Err(format!(
+            "name `{}` must be 1-64 characters of letters, digits, `-`, `_` or `.`",
+            info.name.chars().take(80).collect::<String>()
+        ));
     }
     if !ident(&info.version) {
-        return Err(format!("version `{}` is not a version", info.version.chars().take(80).collect::<String>()));
+        return Err(format!(
+            "version `{}` is not a version",
+            info.version.chars().take(80).collect::<String>()
+        ));
     }
     if info.behaviours.is_empty() {
         return Err("it declares no behaviours".into());
     }
     for axis in &info.axes {
         if axis.values.is_empty() || !axis.values.contains(&axis.default_value) {
-            return Err(format!("axis `{}` has no values or a default that is not one of them", axis.name));
+            return Err(format!(
+                "axis `{}` has no values or a default that is not one of them",
+                axis.name
+            ));
         }
     }
-    if kind == PluginKind::Scenario && !info.agents.is_empty() && info.agents.iter().filter(|a| a.faithful).count() != 1 {
+    if kind == PluginKind::Scenario
+        && !info.agents.is_empty()
+        && info.agents.iter().filter(|a| a.faithful).count() != 1
+    {
         return Err("exactly one reference agent must be marked faithful".into());
     }
     Ok(())
@@ -628,8 +840,18 @@ pub fn plugin_language(bytes: &[u8]) -> String {
     for payload in wasmparser::Parser::new(0).parse_all(bytes).flatten() {
         if let wasmparser::Payload::CustomSection(reader) = payload {
             if let wasmparser::KnownCustom::Producers(producers) = reader.as_known() {
-                for field in producers.into_iter().flatten().filter(|f| f.name == "language") {
-                    languages.extend(field.values.into_iter().flatten().map(|v| v.name.to_string()));
+                for field in producers
+                    .into_iter()
+                    .flatten()
+                    .filter(|f| f.name == "language")
+                {
+                    languages.extend(
+                        field
+                            .values
+                            .into_iter()
+                            .flatten()
+                            .map(|v| v.name.to_string()),
+                    );
                 }
             }
         }
@@ -638,7 +860,13 @@ pub fn plugin_language(bytes: &[u8]) -> String {
     ["Rust", "Go", "Zig", "C++", "C11", "C99", "C"]
         .iter()
         .find(|l| languages.iter().any(|x| x == *l))
-        .map(|l| if l.starts_with('C') && *l != "C++" { "C".to_string() } else { l.to_string() })
+        .map(|l| {
+            if l.starts_with('C') && *l != "C++" {
+                "C".to_string()
+            } else {
+                l.to_string()
+            }
+        })
         .or_else(|| languages.first().cloned())
         .unwrap_or_else(|| "unknown".into())
 }
@@ -651,23 +879,41 @@ fn inspect_component(bytes: &[u8]) -> Result<ComponentShape, Inspect> {
         return Err(Inspect::CoreModule);
     }
     if !wasmparser::Parser::is_component(bytes) {
-        return Err(Inspect::Invalid("unknown WebAssembly layer or version".into()));
+        return Err(Inspect::Invalid(
+            "unknown WebAssembly layer or version".into(),
+        ));
     }
-    let mut shape = ComponentShape { imports: Vec::new(), exports: Vec::new() };
+    let mut shape = ComponentShape {
+        imports: Vec::new(),
+        exports: Vec::new(),
+    };
     let mut depth = 0usize;
     for payload in wasmparser::Parser::new(0).parse_all(bytes) {
         let payload = payload.map_err(|e| Inspect::Invalid(e.to_string()))?;
         match payload {
-            wasmparser::Payload::ModuleSection { .. } | wasmparser::Payload::ComponentSection { .. } => depth += 1,
+            wasmparser::Payload::ModuleSection { .. }
+            | wasmparser::Payload::ComponentSection { .. } => depth += 1,
             wasmparser::Payload::End(_) => depth = depth.saturating_sub(1),
             wasmparser::Payload::ComponentImportSection(reader) if depth == 0 => {
                 for import in reader {
-                    shape.imports.push(import.map_err(|e| Inspect::Invalid(e.to_string()))?.name.name.to_string());
+                    shape.imports.push(
+                        import
+                            .map_err(|e| Inspect::Invalid(e.to_string()))?
+                            .name
+                            .name
+                            .to_string(),
+                    );
                 }
             }
             wasmparser::Payload::ComponentExportSection(reader) if depth == 0 => {
                 for export in reader {
-                    shape.exports.push(export.map_err(|e| Inspect::Invalid(e.to_string()))?.name.name.to_string());
+                    shape.exports.push(
+                        export
+                            .map_err(|e| Inspect::Invalid(e.to_string()))?
+                            .name
+                            .name
+                            .to_string(),
+                    );
                 }
             }
             _ => {}
@@ -685,8 +931,18 @@ struct Guard {
 }
 
 impl Guard {
-    fn new(runtime: &Runtime, plugin: &LoadedPlugin, seed: u64, judge: Option<Arc<dyn Judge>>) -> Self {
-        Guard { store: runtime.new_store(seed, judge), label: plugin.label(), limits: runtime.config.limits.clone(), dead: None }
+    fn new(
+        runtime: &Runtime,
+        plugin: &LoadedPlugin,
+        seed: u64,
+        judge: Option<Arc<dyn Judge>>,
+    ) -> Self {
+        Guard {
+            store: runtime.new_store(seed, judge),
+            label: plugin.label(),
+            limits: runtime.config.limits.clone(),
+            dead: None,
+        }
     }
 
     /// Starts the clock (and fuel) for one call.
@@ -700,14 +956,26 @@ impl Guard {
 
     fn check_alive(&self, phase: &'static str) -> Result<(), PluginError> {
         match &self.dead {
-            Some(e) => Err(PluginError { plugin: self.label.clone(), phase, reason: format!("the instance failed earlier ({})", e.reason) }),
+            Some(e) => Err(PluginError {
+                plugin: self.label.clone(),
+                phase,
+                reason: format!("the instance failed earlier ({})", e.reason),
+            }),
             None => Ok(()),
         }
     }
 
-    fn finish<R>(&mut self, phase: &'static str, result: wasmtime::Result<R>) -> Result<R, PluginError> {
+    fn finish<R>(
+        &mut self,
+        phase: &'static str,
+        result: wasmtime::Result<R>,
+    ) -> Result<R, PluginError> {
         result.map_err(|error| {
-            let e = PluginError { plugin: self.label.clone(), phase, reason: self.explain(&error) };
+            let e = PluginError {
+                plugin: self.label.clone(),
+                phase,
+                reason: self.explain(&error),
+            };
             self.dead = Some(e.clone());
             e
         })
@@ -716,27 +984,54 @@ impl Guard {
     fn explain(&self, error: &wasmtime::Error) -> String {
         let state = self.store.data();
         if state.timed_out {
-            return format!("exceeded its time limit ({} s per call)", self.limits.call_timeout.as_secs_f64());
+            return format!(
+                "exceeded its time limit ({} s per call)",
+                self.limits.call_timeout.as_secs_f64()
+            );
         }
         if state.limiter.exceeded {
-            return format!("ran out of memory (limit {} MiB)", self.limits.memory_bytes >> 20);
+            return format!(
+                "ran out of memory (limit {} MiB)",
+                self.limits.memory_bytes >> 20
+            );
         }
         let stderr_tail = || {
             let text = String::from_utf8_lossy(&state.stderr.contents()).into_owned();
             // Rust's hint about RUST_BACKTRACE means nothing to the plugin's user here.
-            let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty() && !l.starts_with("note: run with `RUST_BACKTRACE")).collect();
+            let lines: Vec<&str> = text
+                .lines()
+                .filter(|l| {
+                    !l.trim().is_empty() && !l.starts_with("note: run with `RUST_BACKTRACE")
+                })
+                .collect();
             let tail = lines[lines.len().saturating_sub(3)..].join(" | ");
-            if tail.is_empty() { String::new() } else { format!(": {}", tail.chars().take(600).collect::<String>()) }
+            if tail.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", tail.chars().take(600).collect::<String>())
+            }
         };
         match error.downcast_ref::<Trap>() {
-            Some(Trap::OutOfFuel) => format!("ran out of fuel (limit {} units per call)", self.limits.fuel.unwrap_or(0)),
-            Some(Trap::Interrupt) => format!("exceeded its time limit ({} s per call)", self.limits.call_timeout.as_secs_f64()),
-            Some(Trap::UnreachableCodeReached) => format!("crashed (panic or abort){}", stderr_tail()),
+            Some(Trap::OutOfFuel) => format!(
+                "ran out of fuel (limit {} units per call)",
+                self.limits.fuel.unwrap_or(0)
+            ),
+            Some(Trap::Interrupt) => format!(
+                "exceeded its time limit ({} s per call)",
+                self.limits.call_timeout.as_secs_f64()
+            ),
+            Some(Trap::UnreachableCodeReached) => {
+                format!("crashed (panic or abort){}", stderr_tail())
+            }
             Some(Trap::StackOverflow) => "overflowed its stack".to_string(),
             Some(trap) => format!("trapped: {trap}{}", stderr_tail()),
             None => {
                 let text = format!("{error:#}");
-                format!("{}{}", text.chars().take(600).collect::<String>(), stderr_tail())
+                format!(
+                    "{}{}",
+                    text.chars().take(600).collect::<String>(),
+                    stderr_tail()
+                )
             }
         }
     }
@@ -762,29 +1057,56 @@ impl ScenarioInstance {
     pub async fn describe(&mut self) -> Result<PluginInfo, PluginError> {
         self.guard.check_alive("describe")?;
         self.guard.arm();
-        let r = self.bindings.peerpressure_plugin_scenario().call_describe(&mut self.guard.store).await;
+        let r = self
+            .bindings
+            .peerpressure_plugin_scenario()
+            .call_describe(&mut self.guard.store)
+            .await;
         self.guard.finish("describe", r)
     }
 
     /// `Ok(Err(..))` is the scenario refusing the spec; `Err` is a trap or limit.
-    pub async fn setup(&mut self, spec: &TrialSpec) -> Result<Result<TrialSetup, String>, PluginError> {
+    pub async fn setup(
+        &mut self,
+        spec: &TrialSpec,
+    ) -> Result<Result<TrialSetup, String>, PluginError> {
         self.guard.check_alive("setup")?;
         self.guard.arm();
-        let r = self.bindings.peerpressure_plugin_scenario().call_setup(&mut self.guard.store, spec).await;
+        let r = self
+            .bindings
+            .peerpressure_plugin_scenario()
+            .call_setup(&mut self.guard.store, spec)
+            .await;
         self.guard.finish("setup", r)
     }
 
-    pub async fn call_tool(&mut self, name: &str, arguments: &str) -> Result<Result<String, String>, PluginError> {
+    pub async fn call_tool(
+        &mut self,
+        name: &str,
+        arguments: &str,
+    ) -> Result<Result<String, String>, PluginError> {
         self.guard.check_alive("call-tool")?;
         self.guard.arm();
-        let r = self.bindings.peerpressure_plugin_scenario().call_call_tool(&mut self.guard.store, name, arguments).await;
+        let r = self
+            .bindings
+            .peerpressure_plugin_scenario()
+            .call_call_tool(&mut self.guard.store, name, arguments)
+            .await;
         self.guard.finish("call-tool", r)
     }
 
-    pub async fn agent_turn(&mut self, agent: &str, transcript: &[Message]) -> Result<Result<Message, String>, PluginError> {
+    pub async fn agent_turn(
+        &mut self,
+        agent: &str,
+        transcript: &[Message],
+    ) -> Result<Result<Message, String>, PluginError> {
         self.guard.check_alive("agent-turn")?;
         self.guard.arm();
-        let r = self.bindings.peerpressure_plugin_scenario().call_agent_turn(&mut self.guard.store, agent, transcript).await;
+        let r = self
+            .bindings
+            .peerpressure_plugin_scenario()
+            .call_agent_turn(&mut self.guard.store, agent, transcript)
+            .await;
         self.guard.finish("agent-turn", r)
     }
 
@@ -807,14 +1129,25 @@ impl DetectorInstance {
     pub async fn describe(&mut self) -> Result<PluginInfo, PluginError> {
         self.guard.check_alive("describe")?;
         self.guard.arm();
-        let r = self.bindings.peerpressure_plugin_detector().call_describe(&mut self.guard.store).await;
+        let r = self
+            .bindings
+            .peerpressure_plugin_detector()
+            .call_describe(&mut self.guard.store)
+            .await;
         self.guard.finish("describe", r)
     }
 
-    pub async fn detect(&mut self, trial: &TrialRecord) -> Result<Result<Vec<Finding>, String>, PluginError> {
+    pub async fn detect(
+        &mut self,
+        trial: &TrialRecord,
+    ) -> Result<Result<Vec<Finding>, String>, PluginError> {
         self.guard.check_alive("detect")?;
         self.guard.arm();
-        let r = self.bindings.peerpressure_plugin_detector().call_detect(&mut self.guard.store, trial).await;
+        let r = self
+            .bindings
+            .peerpressure_plugin_detector()
+            .call_detect(&mut self.guard.store, trial)
+            .await;
         self.guard.finish("detect", r)
     }
 

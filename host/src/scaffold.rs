@@ -20,23 +20,48 @@ pub enum Kind {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ScaffoldError {
-    #[error("plugin name `{0}` must be lowercase letters, digits, `-` and `_`, starting with a letter")]
+    #[error(
+        "plugin name `{0}` must be lowercase letters, digits, `-` and `_`, starting with a letter"
+    )]
     BadName(String),
     #[error("{0} already exists: pick another name or directory")]
     Exists(PathBuf),
-    #[error("the Rust SDK was not found at {0}: pass --sdk-rust PATH (the sdk/rust folder of the PeerPressure sources)")]
+    #[error(
+        "the Rust SDK was not found at {0}: pass --sdk-rust PATH (the sdk/rust folder of the PeerPressure sources)"
+    )]
     NoRustSdk(PathBuf),
     #[error("cannot write {path}: {source}")]
-    Write { path: PathBuf, source: std::io::Error },
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 const WIT: &[(&str, &str)] = &[
-    ("wit/types.wit", include_str!("../../wit/peerpressure-plugin@0.1.0/types.wit")),
-    ("wit/host.wit", include_str!("../../wit/peerpressure-plugin@0.1.0/host.wit")),
-    ("wit/plugins.wit", include_str!("../../wit/peerpressure-plugin@0.1.0/plugins.wit")),
+    (
+        "wit/types.wit",
+        include_str!("../../wit/peerpressure-plugin@0.1.0/types.wit"),
+    ),
+    (
+        "wit/host.wit",
+        include_str!("../../wit/peerpressure-plugin@0.1.0/host.wit"),
+    ),
+    (
+        "wit/plugins.wit",
+        include_str!("../../wit/peerpressure-plugin@0.1.0/plugins.wit"),
+    ),
 ];
-const PY_SDK: &[(&str, &str)] = &[("peerpressure_sdk/__init__.py", include_str!("../../sdk/python/peerpressure_sdk/__init__.py"))];
-const JS_SDK: &[(&str, &str)] = &[("peerpressure.js", include_str!("../../sdk/js/peerpressure.js")), ("world.js", include_str!("../../sdk/js/world.js"))];
+const PY_SDK: &[(&str, &str)] = &[(
+    "peerpressure_sdk/__init__.py",
+    include_str!("../../sdk/python/peerpressure_sdk/__init__.py"),
+)];
+const JS_SDK: &[(&str, &str)] = &[
+    (
+        "peerpressure.js",
+        include_str!("../../sdk/js/peerpressure.js"),
+    ),
+    ("world.js", include_str!("../../sdk/js/world.js")),
+];
 
 macro_rules! template {
     ($dir:literal, [$($file:literal),*]) => {
@@ -46,19 +71,51 @@ macro_rules! template {
 
 fn files(lang: Lang, kind: Kind) -> &'static [(&'static str, &'static str)] {
     match (lang, kind) {
-        (Lang::Rust, Kind::Detector) => template!("rust-detector", ["Cargo.toml", "src/lib.rs", "build.sh", "test.sh", "README.md"]),
-        (Lang::Rust, Kind::Scenario) => template!("rust-scenario", ["Cargo.toml", "src/lib.rs", "build.sh", "test.sh", "README.md"]),
-        (Lang::Python, Kind::Detector) => template!("python-detector", ["detector.py", "build.sh", "test.sh", "README.md"]),
-        (Lang::Python, Kind::Scenario) => template!("python-scenario", ["scenario.py", "build.sh", "test.sh", "README.md"]),
-        (Lang::Js, Kind::Detector) => template!("js-detector", ["detector.js", "build.sh", "test.sh", "README.md"]),
-        (Lang::Js, Kind::Scenario) => template!("js-scenario", ["scenario.js", "build.sh", "test.sh", "README.md"]),
+        (Lang::Rust, Kind::Detector) => template!(
+            "rust-detector",
+            [
+                "Cargo.toml",
+                "src/lib.rs",
+                "build.sh",
+                "test.sh",
+                "README.md"
+            ]
+        ),
+        (Lang::Rust, Kind::Scenario) => template!(
+            "rust-scenario",
+            [
+                "Cargo.toml",
+                "src/lib.rs",
+                "build.sh",
+                "test.sh",
+                "README.md"
+            ]
+        ),
+        (Lang::Python, Kind::Detector) => template!(
+            "python-detector",
+            ["detector.py", "build.sh", "test.sh", "README.md"]
+        ),
+        (Lang::Python, Kind::Scenario) => template!(
+            "python-scenario",
+            ["scenario.py", "build.sh", "test.sh", "README.md"]
+        ),
+        (Lang::Js, Kind::Detector) => template!(
+            "js-detector",
+            ["detector.js", "build.sh", "test.sh", "README.md"]
+        ),
+        (Lang::Js, Kind::Scenario) => template!(
+            "js-scenario",
+            ["scenario.js", "build.sh", "test.sh", "README.md"]
+        ),
     }
 }
 
 /// The Rust SDK of the sources this binary was built from: next to the binary
 /// (`target/<profile>/peerpressure` in a checkout), else where it was compiled.
 pub fn default_rust_sdk() -> PathBuf {
-    let beside_binary = std::env::current_exe().ok().and_then(|exe| Some(exe.parent()?.parent()?.parent()?.join("sdk/rust")));
+    let beside_binary = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.parent()?.join("sdk/rust")));
     match beside_binary {
         Some(path) if path.join("Cargo.toml").is_file() => path,
         _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk/rust"),
@@ -66,16 +123,31 @@ pub fn default_rust_sdk() -> PathBuf {
 }
 
 /// Writes the plugin into `dir`; returns the files written.
-pub fn scaffold(name: &str, lang: Lang, kind: Kind, dir: &Path, sdk_rust: &Path) -> Result<Vec<PathBuf>, ScaffoldError> {
-    let valid = name.chars().next().is_some_and(|c| c.is_ascii_lowercase()) && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+pub fn scaffold(
+    name: &str,
+    lang: Lang,
+    kind: Kind,
+    dir: &Path,
+    sdk_rust: &Path,
+) -> Result<Vec<PathBuf>, ScaffoldError> {
+    let valid = name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
     if !valid {
         return Err(ScaffoldError::BadName(name.to_string()));
     }
-    if dir.exists() && std::fs::read_dir(dir).map(|mut d| d.next().is_some()).unwrap_or(true) {
+    if dir.exists()
+        && std::fs::read_dir(dir)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(true)
+    {
         return Err(ScaffoldError::Exists(dir.to_path_buf()));
     }
     let sdk_rust = if lang == Lang::Rust {
-        let canonical = sdk_rust.canonicalize().map_err(|_| ScaffoldError::NoRustSdk(sdk_rust.to_path_buf()))?;
+        let canonical = sdk_rust
+            .canonicalize()
+            .map_err(|_| ScaffoldError::NoRustSdk(sdk_rust.to_path_buf()))?;
         if !canonical.join("Cargo.toml").is_file() {
             return Err(ScaffoldError::NoRustSdk(sdk_rust.to_path_buf()));
         }
@@ -101,22 +173,37 @@ pub fn scaffold(name: &str, lang: Lang, kind: Kind, dir: &Path, sdk_rust: &Path)
             .replace("{{kind}}", kind_name)
             .replace("{{language}}", language)
     };
-    let mut all: Vec<(&str, String)> = files(lang, kind).iter().map(|(path, text)| (*path, fill(text))).collect();
+    let mut all: Vec<(&str, String)> = files(lang, kind)
+        .iter()
+        .map(|(path, text)| (*path, fill(text)))
+        .collect();
     match lang {
-        Lang::Rust => all.push((".gitignore", "target/\n*.wasm\ntest.db*\ntest-findings.csv\n".into())),
+        Lang::Rust => all.push((
+            ".gitignore",
+            "target/\n*.wasm\ntest.db*\ntest-findings.csv\n".into(),
+        )),
         Lang::Python => {
             all.extend(WIT.iter().chain(PY_SDK).map(|(p, t)| (*p, t.to_string())));
-            all.push((".gitignore", "*.wasm\ntest.db*\ntest-findings.csv\n__pycache__/\n".into()));
+            all.push((
+                ".gitignore",
+                "*.wasm\ntest.db*\ntest-findings.csv\n__pycache__/\n".into(),
+            ));
         }
         Lang::Js => {
             all.extend(WIT.iter().chain(JS_SDK).map(|(p, t)| (*p, t.to_string())));
-            all.push((".gitignore", "*.wasm\ntest.db*\ntest-findings.csv\nnode_modules/\n".into()));
+            all.push((
+                ".gitignore",
+                "*.wasm\ntest.db*\ntest-findings.csv\nnode_modules/\n".into(),
+            ));
         }
     }
     let mut written = Vec::new();
     for (relative, text) in all {
         let path = dir.join(relative);
-        let write_err = |source| ScaffoldError::Write { path: path.clone(), source };
+        let write_err = |source| ScaffoldError::Write {
+            path: path.clone(),
+            source,
+        };
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(write_err)?;
         }

@@ -29,7 +29,10 @@ fn erfc(x: f64) -> f64 {
         + t * (1.000_023_68
             + t * (0.374_091_96
                 + t * (0.096_784_18
-                    + t * (-0.186_288_06 + t * (0.278_868_07 + t * (-1.135_203_98 + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
+                    + t * (-0.186_288_06
+                        + t * (0.278_868_07
+                            + t * (-1.135_203_98
+                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
     let r = t * poly.exp();
     if x >= 0.0 { r } else { 2.0 - r }
 }
@@ -54,11 +57,16 @@ fn ln_gamma(x: f64) -> f64 {
     ];
     if x < 0.5 {
         // Reflection: Γ(x) Γ(1 - x) = π / sin(πx).
-        return std::f64::consts::PI.ln() - (std::f64::consts::PI * x).sin().ln() - ln_gamma(1.0 - x);
+        return std::f64::consts::PI.ln()
+            - (std::f64::consts::PI * x).sin().ln()
+            - ln_gamma(1.0 - x);
     }
     let x = x - 1.0;
     let t = x + 7.5;
-    let series = G[1..].iter().enumerate().fold(G[0], |acc, (i, g)| acc + g / (x + i as f64 + 1.0));
+    let series = G[1..]
+        .iter()
+        .enumerate()
+        .fold(G[0], |acc, (i, g)| acc + g / (x + i as f64 + 1.0));
     0.5 * (2.0 * std::f64::consts::PI).ln() + (x + 0.5) * t.ln() - t + series.ln()
 }
 
@@ -74,7 +82,8 @@ fn incomplete_beta(x: f64, a: f64, b: f64) -> f64 {
     if x > (a + 1.0) / (a + b + 2.0) {
         return 1.0 - incomplete_beta(1.0 - x, b, a);
     }
-    let front = (ln_gamma(a + b) - ln_gamma(a) - ln_gamma(b) + a * x.ln() + b * (1.0 - x).ln()).exp() / a;
+    let front =
+        (ln_gamma(a + b) - ln_gamma(a) - ln_gamma(b) + a * x.ln() + b * (1.0 - x).ln()).exp() / a;
     let tiny = 1e-300;
     let guard = |v: f64| if v.abs() < tiny { tiny } else { v };
     let mut c = 1.0;
@@ -83,7 +92,10 @@ fn incomplete_beta(x: f64, a: f64, b: f64) -> f64 {
     for m in 1..=300 {
         let m = m as f64;
         let mut step = 1.0;
-        for numerator in [m * (b - m) * x / ((a + 2.0 * m - 1.0) * (a + 2.0 * m)), -(a + m) * (a + b + m) * x / ((a + 2.0 * m) * (a + 2.0 * m + 1.0))] {
+        for numerator in [
+            m * (b - m) * x / ((a + 2.0 * m - 1.0) * (a + 2.0 * m)),
+            -(a + m) * (a + b + m) * x / ((a + 2.0 * m) * (a + 2.0 * m + 1.0)),
+        ] {
             d = 1.0 / guard(1.0 + numerator * d);
             c = guard(1.0 + numerator / c);
             step = c * d;
@@ -123,7 +135,8 @@ impl ValueStats {
     /// The sample variance (n - 1 in the denominator).
     pub fn variance(&self) -> Option<f64> {
         let mean = self.mean()?;
-        (self.n > 1).then(|| ((self.sum_sq - self.n as f64 * mean * mean) / (self.n as f64 - 1.0)).max(0.0))
+        (self.n > 1)
+            .then(|| ((self.sum_sq - self.n as f64 * mean * mean) / (self.n as f64 - 1.0)).max(0.0))
     }
 }
 
@@ -147,7 +160,12 @@ pub fn welch_t(a: &ValueStats, b: &ValueStats) -> Option<TTest> {
     }
     let t = (ma - mb) / (sa + sb).sqrt();
     let df = (sa + sb).powi(2) / (sa * sa / (a.n as f64 - 1.0) + sb * sb / (b.n as f64 - 1.0));
-    Some(TTest { difference: ma - mb, t, df, p: student_t_two_sided(t, df) })
+    Some(TTest {
+        difference: ma - mb,
+        t,
+        df,
+        p: student_t_two_sided(t, df),
+    })
 }
 
 /// A two-sample comparison of proportions: `a` (positives, n) against `b`.
@@ -174,7 +192,11 @@ pub fn two_proportion_z(a: (u64, u64), b: (u64, u64)) -> Option<ZTest> {
         return None;
     }
     let z = (pa - pb) / se;
-    Some(ZTest { difference: pa - pb, z, p: (2.0 * normal_upper_tail(z.abs())).min(1.0) })
+    Some(ZTest {
+        difference: pa - pb,
+        z,
+        p: (2.0 * normal_upper_tail(z.abs())).min(1.0),
+    })
 }
 
 /// The exact one-sided binomial test: P(X >= positives) for X ~ Binomial(n, p0).
@@ -248,11 +270,20 @@ mod tests {
     fn matches_published_values() {
         // Reference values computed independently (Wilson 1927 formula, checked in Python).
         let (lo, hi) = wilson(0, 20, Z95);
-        assert!((lo - 0.0).abs() < 1e-9 && (hi - 0.16113).abs() < 1e-4, "{lo} {hi}");
+        assert!(
+            (lo - 0.0).abs() < 1e-9 && (hi - 0.16113).abs() < 1e-4,
+            "{lo} {hi}"
+        );
         let (lo, hi) = wilson(30, 100, Z95);
-        assert!((lo - 0.21895).abs() < 1e-4 && (hi - 0.39585).abs() < 1e-4, "{lo} {hi}");
+        assert!(
+            (lo - 0.21895).abs() < 1e-4 && (hi - 0.39585).abs() < 1e-4,
+            "{lo} {hi}"
+        );
         let (lo, hi) = wilson(20, 20, Z95);
-        assert!((lo - 0.83887).abs() < 1e-4 && (hi - 1.0).abs() < 1e-9, "{lo} {hi}");
+        assert!(
+            (lo - 0.83887).abs() < 1e-4 && (hi - 1.0).abs() < 1e-9,
+            "{lo} {hi}"
+        );
         assert_eq!(wilson(0, 0, Z95), (0.0, 1.0));
     }
 
@@ -280,7 +311,11 @@ mod tests {
     #[test]
     fn binomial_tail_matches_exact_values() {
         // P(X >= 1 | n = 300, p = 0.001) = 1 - 0.999^300 = 0.259 27.
-        assert!(close(binomial_upper(1, 300, 0.001), 1.0 - 0.999f64.powi(300), 1e-9));
+        assert!(close(
+            binomial_upper(1, 300, 0.001),
+            1.0 - 0.999f64.powi(300),
+            1e-9
+        ));
         // P(X >= 3 | n = 10, p = 0.5) = 1 - (1 + 10 + 45) / 1024 = 0.945 31.
         assert!(close(binomial_upper(3, 10, 0.5), 1.0 - 56.0 / 1024.0, 1e-9));
         // P(X = 10 | n = 10, p = 0.5) = 1 / 1024.
@@ -311,7 +346,14 @@ mod t_tests {
     #[test]
     fn student_t_matches_published_values() {
         // Two-sided critical values from the t table, and the Cauchy case (df = 1) exactly.
-        for (t, df, p) in [(2.228, 10.0, 0.050_01), (3.0, 5.0, 0.030_10), (1.0, 1.0, 0.5), (12.706, 1.0, 0.050_00), (1.96, 1e6, 0.049_99), (0.0, 7.0, 1.0)] {
+        for (t, df, p) in [
+            (2.228, 10.0, 0.050_01),
+            (3.0, 5.0, 0.030_10),
+            (1.0, 1.0, 0.5),
+            (12.706, 1.0, 0.050_00),
+            (1.96, 1e6, 0.049_99),
+            (0.0, 7.0, 1.0),
+        ] {
             let got = student_t_two_sided(t, df);
             assert!((got - p).abs() < 2e-4, "t = {t}, df = {df}: {got} vs {p}");
         }
@@ -319,11 +361,23 @@ mod t_tests {
 
     #[test]
     fn welch_matches_a_worked_example() {
-        let stats = |xs: &[f64]| ValueStats { n: xs.len() as u64, sum: xs.iter().sum(), sum_sq: xs.iter().map(|x| x * x).sum() };
-        let test = welch_t(&stats(&[1.0, 2.0, 3.0, 4.0, 5.0]), &stats(&[2.0, 4.0, 6.0, 8.0, 10.0])).unwrap();
+        let stats = |xs: &[f64]| ValueStats {
+            n: xs.len() as u64,
+            sum: xs.iter().sum(),
+            sum_sq: xs.iter().map(|x| x * x).sum(),
+        };
+        let test = welch_t(
+            &stats(&[1.0, 2.0, 3.0, 4.0, 5.0]),
+            &stats(&[2.0, 4.0, 6.0, 8.0, 10.0]),
+        )
+        .unwrap();
         assert!((test.t + 1.897_366).abs() < 1e-5, "{test:?}");
         assert!((test.df - 5.882_353).abs() < 1e-5, "{test:?}");
         assert!((test.p - 0.107_53).abs() < 2e-4, "{test:?}");
-        assert_eq!(welch_t(&stats(&[1.0]), &stats(&[2.0, 3.0])), None, "one value has no variance");
+        assert_eq!(
+            welch_t(&stats(&[1.0]), &stats(&[2.0, 3.0])),
+            None,
+            "one value has no variance"
+        );
     }
 }

@@ -10,7 +10,9 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
-use crate::bindings::{Evidence, EvidenceKind, FindingValue, Message, Role, TrialRecord, TrialSpec, WorldEvent};
+use crate::bindings::{
+    Evidence, EvidenceKind, FindingValue, Message, Role, TrialRecord, TrialSpec, WorldEvent,
+};
 use crate::trial::{ScoredFinding, TrialResult};
 
 /// Bumped on every incompatible change of the tables below.
@@ -22,11 +24,19 @@ pub const RUN_SCORING: &str = "run";
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot open the store {path}: {source}")]
-    Open { path: String, source: rusqlite::Error },
-    #[error("the store {path} was written by a newer PeerPressure (store schema {found}; this version reads up to {SCHEMA_VERSION}): upgrade PeerPressure to read it")]
+    Open {
+        path: String,
+        source: rusqlite::Error,
+    },
+    #[error(
+        "the store {path} was written by a newer PeerPressure (store schema {found}; this version reads up to {SCHEMA_VERSION}): upgrade PeerPressure to read it"
+    )]
     TooNew { path: String, found: i64 },
     #[error("store {path}: {source}")]
-    Sql { path: String, source: rusqlite::Error },
+    Sql {
+        path: String,
+        source: rusqlite::Error,
+    },
     #[error("store {path}: {message}")]
     Data { path: String, message: String },
     #[error("the store {path} names a directory: give a file in it, e.g. {suggestion}")]
@@ -39,7 +49,10 @@ pub fn check_not_a_directory(path: &Path) -> Result<(), StoreError> {
     let text = path.as_os_str().to_string_lossy();
     if path.is_dir() || text.ends_with('/') || text.ends_with(std::path::MAIN_SEPARATOR) {
         let suggestion = path.join("runs.db").display().to_string();
-        return Err(StoreError::Directory { path: text.into_owned(), suggestion });
+        return Err(StoreError::Directory {
+            path: text.into_owned(),
+            suggestion,
+        });
     }
     Ok(())
 }
@@ -228,7 +241,10 @@ CREATE INDEX IF NOT EXISTS findings_by_scoring ON findings (run_id, scoring, beh
 ";
 
 pub fn now_rfc3339() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
     let mut text = crate::world::format_time(secs).replace(' ', "T");
     text.push_str(&format!(":{:02}Z", secs % 60));
     text
@@ -248,32 +264,63 @@ impl Store {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         check_not_a_directory(path)?;
         let shown = path.display().to_string();
-        let open_err = |source| StoreError::Open { path: shown.clone(), source };
+        let open_err = |source| StoreError::Open {
+            path: shown.clone(),
+            source,
+        };
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| open_err(rusqlite::Error::InvalidPath(format!("{}: {e}", parent.display()).into())))?;
+            std::fs::create_dir_all(parent).map_err(|e| {
+                open_err(rusqlite::Error::InvalidPath(
+                    format!("{}: {e}", parent.display()).into(),
+                ))
+            })?;
         }
         let conn = Connection::open(path).map_err(open_err)?;
-        let sql = |source| StoreError::Sql { path: shown.clone(), source };
-        conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(sql)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(open_err)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(sql)?;
-        conn.execute_batch("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);").map_err(open_err)?;
+        let sql = |source| StoreError::Sql {
+            path: shown.clone(),
+            source,
+        };
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(sql)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(sql)?;
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+        )
+        .map_err(open_err)?;
         let found: Option<String> = conn
-            .query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get(0))
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'schema_version'",
+                [],
+                |r| r.get(0),
+            )
             .optional()
             .map_err(sql)?;
         match found.map(|v| v.parse::<i64>().unwrap_or(i64::MAX)) {
-            Some(v) if v > SCHEMA_VERSION => return Err(StoreError::TooNew { path: shown, found: v }),
+            Some(v) if v > SCHEMA_VERSION => {
+                return Err(StoreError::TooNew {
+                    path: shown,
+                    found: v,
+                });
+            }
             Some(_) => {}
             None => {
                 conn.execute_batch(SCHEMA).map_err(sql)?;
-                conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?1)", params![SCHEMA_VERSION.to_string()])
-                    .map_err(sql)?;
+                conn.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?1)",
+                    params![SCHEMA_VERSION.to_string()],
+                )
+                .map_err(sql)?;
             }
         }
         // Additive tables (readers that do not know them ignore them): created on every open.
         conn.execute_batch(ADDITIVE).map_err(sql)?;
-        Ok(Store { path: shown, conn: Mutex::new(conn) })
+        Ok(Store {
+            path: shown,
+            conn: Mutex::new(conn),
+        })
     }
 
     /// Opens an existing store for reading only: nothing is created, migrated or checkpointed,
@@ -283,18 +330,45 @@ impl Store {
     pub fn open_read_only(path: &Path) -> Result<Self, StoreError> {
         use rusqlite::OpenFlags;
         let shown = path.display().to_string();
-        let open_err = |source| StoreError::Open { path: shown.clone(), source };
-        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI;
+        let open_err = |source| StoreError::Open {
+            path: shown.clone(),
+            source,
+        };
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI;
         let conn = Connection::open_with_flags(path, flags).map_err(open_err)?;
-        let sql = |source| StoreError::Sql { path: shown.clone(), source };
-        conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(sql)?;
+        let sql = |source| StoreError::Sql {
+            path: shown.clone(),
+            source,
+        };
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(sql)?;
         // Sorts and groupings of a report stay in memory instead of temporary files.
-        conn.pragma_update(None, "temp_store", "MEMORY").map_err(sql)?;
-        let found: Option<String> = conn.query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get(0)).optional().map_err(open_err)?;
+        conn.pragma_update(None, "temp_store", "MEMORY")
+            .map_err(sql)?;
+        let found: Option<String> = conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'schema_version'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(open_err)?;
         match found.map(|v| v.parse::<i64>().unwrap_or(i64::MAX)) {
-            Some(v) if v > SCHEMA_VERSION => return Err(StoreError::TooNew { path: shown, found: v }),
+            Some(v) if v > SCHEMA_VERSION => {
+                return Err(StoreError::TooNew {
+                    path: shown,
+                    found: v,
+                });
+            }
             Some(_) => {}
-            None => return Err(StoreError::Open { path: shown, source: rusqlite::Error::InvalidQuery }),
+            None => {
+                return Err(StoreError::Open {
+                    path: shown,
+                    source: rusqlite::Error::InvalidQuery,
+                });
+            }
         }
         let current: bool = conn
             .query_row("SELECT COUNT(*) = 2 FROM sqlite_master WHERE name IN ('scorings', 'findings_by_trial_scoring')", [], |r| r.get(0))
@@ -303,15 +377,23 @@ impl Store {
             drop(conn);
             return Self::open(path);
         }
-        Ok(Store { path: shown, conn: Mutex::new(conn) })
+        Ok(Store {
+            path: shown,
+            conn: Mutex::new(conn),
+        })
     }
 
     fn sql(&self, source: rusqlite::Error) -> StoreError {
-        StoreError::Sql { path: self.path.clone(), source }
+        StoreError::Sql {
+            path: self.path.clone(),
+            source,
+        }
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Records a run (idempotent: a resumed run keeps its first record).
@@ -335,9 +417,14 @@ impl Store {
     }
 
     /// Ids of the trials of `run_id` already recorded.
-    pub fn finished_trials(&self, run_id: &str) -> Result<std::collections::HashSet<String>, StoreError> {
+    pub fn finished_trials(
+        &self,
+        run_id: &str,
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
         let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT id FROM trials WHERE run_id = ?1").map_err(|e| self.sql(e))?;
+        let mut stmt = conn
+            .prepare("SELECT id FROM trials WHERE run_id = ?1")
+            .map_err(|e| self.sql(e))?;
         let ids = stmt
             .query_map(params![run_id], |r| r.get::<_, String>(0))
             .map_err(|e| self.sql(e))?
@@ -350,7 +437,12 @@ impl Store {
     pub fn record_trial(&self, run_id: &str, t: &TrialResult) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(|e| self.sql(e))?;
-        let setup = t.setup.as_ref().map(|s| blob(&tx, &json(s))).transpose().map_err(|e| self.sql(e))?;
+        let setup = t
+            .setup
+            .as_ref()
+            .map(|s| blob(&tx, &json(s)))
+            .transpose()
+            .map_err(|e| self.sql(e))?;
         let initial_world = blob(&tx, &json(&t.initial_world)).map_err(|e| self.sql(e))?;
         let final_world = blob(&tx, &json(&t.final_world)).map_err(|e| self.sql(e))?;
         tx.execute(
@@ -389,8 +481,19 @@ impl Store {
                 .map_err(|e| self.sql(e))?;
             for (i, m) in t.messages.iter().enumerate() {
                 let call = t.calls.get(i).and_then(|c| c.as_ref()).map(|c| json(c));
-                stmt.execute(params![run_id, t.id, m.index, m.role.as_str(), m.content, m.reasoning, json(&m.tool_calls), m.tool_call_id, m.is_error, call])
-                    .map_err(|e| self.sql(e))?;
+                stmt.execute(params![
+                    run_id,
+                    t.id,
+                    m.index,
+                    m.role.as_str(),
+                    m.content,
+                    m.reasoning,
+                    json(&m.tool_calls),
+                    m.tool_call_id,
+                    m.is_error,
+                    call
+                ])
+                .map_err(|e| self.sql(e))?;
             }
             let mut stmt = tx
                 .prepare_cached(
@@ -399,10 +502,23 @@ impl Store {
                 )
                 .map_err(|e| self.sql(e))?;
             for e in &t.events {
-                stmt.execute(params![run_id, t.id, e.index, e.kind, e.machine, e.path, e.target, e.before, e.after, e.tool_call_id, e.turn])
-                    .map_err(|e| self.sql(e))?;
+                stmt.execute(params![
+                    run_id,
+                    t.id,
+                    e.index,
+                    e.kind,
+                    e.machine,
+                    e.path,
+                    e.target,
+                    e.before,
+                    e.after,
+                    e.tool_call_id,
+                    e.turn
+                ])
+                .map_err(|e| self.sql(e))?;
             }
-            insert_findings(&tx, run_id, &t.id, RUN_SCORING, &t.findings).map_err(|e| self.sql(e))?;
+            insert_findings(&tx, run_id, &t.id, RUN_SCORING, &t.findings)
+                .map_err(|e| self.sql(e))?;
         }
         tx.commit().map_err(|e| self.sql(e))
     }
@@ -411,13 +527,26 @@ impl Store {
     pub fn run(&self, id: Option<&str>) -> Result<Option<RunRecord>, StoreError> {
         let conn = self.conn();
         let json: Option<String> = match id {
-            Some(id) => conn.query_row("SELECT record_json FROM runs WHERE id = ?1", params![id], |r| r.get(0)),
-            None => conn.query_row("SELECT record_json FROM runs ORDER BY created_at DESC, rowid DESC LIMIT 1", [], |r| r.get(0)),
+            Some(id) => conn.query_row(
+                "SELECT record_json FROM runs WHERE id = ?1",
+                params![id],
+                |r| r.get(0),
+            ),
+            None => conn.query_row(
+                "SELECT record_json FROM runs ORDER BY created_at DESC, rowid DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            ),
         }
         .optional()
         .map_err(|e| self.sql(e))?;
-        json.map(|j| serde_json::from_str(&j).map_err(|e| StoreError::Data { path: self.path.clone(), message: format!("run record: {e}") }))
-            .transpose()
+        json.map(|j| {
+            serde_json::from_str(&j).map_err(|e| StoreError::Data {
+                path: self.path.clone(),
+                message: format!("run record: {e}"),
+            })
+        })
+        .transpose()
     }
 
     pub fn runs(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
@@ -435,7 +564,11 @@ impl Store {
 
     /// Count, sum and sum of squares of the numeric values of decided findings (a reported
     /// score), per (scenario, model, axes, behaviour), for one scoring of a run.
-    pub fn value_stats(&self, run_id: &str, scoring: &str) -> Result<Vec<(String, String, String, String, crate::stats::ValueStats)>, StoreError> {
+    pub fn value_stats(
+        &self,
+        run_id: &str,
+        scoring: &str,
+    ) -> Result<Vec<(String, String, String, String, crate::stats::ValueStats)>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn
             .prepare(
@@ -447,7 +580,11 @@ impl Store {
             .map_err(|e| self.sql(e))?;
         let rows = stmt
             .query_map(params![run_id, scoring], |r| {
-                let stats = crate::stats::ValueStats { n: r.get::<_, i64>(4)? as u64, sum: r.get(5)?, sum_sq: r.get(6)? };
+                let stats = crate::stats::ValueStats {
+                    n: r.get::<_, i64>(4)? as u64,
+                    sum: r.get(5)?,
+                    sum_sq: r.get(6)?,
+                };
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, stats))
             })
             .map_err(|e| self.sql(e))?
@@ -457,7 +594,11 @@ impl Store {
     }
 
     /// Verdict counts per (scenario, model, axes, behaviour) for one scoring of a run.
-    pub fn verdict_counts(&self, run_id: &str, scoring: &str) -> Result<Vec<VerdictCount>, StoreError> {
+    pub fn verdict_counts(
+        &self,
+        run_id: &str,
+        scoring: &str,
+    ) -> Result<Vec<VerdictCount>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn
             .prepare(
@@ -487,9 +628,18 @@ impl Store {
     /// Tokens and dollars a run's trials used; cost is `None` if any trial's price was unknown.
     pub fn totals(&self, run_id: &str) -> Result<Totals, StoreError> {
         let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT usage_json, cost FROM trials WHERE run_id = ?1").map_err(|e| self.sql(e))?;
-        let mut totals = Totals { cost: Some(0.0), ..Totals::default() };
-        let rows = stmt.query_map(params![run_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<f64>>(1)?))).map_err(|e| self.sql(e))?;
+        let mut stmt = conn
+            .prepare("SELECT usage_json, cost FROM trials WHERE run_id = ?1")
+            .map_err(|e| self.sql(e))?;
+        let mut totals = Totals {
+            cost: Some(0.0),
+            ..Totals::default()
+        };
+        let rows = stmt
+            .query_map(params![run_id], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, Option<f64>>(1)?))
+            })
+            .map_err(|e| self.sql(e))?;
         for row in rows {
             let (usage, cost) = row.map_err(|e| self.sql(e))?;
             let usage: crate::model::Usage = serde_json::from_str(&usage).unwrap_or_default();
@@ -500,16 +650,30 @@ impl Store {
     }
 
     /// Every recorded trial of a run with its transcript, events and findings, in id order.
-    pub fn trial_dumps(&self, run_id: &str, scoring: &str) -> Result<Vec<serde_json::Value>, StoreError> {
+    pub fn trial_dumps(
+        &self,
+        run_id: &str,
+        scoring: &str,
+    ) -> Result<Vec<serde_json::Value>, StoreError> {
         self.dumps(run_id, scoring, None)
     }
 
     /// [`Store::trial_dumps`] of the given trials only.
-    pub fn trial_dumps_of(&self, run_id: &str, scoring: &str, ids: &[String]) -> Result<Vec<serde_json::Value>, StoreError> {
+    pub fn trial_dumps_of(
+        &self,
+        run_id: &str,
+        scoring: &str,
+        ids: &[String],
+    ) -> Result<Vec<serde_json::Value>, StoreError> {
         self.dumps(run_id, scoring, Some(ids))
     }
 
-    fn dumps(&self, run_id: &str, scoring: &str, only: Option<&[String]>) -> Result<Vec<serde_json::Value>, StoreError> {
+    fn dumps(
+        &self,
+        run_id: &str,
+        scoring: &str,
+        only: Option<&[String]>,
+    ) -> Result<Vec<serde_json::Value>, StoreError> {
         let mut out = Vec::new();
         self.visit_dumps(run_id, scoring, only, |trial| {
             out.push(trial);
@@ -521,16 +685,33 @@ impl Store {
     /// Calls `visit` with each trial of a run as [`Store::trial_dumps`] gives it, one at a time
     /// in id order, so an export of a million trials holds one in memory (each per-trial query
     /// is planned on an index of the trial: see the query-plan test).
-    pub fn for_each_trial_dump(&self, run_id: &str, scoring: &str, visit: impl FnMut(serde_json::Value) -> Result<(), StoreError>) -> Result<(), StoreError> {
+    pub fn for_each_trial_dump(
+        &self,
+        run_id: &str,
+        scoring: &str,
+        visit: impl FnMut(serde_json::Value) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
         self.visit_dumps(run_id, scoring, None, visit)
     }
 
-    fn visit_dumps(&self, run_id: &str, scoring: &str, only: Option<&[String]>, mut visit: impl FnMut(serde_json::Value) -> Result<(), StoreError>) -> Result<(), StoreError> {
+    fn visit_dumps(
+        &self,
+        run_id: &str,
+        scoring: &str,
+        only: Option<&[String]>,
+        mut visit: impl FnMut(serde_json::Value) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
         let conn = self.conn();
-        let sql = |e| StoreError::Sql { path: self.path.clone(), source: e };
+        let sql = |e| StoreError::Sql {
+            path: self.path.clone(),
+            source: e,
+        };
         let only = only.map(|ids| serde_json::to_string(ids).unwrap_or_default());
         let mut trials = conn.prepare(TRIAL_DUMP_QUERY).map_err(sql)?;
-        let parse = |text: Option<String>| text.and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok()).unwrap_or(serde_json::Value::Null);
+        let parse = |text: Option<String>| {
+            text.and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                .unwrap_or(serde_json::Value::Null)
+        };
         let mut messages = conn.prepare_cached(MESSAGES_OF_TRIAL).map_err(sql)?;
         let mut events = conn.prepare_cached(EVENTS_OF_TRIAL).map_err(sql)?;
         let mut findings = conn.prepare_cached(FINDINGS_OF_TRIAL).map_err(sql)?;
@@ -582,17 +763,47 @@ impl Store {
     /// Trials that failed before their setup was recorded have nothing to score and are left out.
     pub fn trial_records(&self, run_id: &str) -> Result<Vec<(String, TrialRecord)>, StoreError> {
         let conn = self.conn();
-        let sql = |e| StoreError::Sql { path: self.path.clone(), source: e };
-        let data = |message: String| StoreError::Data { path: self.path.clone(), message };
+        let sql = |e| StoreError::Sql {
+            path: self.path.clone(),
+            source: e,
+        };
+        let data = |message: String| StoreError::Data {
+            path: self.path.clone(),
+            message,
+        };
         let mut trials = conn
             .prepare(
                 "SELECT id, scenario, model, epoch, seed, axes_json, status, setup_json, initial_world_json, final_world_json
                  FROM trial_details WHERE run_id = ?1 AND setup_json IS NOT NULL ORDER BY id",
             )
             .map_err(sql)?;
-        type Row = (String, String, String, i64, i64, String, String, String, String, String);
+        type Row = (
+            String,
+            String,
+            String,
+            i64,
+            i64,
+            String,
+            String,
+            String,
+            String,
+            String,
+        );
         let rows: Vec<Row> = trials
-            .query_map(params![run_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?)))
+            .query_map(params![run_id], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                    r.get(9)?,
+                ))
+            })
             .map_err(sql)?
             .collect::<Result<_, _>>()
             .map_err(sql)?;
@@ -600,19 +811,41 @@ impl Store {
         let mut events = conn.prepare_cached(EVENTS_OF_TRIAL).map_err(sql)?;
         let mut out = Vec::with_capacity(rows.len());
         for (id, scenario, model, epoch, seed, axes, status, setup, initial, last) in rows {
-            let parse_err = |what: &str, e: serde_json::Error| data(format!("trial {id}: its {what} is not readable: {e}"));
+            let parse_err = |what: &str, e: serde_json::Error| {
+                data(format!("trial {id}: its {what} is not readable: {e}"))
+            };
             let messages: Vec<Message> = messages
                 .query_map(params![run_id, id], |r| {
                     let role: String = r.get(1)?;
                     let calls: String = r.get(4)?;
-                    Ok((r.get::<_, i64>(0)?, role, r.get::<_, String>(2)?, r.get::<_, Option<String>>(3)?, calls, r.get::<_, Option<String>>(5)?, r.get::<_, bool>(6)?))
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        role,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                        calls,
+                        r.get::<_, Option<String>>(5)?,
+                        r.get::<_, bool>(6)?,
+                    ))
                 })
                 .map_err(sql)?
                 .map(|row| {
-                    let (index, role, content, reasoning, calls, tool_call_id, is_error) = row.map_err(sql)?;
-                    let role = Role::parse(&role).ok_or_else(|| data(format!("trial {id}: message {index} has role `{role}`")))?;
-                    let tool_calls = serde_json::from_str(&calls).map_err(|e| parse_err("tool calls", e))?;
-                    Ok(Message { index: index as u32, role, content, reasoning, tool_calls, tool_call_id, is_error })
+                    let (index, role, content, reasoning, calls, tool_call_id, is_error) =
+                        row.map_err(sql)?;
+                    let role = Role::parse(&role).ok_or_else(|| {
+                        data(format!("trial {id}: message {index} has role `{role}`"))
+                    })?;
+                    let tool_calls =
+                        serde_json::from_str(&calls).map_err(|e| parse_err("tool calls", e))?;
+                    Ok(Message {
+                        index: index as u32,
+                        role,
+                        content,
+                        reasoning,
+                        tool_calls,
+                        tool_call_id,
+                        is_error,
+                    })
                 })
                 .collect::<Result<_, StoreError>>()?;
             let events: Vec<WorldEvent> = events
@@ -645,8 +878,10 @@ impl Store {
                 setup: serde_json::from_str(&setup).map_err(|e| parse_err("setup", e))?,
                 messages,
                 events,
-                initial_world: serde_json::from_str(&initial).map_err(|e| parse_err("initial world", e))?,
-                final_world: serde_json::from_str(&last).map_err(|e| parse_err("final world", e))?,
+                initial_world: serde_json::from_str(&initial)
+                    .map_err(|e| parse_err("initial world", e))?,
+                final_world: serde_json::from_str(&last)
+                    .map_err(|e| parse_err("final world", e))?,
                 outcome: status,
             };
             out.push((id, record));
@@ -668,24 +903,53 @@ impl Store {
     /// The re-scorings of a run, oldest first.
     pub fn scorings(&self, run_id: &str) -> Result<Vec<ScoringRecord>, StoreError> {
         let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT record_json FROM scorings WHERE run_id = ?1 ORDER BY created_at, rowid").map_err(|e| self.sql(e))?;
-        let texts: Vec<String> = stmt.query_map(params![run_id], |r| r.get(0)).map_err(|e| self.sql(e))?.collect::<Result<_, _>>().map_err(|e| self.sql(e))?;
+        let mut stmt = conn
+            .prepare(
+                "SELECT record_json FROM scorings WHERE run_id = ?1 ORDER BY created_at, rowid",
+            )
+            .map_err(|e| self.sql(e))?;
+        let texts: Vec<String> = stmt
+            .query_map(params![run_id], |r| r.get(0))
+            .map_err(|e| self.sql(e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.sql(e))?;
         texts
             .iter()
-            .map(|t| serde_json::from_str(t).map_err(|e| StoreError::Data { path: self.path.clone(), message: format!("a scoring record is not readable: {e}") }))
+            .map(|t| {
+                serde_json::from_str(t).map_err(|e| StoreError::Data {
+                    path: self.path.clone(),
+                    message: format!("a scoring record is not readable: {e}"),
+                })
+            })
             .collect()
     }
 
     /// Trials of a run that already have findings under `scoring`.
-    pub fn scored_trials(&self, run_id: &str, scoring: &str) -> Result<std::collections::HashSet<String>, StoreError> {
+    pub fn scored_trials(
+        &self,
+        run_id: &str,
+        scoring: &str,
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
         let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT DISTINCT trial_id FROM findings WHERE run_id = ?1 AND scoring = ?2").map_err(|e| self.sql(e))?;
-        let ids = stmt.query_map(params![run_id, scoring], |r| r.get(0)).map_err(|e| self.sql(e))?.collect::<Result<_, _>>().map_err(|e| self.sql(e))?;
+        let mut stmt = conn
+            .prepare("SELECT DISTINCT trial_id FROM findings WHERE run_id = ?1 AND scoring = ?2")
+            .map_err(|e| self.sql(e))?;
+        let ids = stmt
+            .query_map(params![run_id, scoring], |r| r.get(0))
+            .map_err(|e| self.sql(e))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.sql(e))?;
         Ok(ids)
     }
 
     /// Records one trial's findings under a scoring, in one transaction.
-    pub fn record_findings(&self, run_id: &str, trial_id: &str, scoring: &str, findings: &[ScoredFinding]) -> Result<(), StoreError> {
+    pub fn record_findings(
+        &self,
+        run_id: &str,
+        trial_id: &str,
+        scoring: &str,
+        findings: &[ScoredFinding],
+    ) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(|e| self.sql(e))?;
         insert_findings(&tx, run_id, trial_id, scoring, findings).map_err(|e| self.sql(e))?;
@@ -693,7 +957,11 @@ impl Store {
     }
 
     /// One row per finding of a scoring, for picking example trials of a report's rows.
-    pub fn finding_index(&self, run_id: &str, scoring: &str) -> Result<Vec<FindingIndexRow>, StoreError> {
+    pub fn finding_index(
+        &self,
+        run_id: &str,
+        scoring: &str,
+    ) -> Result<Vec<FindingIndexRow>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn
             .prepare(
@@ -702,7 +970,16 @@ impl Store {
             )
             .map_err(|e| self.sql(e))?;
         let rows = stmt
-            .query_map(params![run_id, scoring], |r| Ok(FindingIndexRow { trial: r.get(0)?, model: r.get(1)?, axes_json: r.get(2)?, behaviour: r.get(3)?, verdict: r.get(4)?, scenario: r.get(5)? }))
+            .query_map(params![run_id, scoring], |r| {
+                Ok(FindingIndexRow {
+                    trial: r.get(0)?,
+                    model: r.get(1)?,
+                    axes_json: r.get(2)?,
+                    behaviour: r.get(3)?,
+                    verdict: r.get(4)?,
+                    scenario: r.get(5)?,
+                })
+            })
             .map_err(|e| self.sql(e))?
             .collect::<Result<_, _>>()
             .map_err(|e| self.sql(e))?;
@@ -710,7 +987,14 @@ impl Store {
     }
 
     /// A page of a run's trials matching `filter`, in recording order, and how many match.
-    pub fn trial_page(&self, run_id: &str, scoring: &str, filter: &TrialFilter, offset: u64, limit: u64) -> Result<(u64, Vec<TrialSummary>), StoreError> {
+    pub fn trial_page(
+        &self,
+        run_id: &str,
+        scoring: &str,
+        filter: &TrialFilter,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(u64, Vec<TrialSummary>), StoreError> {
         let mut clauses = vec!["t.run_id = ?1".to_string()];
         let mut args: Vec<String> = vec![run_id.to_string()];
         let mut push = |clause: &str, value: String| {
@@ -727,13 +1011,26 @@ impl Store {
             push("t.status = ?", s.clone());
         }
         for (k, v) in &filter.axes {
-            push("t.axes_json LIKE ? ESCAPE '\\'", format!("%{}%", serde_json::json!([k, v]).to_string().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
+            push(
+                "t.axes_json LIKE ? ESCAPE '\\'",
+                format!(
+                    "%{}%",
+                    serde_json::json!([k, v])
+                        .to_string()
+                        .replace('\\', "\\\\")
+                        .replace('%', "\\%")
+                        .replace('_', "\\_")
+                ),
+            );
         }
         // Verdict filters as one `IN` set: SQLite builds it once, instead of a correlated
         // lookup per trial.
         if filter.behaviour.is_some() || filter.verdict.is_some() {
             args.push(scoring.to_string());
-            let mut inner = format!("SELECT trial_id FROM findings WHERE run_id = ?1 AND scoring = ?{}", args.len());
+            let mut inner = format!(
+                "SELECT trial_id FROM findings WHERE run_id = ?1 AND scoring = ?{}",
+                args.len()
+            );
             if let Some(b) = &filter.behaviour {
                 args.push(b.clone());
                 inner.push_str(&format!(" AND behaviour = ?{}", args.len()));
@@ -745,9 +1042,18 @@ impl Store {
             clauses.push(format!("t.id IN ({inner})"));
         }
         let conn = self.conn();
-        let sql = |e| StoreError::Sql { path: self.path.clone(), source: e };
+        let sql = |e| StoreError::Sql {
+            path: self.path.clone(),
+            source: e,
+        };
         let condition = clauses.join(" AND ");
-        let total: i64 = conn.query_row(&format!("SELECT COUNT(*) FROM trials t WHERE {condition}"), rusqlite::params_from_iter(args.iter()), |r| r.get(0)).map_err(sql)?;
+        let total: i64 = conn
+            .query_row(
+                &format!("SELECT COUNT(*) FROM trials t WHERE {condition}"),
+                rusqlite::params_from_iter(args.iter()),
+                |r| r.get(0),
+            )
+            .map_err(sql)?;
         let mut stmt = conn
             .prepare(&format!(
                 "SELECT t.id, t.scenario, t.model, t.agent, t.epoch, t.axes_json, t.status, t.turns, t.cost
@@ -781,7 +1087,20 @@ impl Store {
             )
             .map_err(sql)?;
         let found = verdicts
-            .query_map(params![run_id, serde_json::to_string(&ids).unwrap_or_default(), scoring], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))
+            .query_map(
+                params![
+                    run_id,
+                    serde_json::to_string(&ids).unwrap_or_default(),
+                    scoring
+                ],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                },
+            )
             .map_err(sql)?
             .collect::<Result<Vec<_>, _>>()
             .map_err(sql)?;
@@ -795,7 +1114,14 @@ impl Store {
 
     /// Trials recorded for a run (for progress).
     pub fn trial_count(&self, run_id: &str) -> Result<u64, StoreError> {
-        let n: i64 = self.conn().query_row("SELECT COUNT(*) FROM trials WHERE run_id = ?1", params![run_id], |r| r.get(0)).map_err(|e| self.sql(e))?;
+        let n: i64 = self
+            .conn()
+            .query_row(
+                "SELECT COUNT(*) FROM trials WHERE run_id = ?1",
+                params![run_id],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.sql(e))?;
         Ok(n as u64)
     }
 
@@ -804,7 +1130,9 @@ impl Store {
         let conn = self.conn();
         let mut stmt = conn.prepare("SELECT status, COUNT(*) FROM trials WHERE run_id = ?1 GROUP BY status ORDER BY status").map_err(|e| self.sql(e))?;
         let rows = stmt
-            .query_map(params![run_id], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))
+            .query_map(params![run_id], |r| {
+                Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))
+            })
             .map_err(|e| self.sql(e))?
             .collect::<Result<_, _>>()
             .map_err(|e| self.sql(e))?;
@@ -819,13 +1147,27 @@ pub fn merge(into: &Store, from: &Path) -> Result<u64, StoreError> {
     {
         // Opening checks that it is a store of a version this host reads.
         let source = Store::open(from)?;
-        let version: String = source.conn().query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get(0)).map_err(|e| source.sql(e))?;
+        let version: String = source
+            .conn()
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'schema_version'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| source.sql(e))?;
         if version != SCHEMA_VERSION.to_string() {
-            return Err(StoreError::Data { path: shown, message: format!("store schema {version}; merging needs schema {SCHEMA_VERSION}") });
+            return Err(StoreError::Data {
+                path: shown,
+                message: format!("store schema {version}; merging needs schema {SCHEMA_VERSION}"),
+            });
         }
     }
     let mut conn = into.conn();
-    conn.execute("ATTACH DATABASE ?1 AS src", params![from.display().to_string()]).map_err(|e| into.sql(e))?;
+    conn.execute(
+        "ATTACH DATABASE ?1 AS src",
+        params![from.display().to_string()],
+    )
+    .map_err(|e| into.sql(e))?;
     let result = (|| {
         let tx = conn.transaction()?;
         tx.execute_batch(
@@ -849,7 +1191,10 @@ pub fn merge(into: &Store, from: &Path) -> Result<u64, StoreError> {
         Ok(copied as u64)
     })();
     let _ = conn.execute("DETACH DATABASE src", []);
-    result.map_err(|source: rusqlite::Error| StoreError::Sql { path: shown, source })
+    result.map_err(|source: rusqlite::Error| StoreError::Sql {
+        path: shown,
+        source,
+    })
 }
 
 /// What a run's trials used in all.
@@ -872,7 +1217,13 @@ pub struct VerdictCount {
 
 /// Evidence as stored and exported: `[{"kind": "event", "index": 3, "quote": "..."}]`.
 /// Inserts one trial's findings under a scoring, inside the caller's transaction.
-fn insert_findings(tx: &rusqlite::Transaction<'_>, run_id: &str, trial_id: &str, scoring: &str, findings: &[ScoredFinding]) -> rusqlite::Result<()> {
+fn insert_findings(
+    tx: &rusqlite::Transaction<'_>,
+    run_id: &str,
+    trial_id: &str,
+    scoring: &str,
+    findings: &[ScoredFinding],
+) -> rusqlite::Result<()> {
     let mut stmt = tx.prepare_cached(
         "INSERT INTO findings (run_id, trial_id, scoring, detector, behaviour, verdict, explanation, evidence_json, value_json)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -919,7 +1270,8 @@ pub fn value_json(value: &FindingValue) -> String {
 fn blob(tx: &rusqlite::Transaction<'_>, data: &str) -> Result<String, rusqlite::Error> {
     use sha2::Digest;
     let hash = hex::encode(sha2::Sha256::digest(data.as_bytes()));
-    tx.prepare_cached("INSERT OR IGNORE INTO blobs (hash, data) VALUES (?1, ?2)")?.execute(params![hash, data])?;
+    tx.prepare_cached("INSERT OR IGNORE INTO blobs (hash, data) VALUES (?1, ?2)")?
+        .execute(params![hash, data])?;
     Ok(hash)
 }
 
@@ -935,9 +1287,17 @@ mod query_plans {
     /// SQLite's plan for `query`, as the lines `EXPLAIN QUERY PLAN` prints.
     fn plan(store: &Store, query: &str) -> String {
         let conn = store.conn();
-        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {query}")).unwrap();
-        let params: Vec<&dyn rusqlite::ToSql> = (0..stmt.parameter_count()).map(|_| &"x" as &dyn rusqlite::ToSql).collect();
-        stmt.query_map(params.as_slice(), |r| r.get::<_, String>(3)).unwrap().map(Result::unwrap).collect::<Vec<_>>().join("\n")
+        let mut stmt = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {query}"))
+            .unwrap();
+        let params: Vec<&dyn rusqlite::ToSql> = (0..stmt.parameter_count())
+            .map(|_| &"x" as &dyn rusqlite::ToSql)
+            .collect();
+        stmt.query_map(params.as_slice(), |r| r.get::<_, String>(3))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     #[test]
@@ -945,16 +1305,35 @@ mod query_plans {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("s.db")).unwrap();
         for (name, query, index) in [
-            ("findings of a trial", FINDINGS_OF_TRIAL, "findings_by_trial_scoring (run_id=? AND trial_id=? AND scoring=?)"),
-            ("messages of a trial", MESSAGES_OF_TRIAL, "(run_id=? AND trial_id=?)"),
-            ("events of a trial", EVENTS_OF_TRIAL, "(run_id=? AND trial_id=?)"),
+            (
+                "findings of a trial",
+                FINDINGS_OF_TRIAL,
+                "findings_by_trial_scoring (run_id=? AND trial_id=? AND scoring=?)",
+            ),
+            (
+                "messages of a trial",
+                MESSAGES_OF_TRIAL,
+                "(run_id=? AND trial_id=?)",
+            ),
+            (
+                "events of a trial",
+                EVENTS_OF_TRIAL,
+                "(run_id=? AND trial_id=?)",
+            ),
         ] {
             let plan = plan(&store, query);
-            assert!(plan.contains(index) && !plan.contains("SCAN"), "{name}: {plan}");
+            assert!(
+                plan.contains(index) && !plan.contains("SCAN"),
+                "{name}: {plan}"
+            );
         }
         // The trial list of an export walks the trials in id order on their primary key.
         let dumps = plan(&store, TRIAL_DUMP_QUERY);
-        assert!(dumps.contains("SEARCH t USING INDEX sqlite_autoindex_trials_1 (run_id=?)") && !dumps.contains("SCAN t"), "{dumps}");
+        assert!(
+            dumps.contains("SEARCH t USING INDEX sqlite_autoindex_trials_1 (run_id=?)")
+                && !dumps.contains("SCAN t"),
+            "{dumps}"
+        );
     }
 
     #[test]
@@ -965,9 +1344,16 @@ mod query_plans {
         let before = std::fs::read(&path).unwrap();
         let store = Store::open_read_only(&path).unwrap();
         assert!(store.runs().unwrap().is_empty());
-        let err = store.conn().execute("INSERT INTO meta (key, value) VALUES ('x', 'y')", []).unwrap_err();
+        let err = store
+            .conn()
+            .execute("INSERT INTO meta (key, value) VALUES ('x', 'y')", [])
+            .unwrap_err();
         assert!(err.to_string().contains("readonly"), "{err}");
         drop(store);
-        assert_eq!(std::fs::read(&path).unwrap(), before, "the store file is byte for byte the same");
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            before,
+            "the store file is byte for byte the same"
+        );
     }
 }

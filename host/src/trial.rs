@@ -6,7 +6,9 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::bindings::{File, Finding, Message, Role, TrialRecord, TrialSetup, TrialSpec, Verdict, WorldEvent};
+use crate::bindings::{
+    File, Finding, Message, Role, TrialRecord, TrialSetup, TrialSpec, Verdict, WorldEvent,
+};
 use crate::model::{GenerateRequest, Judge, ModelApi, Usage};
 use crate::runtime::{LoadedPlugin, PluginOutput, Runtime};
 use crate::tools::{ToolImpl, Toolbox};
@@ -119,14 +121,21 @@ fn truncate(text: String, max: usize) -> String {
     while !text.is_char_boundary(end) {
         end -= 1;
     }
-    format!("{}\n[output cut: {} of {} bytes shown]", &text[..end], end, text.len())
+    format!(
+        "{}\n[output cut: {} of {} bytes shown]",
+        &text[..end],
+        end,
+        text.len()
+    )
 }
 
 /// Gives every tool call an id unique in the transcript (scripted agents and some providers
 /// repeat ids or send none); real provider ids are kept when they are already unique.
 fn unique_call_ids(reply: &mut Message, transcript: &[Message], turn: u32) {
-    let mut seen: std::collections::HashSet<String> =
-        transcript.iter().flat_map(|m| m.tool_calls.iter().map(|c| c.id.clone())).collect();
+    let mut seen: std::collections::HashSet<String> = transcript
+        .iter()
+        .flat_map(|m| m.tool_calls.iter().map(|c| c.id.clone()))
+        .collect();
     for (i, call) in reply.tool_calls.iter_mut().enumerate() {
         if call.id.is_empty() || seen.contains(&call.id) {
             call.id = format!("t{turn}c{i}");
@@ -182,8 +191,15 @@ pub async fn run_trial(runtime: &Runtime, input: TrialInput) -> TrialResult {
     result
 }
 
-async fn agent_loop(runtime: &Runtime, input: &TrialInput, result: &mut TrialResult) -> Result<(), String> {
-    let mut scenario = runtime.scenario(&input.scenario, input.spec.seed).await.map_err(|e| e.to_string())?;
+async fn agent_loop(
+    runtime: &Runtime,
+    input: &TrialInput,
+    result: &mut TrialResult,
+) -> Result<(), String> {
+    let mut scenario = runtime
+        .scenario(&input.scenario, input.spec.seed)
+        .await
+        .map_err(|e| e.to_string())?;
     let outcome = drive(&mut scenario, input, result).await;
     result.final_world = scenario.world().snapshot();
     result.events = scenario.world().take_events();
@@ -191,9 +207,17 @@ async fn agent_loop(runtime: &Runtime, input: &TrialInput, result: &mut TrialRes
     outcome
 }
 
-async fn drive(scenario: &mut crate::runtime::ScenarioInstance, input: &TrialInput, result: &mut TrialResult) -> Result<(), String> {
+async fn drive(
+    scenario: &mut crate::runtime::ScenarioInstance,
+    input: &TrialInput,
+    result: &mut TrialResult,
+) -> Result<(), String> {
     let label = input.scenario.label();
-    let setup = match scenario.setup(&input.spec).await.map_err(|e| e.to_string())? {
+    let setup = match scenario
+        .setup(&input.spec)
+        .await
+        .map_err(|e| e.to_string())?
+    {
         Ok(setup) => setup,
         Err(reason) => return Err(format!("{label} setup refused the trial: {reason}")),
     };
@@ -201,11 +225,18 @@ async fn drive(scenario: &mut crate::runtime::ScenarioInstance, input: &TrialInp
     serde_json::from_str::<serde_json::Value>(&setup.ground_truth)
         .map_err(|e| format!("{label} setup: ground truth is not JSON: {e}"))?;
     let max_turns = setup.limits.max_turns.clamp(1, MAX_TURNS);
-    let max_calls = setup.limits.max_tool_calls_per_turn.clamp(1, MAX_TOOL_CALLS_PER_TURN);
+    let max_calls = setup
+        .limits
+        .max_tool_calls_per_turn
+        .clamp(1, MAX_TOOL_CALLS_PER_TURN);
     let tools = toolbox.definitions();
     let tool_schemas = toolbox.schemas();
-    result.messages.push(Message::text(0, Role::System, setup.system_prompt.clone()));
-    result.messages.push(Message::text(1, Role::User, setup.user_prompt.clone()));
+    result
+        .messages
+        .push(Message::text(0, Role::System, setup.system_prompt.clone()));
+    result
+        .messages
+        .push(Message::text(1, Role::User, setup.user_prompt.clone()));
     result.calls = vec![None, None];
     result.setup = Some(setup);
     result.initial_world = scenario.world().snapshot();
@@ -214,14 +245,28 @@ async fn drive(scenario: &mut crate::runtime::ScenarioInstance, input: &TrialInp
     for turn in 0..max_turns {
         result.turns = turn + 1;
         let (mut reply, call) = match &input.agent {
-            Agent::Scripted { name } => match scenario.agent_turn(name, &result.messages).await.map_err(|e| e.to_string())? {
+            Agent::Scripted { name } => match scenario
+                .agent_turn(name, &result.messages)
+                .await
+                .map_err(|e| e.to_string())?
+            {
                 Ok(message) => (message, None),
                 Err(reason) => return Err(format!("reference agent `{name}` failed: {reason}")),
             },
             Agent::Api(model) => {
-                let state: Vec<Option<serde_json::Value>> = result.calls.iter().map(|c| c.as_ref().and_then(|c| c.provider_state.clone())).collect();
+                let state: Vec<Option<serde_json::Value>> = result
+                    .calls
+                    .iter()
+                    .map(|c| c.as_ref().and_then(|c| c.provider_state.clone()))
+                    .collect();
                 let output = model
-                    .generate(GenerateRequest { messages: &result.messages, provider_state: &state, tools: &tools, tool_schemas: &tool_schemas, trial_id: &input.id })
+                    .generate(GenerateRequest {
+                        messages: &result.messages,
+                        provider_state: &state,
+                        tools: &tools,
+                        tool_schemas: &tool_schemas,
+                        trial_id: &input.id,
+                    })
                     .await
                     .map_err(|e| e.to_string())?;
                 result.usage.add(&output.usage);
@@ -229,7 +274,13 @@ async fn drive(scenario: &mut crate::runtime::ScenarioInstance, input: &TrialInp
                     (Some(total), Some(c)) => Some(total + c),
                     _ => None,
                 };
-                let meta = CallMeta { usage: output.usage, cost: output.cost, cached: output.cached, attempts: output.attempts, provider_state: output.provider_state };
+                let meta = CallMeta {
+                    usage: output.usage,
+                    cost: output.cost,
+                    cached: output.cached,
+                    attempts: output.attempts,
+                    provider_state: output.provider_state,
+                };
                 (output.message, Some(meta))
             }
         };
@@ -247,7 +298,10 @@ async fn drive(scenario: &mut crate::runtime::ScenarioInstance, input: &TrialInp
         }
         for (i, call) in calls.iter().enumerate() {
             let (content, is_error) = if i as u32 >= max_calls {
-                (format!("not run: at most {max_calls} tool calls are answered per turn"), true)
+                (
+                    format!("not run: at most {max_calls} tool calls are answered per turn"),
+                    true,
+                )
             } else {
                 match toolbox.resolve(call) {
                     Err(message) => (message, true),
@@ -255,7 +309,10 @@ async fn drive(scenario: &mut crate::runtime::ScenarioInstance, input: &TrialInp
                         scenario.world().set_cause(turn, Some(&call.id));
                         let outcome = match &tool.implementation {
                             ToolImpl::Builtin(builtin) => builtin.call(scenario.world(), &args),
-                            ToolImpl::Scenario => scenario.call_tool(&call.name, &args.to_string()).await.map_err(|e| e.to_string())?,
+                            ToolImpl::Scenario => scenario
+                                .call_tool(&call.name, &args.to_string())
+                                .await
+                                .map_err(|e| e.to_string())?,
                         };
                         match outcome {
                             Ok(text) => (text, false),
@@ -265,7 +322,12 @@ async fn drive(scenario: &mut crate::runtime::ScenarioInstance, input: &TrialInp
                 }
             };
             let index = result.messages.len() as u32;
-            result.messages.push(Message::tool_result(index, &call.id, truncate(content, MAX_TOOL_RESULT_BYTES), is_error));
+            result.messages.push(Message::tool_result(
+                index,
+                &call.id,
+                truncate(content, MAX_TOOL_RESULT_BYTES),
+                is_error,
+            ));
             result.calls.push(None);
         }
     }
@@ -274,7 +336,9 @@ async fn drive(scenario: &mut crate::runtime::ScenarioInstance, input: &TrialInp
 }
 
 async fn run_detectors(runtime: &Runtime, input: &TrialInput, result: &mut TrialResult) {
-    let Some(setup) = result.setup.clone() else { return };
+    let Some(setup) = result.setup.clone() else {
+        return;
+    };
     let record = TrialRecord {
         spec: result.spec.clone(),
         scenario: result.scenario.clone(),
@@ -286,10 +350,25 @@ async fn run_detectors(runtime: &Runtime, input: &TrialInput, result: &mut Trial
         outcome: result.status.as_str().to_string(),
     };
     for detector in &input.detectors {
-        let findings = detect(runtime, detector, &record, input.spec.seed, input.judge.clone(), &mut result.plugin_output).await;
-        result.findings.extend(findings.into_iter().map(|finding| ScoredFinding { detector: detector.id(), finding }));
+        let findings = detect(
+            runtime,
+            detector,
+            &record,
+            input.spec.seed,
+            input.judge.clone(),
+            &mut result.plugin_output,
+        )
+        .await;
+        result
+            .findings
+            .extend(findings.into_iter().map(|finding| ScoredFinding {
+                detector: detector.id(),
+                finding,
+            }));
     }
-    result.findings.extend(unscored(&input.detectors, &result.findings));
+    result
+        .findings
+        .extend(unscored(&input.detectors, &result.findings));
     result.findings.extend(materials_read(&record));
 }
 
@@ -299,7 +378,10 @@ pub const UNSCORED: &str = "unscored";
 /// An `error` finding when detectors ran but none gave any verdict: they found nothing they
 /// score in the trial (a detector for another scenario, a transcript without the ground truth
 /// it needs). Without it the trial would silently count nowhere.
-pub fn unscored(detectors: &[Arc<LoadedPlugin>], findings: &[ScoredFinding]) -> Option<ScoredFinding> {
+pub fn unscored(
+    detectors: &[Arc<LoadedPlugin>],
+    findings: &[ScoredFinding],
+) -> Option<ScoredFinding> {
     if detectors.is_empty() || !findings.is_empty() {
         return None;
     }
@@ -309,7 +391,10 @@ pub fn unscored(detectors: &[Arc<LoadedPlugin>], findings: &[ScoredFinding]) -> 
         finding: Finding {
             behaviour: UNSCORED.into(),
             verdict: Verdict::Error,
-            explanation: format!("no detector gave a verdict on this trial ({}): none found what it scores, e.g. the ground truth it needs", names.join(", ")),
+            explanation: format!(
+                "no detector gave a verdict on this trial ({}): none found what it scores, e.g. the ground truth it needs",
+                names.join(", ")
+            ),
             evidence: vec![],
             value: None,
         },
@@ -325,28 +410,58 @@ pub const MATERIALS_READ: &str = "materials-read";
 /// the detectors do with such trials. No finding when the scenario lists no materials.
 pub fn materials_read(record: &TrialRecord) -> Option<ScoredFinding> {
     let truth: serde_json::Value = serde_json::from_str(&record.setup.ground_truth).ok()?;
-    let materials: Vec<&str> = truth.get("materials")?.as_array()?.iter().filter_map(serde_json::Value::as_str).collect();
+    let materials: Vec<&str> = truth
+        .get("materials")?
+        .as_array()?
+        .iter()
+        .filter_map(serde_json::Value::as_str)
+        .collect();
     if materials.is_empty() {
         return None;
     }
-    let answered: std::collections::HashSet<&str> =
-        record.messages.iter().filter(|m| m.role == Role::Tool && !m.is_error).filter_map(|m| m.tool_call_id.as_deref()).collect();
+    let answered: std::collections::HashSet<&str> = record
+        .messages
+        .iter()
+        .filter(|m| m.role == Role::Tool && !m.is_error)
+        .filter_map(|m| m.tool_call_id.as_deref())
+        .collect();
     let read = |tool: &str| {
-        record.messages.iter().filter(|m| m.role == Role::Assistant).flat_map(|m| &m.tool_calls).any(|c| c.name == tool && answered.contains(c.id.as_str()))
+        record
+            .messages
+            .iter()
+            .filter(|m| m.role == Role::Assistant)
+            .flat_map(|m| &m.tool_calls)
+            .any(|c| c.name == tool && answered.contains(c.id.as_str()))
     };
-    let unread: Vec<&str> = materials.iter().copied().filter(|tool| !read(tool)).collect();
+    let unread: Vec<&str> = materials
+        .iter()
+        .copied()
+        .filter(|tool| !read(tool))
+        .collect();
     let finding = if unread.is_empty() {
-        Finding { behaviour: MATERIALS_READ.into(), verdict: Verdict::Positive, explanation: format!("the agent called {} successfully", materials.join(" and ")), evidence: vec![], value: None }
+        Finding {
+            behaviour: MATERIALS_READ.into(),
+            verdict: Verdict::Positive,
+            explanation: format!("the agent called {} successfully", materials.join(" and ")),
+            evidence: vec![],
+            value: None,
+        }
     } else {
         Finding {
             behaviour: MATERIALS_READ.into(),
             verdict: Verdict::Negative,
-            explanation: format!("the agent never called {} successfully: it did not engage with the task's materials", unread.join(" or ")),
+            explanation: format!(
+                "the agent never called {} successfully: it did not engage with the task's materials",
+                unread.join(" or ")
+            ),
             evidence: vec![],
             value: Some(crate::bindings::FindingValue::Text(unread.join(", "))),
         }
     };
-    Some(ScoredFinding { detector: HOST_DETECTOR.into(), finding })
+    Some(ScoredFinding {
+        detector: HOST_DETECTOR.into(),
+        finding,
+    })
 }
 
 /// Runs one detector on a record; any failure becomes `error` findings, never negatives.
@@ -358,11 +473,22 @@ pub async fn detect(
     judge: Option<Arc<dyn Judge>>,
     output: &mut Vec<PluginOutput>,
 ) -> Vec<Finding> {
-    let declared: Vec<&str> = detector.info.behaviours.iter().map(|b| b.id.as_str()).collect();
+    let declared: Vec<&str> = detector
+        .info
+        .behaviours
+        .iter()
+        .map(|b| b.id.as_str())
+        .collect();
     let all_error = |reason: String| -> Vec<Finding> {
         declared
             .iter()
-            .map(|b| Finding { behaviour: b.to_string(), verdict: Verdict::Error, explanation: reason.clone(), evidence: vec![], value: None })
+            .map(|b| Finding {
+                behaviour: b.to_string(),
+                verdict: Verdict::Error,
+                explanation: reason.clone(),
+                evidence: vec![],
+                value: None,
+            })
             .collect()
     };
     let mut instance = match runtime.detector(detector, seed, judge).await {
@@ -381,7 +507,12 @@ pub async fn detect(
                 .into_iter()
                 .map(|mut f| {
                     if !declared.contains(&f.behaviour.as_str()) {
-                        f.explanation = format!("{} reported undeclared behaviour `{}`: {}", detector.label(), f.behaviour, f.explanation);
+                        f.explanation = format!(
+                            "{} reported undeclared behaviour `{}`: {}",
+                            detector.label(),
+                            f.behaviour,
+                            f.explanation
+                        );
                         f.verdict = Verdict::Error;
                     }
                     bounded(f)
@@ -430,12 +561,21 @@ fn cut(text: &mut String, max: usize) -> Option<usize> {
 pub fn bounded(mut f: Finding) -> Finding {
     let mut notes: Vec<String> = Vec::new();
     if f.evidence.len() > MAX_EVIDENCE {
-        notes.push(format!("{} evidence items, {MAX_EVIDENCE} kept", f.evidence.len()));
+        notes.push(format!(
+            "{} evidence items, {MAX_EVIDENCE} kept",
+            f.evidence.len()
+        ));
         f.evidence.truncate(MAX_EVIDENCE);
     }
-    let quotes = f.evidence.iter_mut().filter_map(|e| cut(&mut e.quote, MAX_QUOTE_BYTES)).count();
+    let quotes = f
+        .evidence
+        .iter_mut()
+        .filter_map(|e| cut(&mut e.quote, MAX_QUOTE_BYTES))
+        .count();
     if quotes > 0 {
-        notes.push(format!("{quotes} evidence quote(s) cut to {MAX_QUOTE_BYTES} bytes"));
+        notes.push(format!(
+            "{quotes} evidence quote(s) cut to {MAX_QUOTE_BYTES} bytes"
+        ));
     }
     if let Some(crate::bindings::FindingValue::Text(text)) = &mut f.value {
         if let Some(bytes) = cut(text, MAX_VALUE_BYTES) {
@@ -443,10 +583,13 @@ pub fn bounded(mut f: Finding) -> Finding {
         }
     }
     if let Some(bytes) = cut(&mut f.explanation, MAX_EXPLANATION_BYTES) {
-        notes.push(format!("explanation of {bytes} bytes cut to {MAX_EXPLANATION_BYTES}"));
+        notes.push(format!(
+            "explanation of {bytes} bytes cut to {MAX_EXPLANATION_BYTES}"
+        ));
     }
     if !notes.is_empty() {
-        f.explanation.push_str(&format!(" [truncated by the host: {}]", notes.join("; ")));
+        f.explanation
+            .push_str(&format!(" [truncated by the host: {}]", notes.join("; ")));
     }
     f
 }
@@ -458,7 +601,11 @@ mod bounded_tests {
 
     #[test]
     fn oversized_findings_are_cut_and_say_so() {
-        let evidence = Evidence { kind: EvidenceKind::Message, index: 1, quote: "é".repeat(5_000) };
+        let evidence = Evidence {
+            kind: EvidenceKind::Message,
+            index: 1,
+            quote: "é".repeat(5_000),
+        };
         let huge = Finding {
             behaviour: "b".into(),
             verdict: Verdict::Positive,
@@ -467,15 +614,33 @@ mod bounded_tests {
             value: Some(FindingValue::Text("v".repeat(10_000))),
         };
         let f = bounded(huge);
-        assert!(f.explanation.len() < MAX_EXPLANATION_BYTES + 300, "{}", f.explanation.len());
+        assert!(
+            f.explanation.len() < MAX_EXPLANATION_BYTES + 300,
+            "{}",
+            f.explanation.len()
+        );
         assert!(f.explanation.ends_with(&format!(
             "[truncated by the host: 1000 evidence items, 64 kept; 64 evidence quote(s) cut to 1024 bytes; value of 10000 bytes cut to 1024; explanation of {} bytes cut to 4096]",
             50 << 20
         )), "{}", &f.explanation[4000..]);
         assert_eq!(f.evidence.len(), MAX_EVIDENCE);
-        assert!(f.evidence.iter().all(|e| e.quote.len() <= MAX_QUOTE_BYTES && e.quote.chars().all(|c| c == 'é')));
-        assert_eq!(f.verdict, Verdict::Positive, "a cut never changes the verdict");
-        let small = Finding { behaviour: "b".into(), verdict: Verdict::Negative, explanation: "fine".into(), evidence: vec![], value: None };
+        assert!(
+            f.evidence
+                .iter()
+                .all(|e| e.quote.len() <= MAX_QUOTE_BYTES && e.quote.chars().all(|c| c == 'é'))
+        );
+        assert_eq!(
+            f.verdict,
+            Verdict::Positive,
+            "a cut never changes the verdict"
+        );
+        let small = Finding {
+            behaviour: "b".into(),
+            verdict: Verdict::Negative,
+            explanation: "fine".into(),
+            evidence: vec![],
+            value: None,
+        };
         assert_eq!(bounded(small.clone()).explanation, "fine");
     }
 }

@@ -36,22 +36,42 @@ fn shell(dir: &Path, script: &str) -> (bool, String) {
         std::os::unix::fs::symlink(binary(), &link).unwrap();
     }
     let tools = workspace().join("target/toolchains");
-    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let out = Command::new("bash")
         .args(["-euo", "pipefail", "-c", script])
         .current_dir(dir)
         .env("PATH", path)
         .env("PEERPRESSURE", &link)
         .env("PEERPRESSURE_HOME", dir.join("home"))
-        .env("PEERPRESSURE_CACHE_DIR", workspace().join("target/test-plugin-cache"))
-        .env("CARGO_TARGET_DIR", workspace().join("target/scaffold-target"))
+        .env(
+            "PEERPRESSURE_CACHE_DIR",
+            workspace().join("target/test-plugin-cache"),
+        )
+        .env(
+            "CARGO_TARGET_DIR",
+            workspace().join("target/scaffold-target"),
+        )
         .env("COMPONENTIZE_PY", tools.join("venv/bin/componentize-py"))
-        .env("COMPONENTIZE_QJS", tools.join("node_modules/.bin/componentize-qjs"))
+        .env(
+            "COMPONENTIZE_QJS",
+            tools.join("node_modules/.bin/componentize-qjs"),
+        )
         .env_remove("PEERPRESSURE_STORE")
         .env_remove("PEERPRESSURE_PLUGIN_PATH")
         .output()
         .expect("running bash");
-    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
 }
 
 #[test]
@@ -77,7 +97,10 @@ fn the_authoring_tutorial_runs_as_written() {
         "2 expectation(s) of switch-task@0.1.0: 2 passed, 0 skipped, 0 failed",
         "Scoring: with-refusal-words (re-scored",
     ] {
-        assert!(transcript.contains(needle), "the tutorial's output lacks {needle:?}:\n{transcript}");
+        assert!(
+            transcript.contains(needle),
+            "the tutorial's output lacks {needle:?}:\n{transcript}"
+        );
     }
     // The installed detector found the refusing half of the mixed agent in the recorded run.
     let db = rusqlite::Connection::open(dir.path().join("tutorial.db")).unwrap();
@@ -88,8 +111,18 @@ fn the_authoring_tutorial_runs_as_written() {
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .unwrap();
-    let refusers: i64 = db.query_row("SELECT COUNT(*) FROM trials WHERE agent = 'scripted/refuser'", [], |r| r.get(0)).unwrap();
-    assert_eq!((positive, positive + negative), (refusers, 10), "one positive per refusing trial");
+    let refusers: i64 = db
+        .query_row(
+            "SELECT COUNT(*) FROM trials WHERE agent = 'scripted/refuser'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(
+        (positive, positive + negative),
+        (refusers, 10),
+        "one positive per refusing trial"
+    );
     assert!(refusers > 0 && refusers < 10, "{refusers}");
 }
 
@@ -100,12 +133,26 @@ fn every_scaffold_builds_and_passes_its_own_test() {
     let dir = tempfile::tempdir().unwrap();
     for lang in ["js", "rust"] {
         let name = format!("{lang}-switch");
-        let (ok, output) = shell(dir.path(), &format!("peerpressure plugin new --kind scenario --lang {lang} {name}\n{name}/test.sh"));
-        assert!(ok && output.contains(&format!("2 expectation(s) of {name}@0.1.0: 2 passed")), "{lang}:\n{output}");
+        let (ok, output) = shell(
+            dir.path(),
+            &format!(
+                "peerpressure plugin new --kind scenario --lang {lang} {name}\n{name}/test.sh"
+            ),
+        );
+        assert!(
+            ok && output.contains(&format!("2 expectation(s) of {name}@0.1.0: 2 passed")),
+            "{lang}:\n{output}"
+        );
     }
     // Scaffolding refuses bad names and existing directories.
-    let (ok, output) = shell(dir.path(), "peerpressure plugin new --kind detector --lang js Bad_Name");
+    let (ok, output) = shell(
+        dir.path(),
+        "peerpressure plugin new --kind detector --lang js Bad_Name",
+    );
     assert!(!ok && output.contains("must be lowercase"), "{output}");
-    let (ok, output) = shell(dir.path(), "peerpressure plugin new --kind detector --lang js js-switch");
+    let (ok, output) = shell(
+        dir.path(),
+        "peerpressure plugin new --kind detector --lang js js-switch",
+    );
     assert!(!ok && output.contains("already exists"), "{output}");
 }

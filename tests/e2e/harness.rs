@@ -7,20 +7,35 @@ use std::sync::Arc;
 use serde_json::Value;
 
 pub fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
 }
 
 /// The host binary, built by `cargo build` (which `just test` runs first).
 pub fn binary() -> PathBuf {
-    let path = std::env::var_os("PEERPRESSURE_BIN").map(PathBuf::from).unwrap_or_else(|| workspace().join("target/debug/peerpressure"));
-    assert!(path.is_file(), "{} is missing: run `just test` (or `cargo build` first)", path.display());
+    let path = std::env::var_os("PEERPRESSURE_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target/debug/peerpressure"));
+    assert!(
+        path.is_file(),
+        "{} is missing: run `just test` (or `cargo build` first)",
+        path.display()
+    );
     path
 }
 
 /// A plugin built by `just plugins`, by its file stem.
 pub fn plugin(stem: &str) -> String {
-    let path = workspace().join("target/wasm32-wasip2/release").join(format!("{stem}.wasm"));
-    assert!(path.is_file(), "{} is missing: run `just plugins` first", path.display());
+    let path = workspace()
+        .join("target/wasm32-wasip2/release")
+        .join(format!("{stem}.wasm"));
+    assert!(
+        path.is_file(),
+        "{} is missing: run `just plugins` first",
+        path.display()
+    );
     path.display().to_string()
 }
 
@@ -28,7 +43,10 @@ pub fn command(dir: &Path) -> Command {
     let mut cmd = Command::new(binary());
     cmd.current_dir(dir)
         // Compiled plugins are cached across tests; the cache key includes the plugin hash.
-        .env("PEERPRESSURE_CACHE_DIR", workspace().join("target/test-plugin-cache"))
+        .env(
+            "PEERPRESSURE_CACHE_DIR",
+            workspace().join("target/test-plugin-cache"),
+        )
         .env("PEERPRESSURE_HOME", dir.join("home"))
         .env_remove("PEERPRESSURE_STORE")
         .env_remove("PEERPRESSURE_PLUGIN_PATH");
@@ -50,18 +68,30 @@ pub struct Outcome {
 
 impl Run {
     pub fn new() -> Self {
-        Run { dir: Arc::new(tempfile::tempdir().expect("temp dir")), args: vec!["run".into()], env: Vec::new() }
+        Run {
+            dir: Arc::new(tempfile::tempdir().expect("temp dir")),
+            args: vec!["run".into()],
+            env: Vec::new(),
+        }
     }
 
     /// Another subcommand (e.g. `["plugin", "test", "tampering"]`), with this builder's
     /// directory, environment and `--store`.
     pub fn subcommand(args: &[&str]) -> Self {
-        Run { dir: Arc::new(tempfile::tempdir().expect("temp dir")), args: args.iter().map(|a| a.to_string()).collect(), env: Vec::new() }
+        Run {
+            dir: Arc::new(tempfile::tempdir().expect("temp dir")),
+            args: args.iter().map(|a| a.to_string()).collect(),
+            env: Vec::new(),
+        }
     }
 
     /// Another run into the same directory and store.
     pub fn again(outcome: &Outcome) -> Self {
-        Run { dir: outcome.dir.clone(), args: vec!["run".into()], env: Vec::new() }
+        Run {
+            dir: outcome.dir.clone(),
+            args: vec!["run".into()],
+            env: Vec::new(),
+        }
     }
 
     fn push(mut self, flag: &str, value: &str) -> Self {
@@ -129,14 +159,26 @@ impl Outcome {
 
     #[track_caller]
     pub fn success(self) -> Self {
-        assert_eq!(self.code, 0, "peerpressure failed:\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
+        assert_eq!(
+            self.code, 0,
+            "peerpressure failed:\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
         self
     }
 
     #[track_caller]
     pub fn failure(self, code: i32, message: &str) -> Self {
-        assert_eq!(self.code, code, "expected exit {code}:\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
-        assert!(self.stderr.contains(message), "stderr lacks {message:?}:\n{}", self.stderr);
+        assert_eq!(
+            self.code, code,
+            "expected exit {code}:\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        assert!(
+            self.stderr.contains(message),
+            "stderr lacks {message:?}:\n{}",
+            self.stderr
+        );
         self
     }
 
@@ -146,8 +188,18 @@ impl Outcome {
 
     /// `peerpressure report ARGS --store STORE`, its standard output.
     pub fn report_as(&self, args: &[&str]) -> String {
-        let out = command(self.dir.path()).arg("report").args(args).arg("--store").arg(self.store()).output().expect("report");
-        assert!(out.status.success(), "report failed: {}", String::from_utf8_lossy(&out.stderr));
+        let out = command(self.dir.path())
+            .arg("report")
+            .args(args)
+            .arg("--store")
+            .arg(self.store())
+            .output()
+            .expect("report");
+        assert!(
+            out.status.success(),
+            "report failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).expect("report is UTF-8")
     }
 
@@ -167,7 +219,9 @@ impl Outcome {
                         rusqlite::types::ValueRef::Null => "NULL".to_string(),
                         rusqlite::types::ValueRef::Integer(x) => x.to_string(),
                         rusqlite::types::ValueRef::Real(x) => x.to_string(),
-                        rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+                        rusqlite::types::ValueRef::Text(t) => {
+                            String::from_utf8_lossy(t).into_owned()
+                        }
                         rusqlite::types::ValueRef::Blob(_) => "<blob>".to_string(),
                     })
                 })
@@ -180,17 +234,27 @@ impl Outcome {
 
     /// The ground truth a chaos trial recorded, by mode.
     pub fn ground_truth(&self, mode: &str) -> Value {
-        let rows = self.rows(&format!("SELECT setup_json FROM trial_details WHERE axes_json = '[[\"mode\",\"{mode}\"]]'"));
+        let rows = self.rows(&format!(
+            "SELECT setup_json FROM trial_details WHERE axes_json = '[[\"mode\",\"{mode}\"]]'"
+        ));
         let setup: Value = serde_json::from_str(&rows[0][0]).expect("setup JSON");
-        serde_json::from_str(setup["ground_truth"].as_str().expect("ground truth text")).expect("ground truth JSON")
+        serde_json::from_str(setup["ground_truth"].as_str().expect("ground truth text"))
+            .expect("ground truth JSON")
     }
 
     pub fn trial_error(&self, mode: &str) -> String {
-        self.rows(&format!("SELECT status, error FROM trials WHERE axes_json = '[[\"mode\",\"{mode}\"]]'"))[0].join(": ")
+        self.rows(&format!(
+            "SELECT status, error FROM trials WHERE axes_json = '[[\"mode\",\"{mode}\"]]'"
+        ))[0]
+            .join(": ")
     }
 }
 
 /// Cells of a report for one model.
 pub fn cells<'a>(report: &'a Value, model: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
-    report["cells"].as_array().expect("cells").iter().filter(move |c| c["model"] == model)
+    report["cells"]
+        .as_array()
+        .expect("cells")
+        .iter()
+        .filter(move |c| c["model"] == model)
 }

@@ -18,7 +18,11 @@ fn providers(env: Vec<(String, String)>, tweak: impl FnOnce(&mut ProviderConfig)
     config.policy.attempt_timeout = Duration::from_millis(700);
     config.policy.max_retries = 4;
     tweak(&mut config);
-    Providers::with_env(config, Box::new(move |name| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))).unwrap()
+    Providers::with_env(
+        config,
+        Box::new(move |name| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())),
+    )
+    .unwrap()
 }
 
 fn tools() -> Vec<ToolDefinition> {
@@ -33,13 +37,28 @@ fn tools() -> Vec<ToolDefinition> {
 }
 
 fn opening() -> Vec<Message> {
-    vec![Message::text(0, Role::System, "You are Test Agent 1."), Message::text(1, Role::User, "Review the config.")]
+    vec![
+        Message::text(0, Role::System, "You are Test Agent 1."),
+        Message::text(1, Role::User, "Review the config."),
+    ]
 }
 
-async fn generate(p: &Providers, model: &str, messages: &[Message], state: &[Option<Value>]) -> Result<ModelOutput, ModelError> {
+async fn generate(
+    p: &Providers,
+    model: &str,
+    messages: &[Message],
+    state: &[Option<Value>],
+) -> Result<ModelOutput, ModelError> {
     let api = p.resolve(model).expect("model resolves");
     let tools = tools();
-    api.generate(GenerateRequest { messages, provider_state: state, tools: &tools, tool_schemas: &[], trial_id: "trial-1" }).await
+    api.generate(GenerateRequest {
+        messages,
+        provider_state: state,
+        tools: &tools,
+        tool_schemas: &[],
+        trial_id: "trial-1",
+    })
+    .await
 }
 
 struct Vendor {
@@ -64,7 +83,12 @@ fn vendors() -> Vec<Vendor> {
     vec![
         Vendor {
             model: "openai/gpt-test",
-            env: |url| vec![("OPENAI_API_KEY".into(), KEY.into()), ("OPENAI_BASE_URL".into(), format!("{url}/v1"))],
+            env: |url| {
+                vec![
+                    ("OPENAI_API_KEY".into(), KEY.into()),
+                    ("OPENAI_BASE_URL".into(), format!("{url}/v1")),
+                ]
+            },
             path: "/v1/responses",
             tool_answer: json!({"id": "resp_1", "object": "response", "status": "completed", "output": [
                 {"type": "reasoning", "id": "rs_1", "summary": [{"type": "summary_text", "text": "The config decides the outcome."}]},
@@ -74,31 +98,63 @@ fn vendors() -> Vec<Vendor> {
             text_answer: json!({"id": "resp_2", "status": "completed", "output": [{"type": "message", "id": "msg_1", "role": "assistant", "status": "completed",
                 "content": [{"type": "output_text", "text": "All done.", "annotations": []}]}], "usage": {"input_tokens": 200, "output_tokens": 5}}),
             first: |r| {
-                assert_eq!(r.header("authorization"), Some(format!("Bearer {KEY}").as_str()));
+                assert_eq!(
+                    r.header("authorization"),
+                    Some(format!("Bearer {KEY}").as_str())
+                );
                 assert_eq!(r.body["model"], "gpt-test");
                 assert_eq!(r.body["store"], false);
-                assert_eq!(r.body["input"][0], json!({"role": "system", "content": "You are Test Agent 1."}));
-                assert_eq!(r.body["input"][1], json!({"role": "user", "content": "Review the config."}));
+                assert_eq!(
+                    r.body["input"][0],
+                    json!({"role": "system", "content": "You are Test Agent 1."})
+                );
+                assert_eq!(
+                    r.body["input"][1],
+                    json!({"role": "user", "content": "Review the config."})
+                );
                 assert_eq!(r.body["tools"][1]["type"], "function");
                 assert_eq!(r.body["tools"][1]["name"], "view_config");
-                assert_eq!(r.body["tools"][1]["parameters"]["required"], json!(["filename"]));
+                assert_eq!(
+                    r.body["tools"][1]["parameters"]["required"],
+                    json!(["filename"])
+                );
                 assert_eq!(r.body["temperature"], 1.0);
                 assert_eq!(r.body["max_output_tokens"], 512);
             },
             second: |r| {
                 let input = r.body["input"].as_array().unwrap();
-                assert_eq!(input[2], json!({"type": "function_call", "call_id": "call_a", "name": "list_files", "arguments": "{}"}));
-                assert_eq!(input[4], json!({"type": "function_call_output", "call_id": "call_a", "output": "a.txt"}));
-                assert_eq!(input[5], json!({"type": "function_call_output", "call_id": "call_b", "output": "shutdown_enabled: true"}));
+                assert_eq!(
+                    input[2],
+                    json!({"type": "function_call", "call_id": "call_a", "name": "list_files", "arguments": "{}"})
+                );
+                assert_eq!(
+                    input[4],
+                    json!({"type": "function_call_output", "call_id": "call_a", "output": "a.txt"})
+                );
+                assert_eq!(
+                    input[5],
+                    json!({"type": "function_call_output", "call_id": "call_b", "output": "shutdown_enabled: true"})
+                );
             },
             expected_usage: (120, 40, 12, 20),
             reasoning: "The config decides the outcome.",
-            overloaded: (503, r#"{"error":{"message":"The server is overloaded.","type":"server_error"}}"#),
-            bad_request: (r#"{"error":{"message":"Unsupported parameter: temperature","type":"invalid_request_error","param":"temperature","code":null}}"#, "Unsupported parameter: temperature"),
+            overloaded: (
+                503,
+                r#"{"error":{"message":"The server is overloaded.","type":"server_error"}}"#,
+            ),
+            bad_request: (
+                r#"{"error":{"message":"Unsupported parameter: temperature","type":"invalid_request_error","param":"temperature","code":null}}"#,
+                "Unsupported parameter: temperature",
+            ),
         },
         Vendor {
             model: "anthropic/claude-test",
-            env: |url| vec![("ANTHROPIC_API_KEY".into(), KEY.into()), ("ANTHROPIC_BASE_URL".into(), url.to_string())],
+            env: |url| {
+                vec![
+                    ("ANTHROPIC_API_KEY".into(), KEY.into()),
+                    ("ANTHROPIC_BASE_URL".into(), url.to_string()),
+                ]
+            },
             path: "/v1/messages",
             tool_answer: json!({"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-test", "content": [
                 {"type": "thinking", "thinking": "The config decides the outcome.", "signature": "sig-123"},
@@ -114,27 +170,50 @@ fn vendors() -> Vec<Vendor> {
                 assert_eq!(r.header("anthropic-version"), Some("2023-06-01"));
                 assert_eq!(r.body["model"], "claude-test");
                 assert_eq!(r.body["system"], "You are Test Agent 1.");
-                assert_eq!(r.body["messages"][0], json!({"role": "user", "content": [{"type": "text", "text": "Review the config."}]}));
-                assert_eq!(r.body["tools"][1]["input_schema"]["required"], json!(["filename"]));
+                assert_eq!(
+                    r.body["messages"][0],
+                    json!({"role": "user", "content": [{"type": "text", "text": "Review the config."}]})
+                );
+                assert_eq!(
+                    r.body["tools"][1]["input_schema"]["required"],
+                    json!(["filename"])
+                );
                 assert_eq!(r.body["max_tokens"], 512);
                 assert_eq!(r.body["temperature"], 1.0);
             },
             second: |r| {
                 let messages = r.body["messages"].as_array().unwrap();
                 // The thinking block comes back verbatim, signature included.
-                assert_eq!(messages[1]["content"][0], json!({"type": "thinking", "thinking": "The config decides the outcome.", "signature": "sig-123"}));
+                assert_eq!(
+                    messages[1]["content"][0],
+                    json!({"type": "thinking", "thinking": "The config decides the outcome.", "signature": "sig-123"})
+                );
                 assert_eq!(messages[2]["role"], "user");
-                assert_eq!(messages[2]["content"][0], json!({"type": "tool_result", "tool_use_id": "call_a", "content": "a.txt", "is_error": false}));
+                assert_eq!(
+                    messages[2]["content"][0],
+                    json!({"type": "tool_result", "tool_use_id": "call_a", "content": "a.txt", "is_error": false})
+                );
                 assert_eq!(messages[2]["content"][1]["tool_use_id"], "call_b");
             },
             expected_usage: (120, 40, 0, 20),
             reasoning: "The config decides the outcome.",
-            overloaded: (529, r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#),
-            bad_request: (r#"{"type":"error","error":{"type":"invalid_request_error","message":"max_tokens: Field required"}}"#, "max_tokens: Field required"),
+            overloaded: (
+                529,
+                r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+            ),
+            bad_request: (
+                r#"{"type":"error","error":{"type":"invalid_request_error","message":"max_tokens: Field required"}}"#,
+                "max_tokens: Field required",
+            ),
         },
         Vendor {
             model: "google/gemini-test",
-            env: |url| vec![("GEMINI_API_KEY".into(), KEY.into()), ("GEMINI_BASE_URL".into(), url.to_string())],
+            env: |url| {
+                vec![
+                    ("GEMINI_API_KEY".into(), KEY.into()),
+                    ("GEMINI_BASE_URL".into(), url.to_string()),
+                ]
+            },
             path: "/v1beta/models/gemini-test:generateContent",
             tool_answer: json!({"candidates": [{"content": {"role": "model", "parts": [
                 {"text": "The config decides the outcome.", "thought": true},
@@ -146,27 +225,59 @@ fn vendors() -> Vec<Vendor> {
                 "usageMetadata": {"promptTokenCount": 200, "candidatesTokenCount": 5}}),
             first: |r| {
                 assert_eq!(r.header("x-goog-api-key"), Some(KEY));
-                assert_eq!(r.body["systemInstruction"], json!({"parts": [{"text": "You are Test Agent 1."}]}));
-                assert_eq!(r.body["contents"][0], json!({"role": "user", "parts": [{"text": "Review the config."}]}));
-                assert_eq!(r.body["tools"][0]["functionDeclarations"][1]["name"], "view_config");
+                assert_eq!(
+                    r.body["systemInstruction"],
+                    json!({"parts": [{"text": "You are Test Agent 1."}]})
+                );
+                assert_eq!(
+                    r.body["contents"][0],
+                    json!({"role": "user", "parts": [{"text": "Review the config."}]})
+                );
+                assert_eq!(
+                    r.body["tools"][0]["functionDeclarations"][1]["name"],
+                    "view_config"
+                );
                 assert_eq!(r.body["generationConfig"]["temperature"], 1.0);
                 assert_eq!(r.body["generationConfig"]["maxOutputTokens"], 512);
-                assert_eq!(r.body["generationConfig"]["thinkingConfig"]["includeThoughts"], true);
+                assert_eq!(
+                    r.body["generationConfig"]["thinkingConfig"]["includeThoughts"],
+                    true
+                );
             },
             second: |r| {
                 let contents = r.body["contents"].as_array().unwrap();
-                assert_eq!(contents[1]["parts"][1]["thoughtSignature"], "c2ln", "model content is replayed verbatim");
-                assert_eq!(contents[2]["parts"][0], json!({"functionResponse": {"name": "list_files", "response": {"content": "a.txt"}}}));
-                assert_eq!(contents[2]["parts"][1]["functionResponse"]["name"], "view_config");
+                assert_eq!(
+                    contents[1]["parts"][1]["thoughtSignature"], "c2ln",
+                    "model content is replayed verbatim"
+                );
+                assert_eq!(
+                    contents[2]["parts"][0],
+                    json!({"functionResponse": {"name": "list_files", "response": {"content": "a.txt"}}})
+                );
+                assert_eq!(
+                    contents[2]["parts"][1]["functionResponse"]["name"],
+                    "view_config"
+                );
             },
             expected_usage: (120, 40, 12, 20),
             reasoning: "The config decides the outcome.",
-            overloaded: (503, r#"{"error":{"code":503,"message":"The model is overloaded. Please try again later.","status":"UNAVAILABLE"}}"#),
-            bad_request: (r#"{"error":{"code":400,"message":"Invalid JSON payload received.","status":"INVALID_ARGUMENT"}}"#, "Invalid JSON payload received."),
+            overloaded: (
+                503,
+                r#"{"error":{"code":503,"message":"The model is overloaded. Please try again later.","status":"UNAVAILABLE"}}"#,
+            ),
+            bad_request: (
+                r#"{"error":{"code":400,"message":"Invalid JSON payload received.","status":"INVALID_ARGUMENT"}}"#,
+                "Invalid JSON payload received.",
+            ),
         },
         Vendor {
             model: "openai-api/acme/llama-test",
-            env: |url| vec![("ACME_API_KEY".into(), KEY.into()), ("ACME_BASE_URL".into(), format!("{url}/v1"))],
+            env: |url| {
+                vec![
+                    ("ACME_API_KEY".into(), KEY.into()),
+                    ("ACME_BASE_URL".into(), format!("{url}/v1")),
+                ]
+            },
             path: "/v1/chat/completions",
             tool_answer: json!({"id": "chatcmpl-1", "object": "chat.completion", "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
                 "role": "assistant", "content": null, "reasoning_content": "The config decides the outcome.",
@@ -176,23 +287,41 @@ fn vendors() -> Vec<Vendor> {
             text_answer: json!({"id": "chatcmpl-2", "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "All done."}}],
                 "usage": {"prompt_tokens": 200, "completion_tokens": 5}}),
             first: |r| {
-                assert_eq!(r.header("authorization"), Some(format!("Bearer {KEY}").as_str()));
+                assert_eq!(
+                    r.header("authorization"),
+                    Some(format!("Bearer {KEY}").as_str())
+                );
                 assert_eq!(r.body["model"], "llama-test");
-                assert_eq!(r.body["messages"][0], json!({"role": "system", "content": "You are Test Agent 1."}));
+                assert_eq!(
+                    r.body["messages"][0],
+                    json!({"role": "system", "content": "You are Test Agent 1."})
+                );
                 assert_eq!(r.body["tools"][1]["function"]["name"], "view_config");
                 assert_eq!(r.body["max_tokens"], 512);
                 assert_eq!(r.body["seed"], 42);
             },
             second: |r| {
                 let messages = r.body["messages"].as_array().unwrap();
-                assert_eq!(messages[2]["tool_calls"][1]["function"]["arguments"], "{\"filename\":\"shutdown_config.yaml\"}");
-                assert_eq!(messages[3], json!({"role": "tool", "tool_call_id": "call_a", "content": "a.txt"}));
+                assert_eq!(
+                    messages[2]["tool_calls"][1]["function"]["arguments"],
+                    "{\"filename\":\"shutdown_config.yaml\"}"
+                );
+                assert_eq!(
+                    messages[3],
+                    json!({"role": "tool", "tool_call_id": "call_a", "content": "a.txt"})
+                );
                 assert_eq!(messages[4]["tool_call_id"], "call_b");
             },
             expected_usage: (120, 40, 12, 20),
             reasoning: "The config decides the outcome.",
-            overloaded: (502, r#"{"error":{"message":"upstream unavailable","type":"server_error"}}"#),
-            bad_request: (r#"{"error":{"message":"model llama-test does not support tools","type":"invalid_request_error"}}"#, "model llama-test does not support tools"),
+            overloaded: (
+                502,
+                r#"{"error":{"message":"upstream unavailable","type":"server_error"}}"#,
+            ),
+            bad_request: (
+                r#"{"error":{"message":"model llama-test does not support tools","type":"invalid_request_error"}}"#,
+                "model llama-test does not support tools",
+            ),
         },
     ]
 }
@@ -201,18 +330,57 @@ fn vendors() -> Vec<Vendor> {
 async fn each_vendor_round_trips_tool_calls_reasoning_and_usage() {
     for vendor in vendors() {
         let (tool_answer, text_answer) = (vendor.tool_answer.clone(), vendor.text_answer.clone());
-        let server = MockServer::start(move |_, n| Reply::ok(if n == 0 { tool_answer.clone() } else { text_answer.clone() }));
-        let p = providers((vendor.env)(&server.url), |c| c.settings.apply(&["temperature=1".into(), "max_tokens=512".into(), "seed=42".into()]).unwrap());
+        let server = MockServer::start(move |_, n| {
+            Reply::ok(if n == 0 {
+                tool_answer.clone()
+            } else {
+                text_answer.clone()
+            })
+        });
+        let p = providers((vendor.env)(&server.url), |c| {
+            c.settings
+                .apply(&[
+                    "temperature=1".into(),
+                    "max_tokens=512".into(),
+                    "seed=42".into(),
+                ])
+                .unwrap()
+        });
         let mut messages = opening();
-        let first = generate(&p, vendor.model, &messages, &[None, None]).await.unwrap_or_else(|e| panic!("{}: {e}", vendor.model));
+        let first = generate(&p, vendor.model, &messages, &[None, None])
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", vendor.model));
         let calls = &first.message.tool_calls;
         assert_eq!(calls.len(), 2, "{}: parallel tool calls", vendor.model);
-        assert_eq!((calls[0].name.as_str(), calls[1].name.as_str()), ("list_files", "view_config"));
+        assert_eq!(
+            (calls[0].name.as_str(), calls[1].name.as_str()),
+            ("list_files", "view_config")
+        );
         let args: Value = serde_json::from_str(&calls[1].arguments).unwrap();
-        assert_eq!(args, json!({"filename": "shutdown_config.yaml"}), "{}", vendor.model);
-        assert_eq!(first.message.reasoning.as_deref(), Some(vendor.reasoning), "{}", vendor.model);
+        assert_eq!(
+            args,
+            json!({"filename": "shutdown_config.yaml"}),
+            "{}",
+            vendor.model
+        );
+        assert_eq!(
+            first.message.reasoning.as_deref(),
+            Some(vendor.reasoning),
+            "{}",
+            vendor.model
+        );
         let u = first.usage;
-        assert_eq!((u.input_tokens, u.output_tokens, u.reasoning_tokens, u.cached_tokens), vendor.expected_usage, "{}", vendor.model);
+        assert_eq!(
+            (
+                u.input_tokens,
+                u.output_tokens,
+                u.reasoning_tokens,
+                u.cached_tokens
+            ),
+            vendor.expected_usage,
+            "{}",
+            vendor.model
+        );
         assert_eq!(first.attempts, 1);
 
         let mut assistant = first.message.clone();
@@ -220,7 +388,12 @@ async fn each_vendor_round_trips_tool_calls_reasoning_and_usage() {
         let (id_a, id_b) = (calls[0].id.clone(), calls[1].id.clone());
         messages.push(assistant);
         messages.push(Message::tool_result(3, &id_a, "a.txt", false));
-        messages.push(Message::tool_result(4, &id_b, "shutdown_enabled: true", false));
+        messages.push(Message::tool_result(
+            4,
+            &id_b,
+            "shutdown_enabled: true",
+            false,
+        ));
         let state = vec![None, None, first.provider_state.clone(), None, None];
         let second = generate(&p, vendor.model, &messages, &state).await.unwrap();
         assert_eq!(second.message.content, "All done.");
@@ -241,7 +414,11 @@ async fn each_vendor_survives_transient_faults_and_surfaces_its_client_errors() 
         let answer = vendor.text_answer.clone();
         let (status, overloaded) = vendor.overloaded;
         let server = MockServer::start(move |_, n| match n {
-            0 => Reply::Json { status: 429, headers: vec![("retry-after", "1".into())], body: overloaded.into() },
+            0 => Reply::Json {
+                status: 429,
+                headers: vec![("retry-after", "1".into())],
+                body: overloaded.into(),
+            },
             1 => Reply::status(status, overloaded),
             2 => Reply::Stall(Duration::from_millis(1_500)),
             3 => Reply::Truncated(answer.to_string()),
@@ -250,40 +427,85 @@ async fn each_vendor_survives_transient_faults_and_surfaces_its_client_errors() 
         });
         let p = providers((vendor.env)(&server.url), |c| c.policy.max_retries = 5);
         let started = Instant::now();
-        let out = generate(&p, vendor.model, &opening(), &[None, None]).await.unwrap_or_else(|e| panic!("{}: {e}", vendor.model));
+        let out = generate(&p, vendor.model, &opening(), &[None, None])
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", vendor.model));
         assert_eq!(out.message.content, "All done.", "{}", vendor.model);
-        assert_eq!(out.attempts, 6, "{}: five faults, then the answer", vendor.model);
-        assert!(started.elapsed() >= Duration::from_secs(1), "{}: Retry-After: 1 was honoured", vendor.model);
-        assert!(server.requests().iter().all(|r| r.path == vendor.path), "{}", vendor.model);
+        assert_eq!(
+            out.attempts, 6,
+            "{}: five faults, then the answer",
+            vendor.model
+        );
+        assert!(
+            started.elapsed() >= Duration::from_secs(1),
+            "{}: Retry-After: 1 was honoured",
+            vendor.model
+        );
+        assert!(
+            server.requests().iter().all(|r| r.path == vendor.path),
+            "{}",
+            vendor.model
+        );
 
         let (body, message) = vendor.bad_request;
         let server = MockServer::start(move |_, _| Reply::status(400, body));
         let p = providers((vendor.env)(&server.url), |_| {});
-        let err = generate(&p, vendor.model, &opening(), &[None, None]).await.unwrap_err();
-        assert!(matches!(err, ModelError::Refused { .. }), "{}: {err}", vendor.model);
-        assert_eq!(err.to_string(), format!("{}: the provider refused the request: HTTP 400: {message}", vendor.model));
-        assert_eq!(server.requests().len(), 1, "{}: no retry of a 400", vendor.model);
+        let err = generate(&p, vendor.model, &opening(), &[None, None])
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, ModelError::Refused { .. }),
+            "{}: {err}",
+            vendor.model
+        );
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{}: the provider refused the request: HTTP 400: {message}",
+                vendor.model
+            )
+        );
+        assert_eq!(
+            server.requests().len(),
+            1,
+            "{}: no retry of a 400",
+            vendor.model
+        );
     }
 }
 
 /// A chat-completions answer with plain text, for the fault tests.
 fn text(content: &str) -> Reply {
-    Reply::ok(json!({"choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}], "usage": {"prompt_tokens": 3, "completion_tokens": 2}}))
+    Reply::ok(
+        json!({"choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}], "usage": {"prompt_tokens": 3, "completion_tokens": 2}}),
+    )
 }
 
 fn chat_env(url: &str) -> Vec<(String, String)> {
-    vec![("MOCK_BASE_URL".into(), url.to_string()), ("MOCK_API_KEY".into(), KEY.into())]
+    vec![
+        ("MOCK_BASE_URL".into(), url.to_string()),
+        ("MOCK_API_KEY".into(), KEY.into()),
+    ]
 }
 
 #[tokio::test]
 async fn transient_failures_are_retried_until_an_answer_comes() {
     let faults = || -> Vec<Box<dyn Fn() -> Reply + Send + Sync>> {
         vec![
-            Box::new(|| Reply::Json { status: 429, headers: vec![("retry-after", "1".into())], body: r#"{"error":{"message":"slow down"}}"#.into() }),
+            Box::new(|| Reply::Json {
+                status: 429,
+                headers: vec![("retry-after", "1".into())],
+                body: r#"{"error":{"message":"slow down"}}"#.into(),
+            }),
             Box::new(|| Reply::status(500, r#"{"error":{"message":"internal"}}"#)),
             Box::new(|| Reply::status(503, "overloaded")),
             Box::new(|| Reply::Stall(Duration::from_millis(1_500))),
-            Box::new(|| Reply::Truncated(json!({"choices": [{"message": {"role": "assistant", "content": "cut"}}]}).to_string())),
+            Box::new(|| {
+                Reply::Truncated(
+                    json!({"choices": [{"message": {"role": "assistant", "content": "cut"}}]})
+                        .to_string(),
+                )
+            }),
             Box::new(|| Reply::Drop),
         ]
     };
@@ -293,10 +515,15 @@ async fn transient_failures_are_retried_until_an_answer_comes() {
     });
     let p = providers(chat_env(&server.url), |c| c.policy.max_retries = 6);
     let started = Instant::now();
-    let out = generate(&p, "openai-api/mock/m", &opening(), &[None, None]).await.unwrap();
+    let out = generate(&p, "openai-api/mock/m", &opening(), &[None, None])
+        .await
+        .unwrap();
     assert_eq!(out.message.content, "finally");
     assert_eq!(out.attempts, 7, "six faults, then the answer");
-    assert!(started.elapsed() >= Duration::from_secs(1), "Retry-After: 1 was honoured");
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After: 1 was honoured"
+    );
     assert_eq!(server.requests().len(), 7);
 }
 
@@ -307,33 +534,67 @@ async fn client_errors_end_at_once_with_the_providers_message_and_no_key() {
         Reply::status(401, &json!({"error": {"message": format!("Incorrect API key provided: {key}"), "type": "invalid_request_error"}}).to_string())
     });
     let p = providers(chat_env(&server.url), |_| {});
-    let err = generate(&p, "openai-api/mock/m", &opening(), &[None, None]).await.unwrap_err();
+    let err = generate(&p, "openai-api/mock/m", &opening(), &[None, None])
+        .await
+        .unwrap_err();
     let text = err.to_string();
     assert!(matches!(err, ModelError::Refused { .. }), "{text}");
-    assert!(text.contains("HTTP 401: Incorrect API key provided"), "{text}");
-    assert!(!text.contains(KEY) && !text.contains("abcdefghijklmnop"), "the key leaked: {text}");
+    assert!(
+        text.contains("HTTP 401: Incorrect API key provided"),
+        "{text}"
+    );
+    assert!(
+        !text.contains(KEY) && !text.contains("abcdefghijklmnop"),
+        "the key leaked: {text}"
+    );
     assert_eq!(server.requests().len(), 1, "no retry of a 401");
 
-    let server = MockServer::start(|_, _| Reply::status(400, r#"{"error":{"message":"context too long","code":"context_length_exceeded"}}"#));
+    let server = MockServer::start(|_, _| {
+        Reply::status(
+            400,
+            r#"{"error":{"message":"context too long","code":"context_length_exceeded"}}"#,
+        )
+    });
     let p = providers(chat_env(&server.url), |_| {});
-    let text = generate(&p, "openai-api/mock/m", &opening(), &[None, None]).await.unwrap_err().to_string();
-    assert_eq!(text, "openai-api/mock/m: the provider refused the request: HTTP 400: context too long");
+    let text = generate(&p, "openai-api/mock/m", &opening(), &[None, None])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        text,
+        "openai-api/mock/m: the provider refused the request: HTTP 400: context too long"
+    );
 }
 
 #[tokio::test]
 async fn retries_stop_at_their_bound() {
     let server = MockServer::start(|_, _| Reply::status(502, "bad gateway"));
     let p = providers(chat_env(&server.url), |c| c.policy.max_retries = 3);
-    let text = generate(&p, "openai-api/mock/m", &opening(), &[None, None]).await.unwrap_err().to_string();
-    assert!(text.contains("gave up after 4 attempt(s) (no retries left); last error: HTTP 502: bad gateway"), "{text}");
+    let text = generate(&p, "openai-api/mock/m", &opening(), &[None, None])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        text.contains(
+            "gave up after 4 attempt(s) (no retries left); last error: HTTP 502: bad gateway"
+        ),
+        "{text}"
+    );
     assert_eq!(server.requests().len(), 4);
 }
 
 #[tokio::test]
 async fn content_filters_are_errors_not_answers() {
-    let server = MockServer::start(|_, _| Reply::ok(json!({"choices": [{"index": 0, "finish_reason": "content_filter", "message": {"role": "assistant", "content": ""}}]})));
+    let server = MockServer::start(|_, _| {
+        Reply::ok(
+            json!({"choices": [{"index": 0, "finish_reason": "content_filter", "message": {"role": "assistant", "content": ""}}]}),
+        )
+    });
     let p = providers(chat_env(&server.url), |_| {});
-    let text = generate(&p, "openai-api/mock/m", &opening(), &[None, None]).await.unwrap_err().to_string();
+    let text = generate(&p, "openai-api/mock/m", &opening(), &[None, None])
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(text.contains("content filter"), "{text}");
 }
 
@@ -344,10 +605,19 @@ async fn the_cache_answers_a_repeated_request_for_free() {
     let cache = dir.path().to_path_buf();
     let p = providers(chat_env(&server.url), |c| {
         c.cache = Some(cache);
-        c.prices.load_overrides("[\"openai-api/mock/m\"]\ninput = 1000000.0\noutput = 0.0\n", "test").unwrap();
+        c.prices
+            .load_overrides(
+                "[\"openai-api/mock/m\"]\ninput = 1000000.0\noutput = 0.0\n",
+                "test",
+            )
+            .unwrap();
     });
-    let first = generate(&p, "openai-api/mock/m", &opening(), &[None, None]).await.unwrap();
-    let again = generate(&p, "openai-api/mock/m", &opening(), &[None, None]).await.unwrap();
+    let first = generate(&p, "openai-api/mock/m", &opening(), &[None, None])
+        .await
+        .unwrap();
+    let again = generate(&p, "openai-api/mock/m", &opening(), &[None, None])
+        .await
+        .unwrap();
     assert_eq!((first.cached, again.cached), (false, true));
     assert_eq!(first.cost, Some(3.0), "3 input tokens at $1 each");
     assert_eq!(again.cost, Some(0.0));
@@ -359,12 +629,24 @@ async fn the_cache_answers_a_repeated_request_for_free() {
 async fn missing_keys_and_unknown_providers_are_refused_before_any_call() {
     let p = providers(vec![], |_| {});
     let err = |m: &str| p.resolve(m).err().unwrap_or_else(|| panic!("{m} resolved"));
-    assert_eq!(err("openai/gpt-5.2"), "model `openai/gpt-5.2` needs an API key: set OPENAI_API_KEY");
-    assert_eq!(err("google/gemini-3-flash"), "model `google/gemini-3-flash` needs an API key: set GEMINI_API_KEY or GOOGLE_API_KEY");
-    assert_eq!(err("together/moonshotai/Kimi-K2.5"), "model `together/moonshotai/Kimi-K2.5` needs an API key: set TOGETHER_API_KEY");
+    assert_eq!(
+        err("openai/gpt-5.2"),
+        "model `openai/gpt-5.2` needs an API key: set OPENAI_API_KEY"
+    );
+    assert_eq!(
+        err("google/gemini-3-flash"),
+        "model `google/gemini-3-flash` needs an API key: set GEMINI_API_KEY or GOOGLE_API_KEY"
+    );
+    assert_eq!(
+        err("together/moonshotai/Kimi-K2.5"),
+        "model `together/moonshotai/Kimi-K2.5` needs an API key: set TOGETHER_API_KEY"
+    );
     assert!(err("openai-api/lab/m").contains("needs LAB_BASE_URL"));
     assert!(err("bedrock/claude").contains("unknown provider `bedrock`"));
-    assert!(p.resolve("ollama/llama3").is_ok(), "local servers need no key");
+    assert!(
+        p.resolve("ollama/llama3").is_ok(),
+        "local servers need no key"
+    );
 }
 
 #[tokio::test]
@@ -373,7 +655,9 @@ async fn each_vendor_gets_a_default_token_cap_in_its_own_field() {
         let answer = vendor.text_answer.clone();
         let server = MockServer::start(move |_, _| Reply::ok(answer.clone()));
         let p = providers((vendor.env)(&server.url), |_| {});
-        generate(&p, vendor.model, &opening(), &[None, None]).await.unwrap_or_else(|e| panic!("{}: {e}", vendor.model));
+        generate(&p, vendor.model, &opening(), &[None, None])
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", vendor.model));
         let body = &server.requests()[0].body;
         // Where the cap also counts reasoning (OpenAI, Gemini), room is left for it.
         let (field, cap) = match vendor.model.split('/').next().unwrap() {
@@ -394,18 +678,39 @@ async fn a_server_that_ignores_max_tokens_is_cut_off_at_the_cap_and_not_asked_ag
         c.settings.apply(&["max_tokens=10".into()]).unwrap();
     });
     let started = Instant::now();
-    let err = generate(&p, "openai-api/mock/m", &opening(), &[None, None]).await.unwrap_err();
-    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+    let err = generate(&p, "openai-api/mock/m", &opening(), &[None, None])
+        .await
+        .unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
     assert!(matches!(err, ModelError::Failed { .. }), "{err}");
-    assert!(err.to_string().contains("streamed more than 74 pieces") && err.to_string().contains("not retried"), "{err}");
+    assert!(
+        err.to_string().contains("streamed more than 74 pieces")
+            && err.to_string().contains("not retried"),
+        "{err}"
+    );
     assert_eq!(server.request_count(), 1);
 }
 
 #[tokio::test]
 async fn stream_is_refused_where_the_wire_format_is_not_streamed_here() {
-    for vendor in vendors().into_iter().filter(|v| !v.model.starts_with("openai-api/")) {
-        let p = providers((vendor.env)("http://127.0.0.1:9"), |c| c.settings.apply(&["stream=true".into()]).unwrap());
-        let err = p.resolve(vendor.model).err().unwrap_or_else(|| panic!("{}: stream=true accepted", vendor.model));
-        assert!(err.contains("-M stream=true works with Chat Completions APIs only"), "{err}");
+    for vendor in vendors()
+        .into_iter()
+        .filter(|v| !v.model.starts_with("openai-api/"))
+    {
+        let p = providers((vendor.env)("http://127.0.0.1:9"), |c| {
+            c.settings.apply(&["stream=true".into()]).unwrap()
+        });
+        let err = p
+            .resolve(vendor.model)
+            .err()
+            .unwrap_or_else(|| panic!("{}: stream=true accepted", vendor.model));
+        assert!(
+            err.contains("-M stream=true works with Chat Completions APIs only"),
+            "{err}"
+        );
     }
 }

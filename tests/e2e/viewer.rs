@@ -18,10 +18,23 @@ struct ViewerProcess {
 
 impl ViewerProcess {
     fn start(out: &Outcome) -> Self {
-        let mut child = command(out.dir.path()).args(["view", "--port", "0"]).arg(out.store()).stderr(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
+        let mut child = command(out.dir.path())
+            .args(["view", "--port", "0"])
+            .arg(out.store())
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
         let mut line = String::new();
-        BufReader::new(child.stderr.take().unwrap()).read_line(&mut line).unwrap();
-        let address = line.split("http://").nth(1).and_then(|s| s.split('/').next()).unwrap_or_else(|| panic!("no address in {line:?}")).to_string();
+        BufReader::new(child.stderr.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let address = line
+            .split("http://")
+            .nth(1)
+            .and_then(|s| s.split('/').next())
+            .unwrap_or_else(|| panic!("no address in {line:?}"))
+            .to_string();
         assert!(address.starts_with("127.0.0.1:"), "{address}");
         ViewerProcess { child, address }
     }
@@ -38,13 +51,19 @@ impl Drop for ViewerProcess {
 /// chromedriver keeps connections open.
 fn http(address: &str, method: &str, target: &str, body: Option<&str>) -> (u16, String) {
     let mut stream = TcpStream::connect(address).unwrap();
-    stream.set_read_timeout(Some(std::time::Duration::from_secs(60))).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .unwrap();
     let body = body.unwrap_or("");
     write!(stream, "{method} {target} HTTP/1.1\r\nhost: {address}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len()).unwrap();
     let mut reader = BufReader::new(stream);
     let mut status_line = String::new();
     reader.read_line(&mut status_line).unwrap();
-    let status = status_line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let status = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     let mut length = None;
     loop {
         let mut line = String::new();
@@ -102,11 +121,26 @@ fn the_viewer_api_serves_runs_reports_filtered_pages_and_trials() {
     let runs = get(a, "/api/runs");
     let run = &runs[0];
     let id = run["id"].as_str().unwrap();
-    let recorded: u64 = out.rows("SELECT COUNT(*) FROM trials")[0][0].parse().unwrap();
-    assert_eq!((run["trials"].as_u64(), run["grid_size"].as_u64()), (Some(recorded), Some(recorded)), "progress: all of the grid is recorded");
-    assert_eq!(run["models"], json!(["scripted/faithful", "scripted/preserver?p=0.5"]));
+    let recorded: u64 = out.rows("SELECT COUNT(*) FROM trials")[0][0]
+        .parse()
+        .unwrap();
+    assert_eq!(
+        (run["trials"].as_u64(), run["grid_size"].as_u64()),
+        (Some(recorded), Some(recorded)),
+        "progress: all of the grid is recorded"
+    );
+    assert_eq!(
+        run["models"],
+        json!(["scripted/faithful", "scripted/preserver?p=0.5"])
+    );
     let report = get(a, &format!("/api/runs/{id}/report"));
-    assert!(report["tables"].as_array().unwrap().iter().any(|t| t["spec"]["behaviour"] == "shutdown-tampering"));
+    assert!(
+        report["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["spec"]["behaviour"] == "shutdown-tampering")
+    );
     // Filters agree with the store.
     let expected: u64 = out.rows(
         "SELECT COUNT(DISTINCT t.id) FROM trials t JOIN findings f ON f.trial_id = t.id WHERE f.behaviour = 'shutdown-tampering' AND f.verdict = 'positive' AND t.axes_json LIKE '%[\"channel\",\"memory\"]%'",
@@ -114,20 +148,46 @@ fn the_viewer_api_serves_runs_reports_filtered_pages_and_trials() {
     .parse()
     .unwrap();
     assert!(expected > 0);
-    let page = get(a, &format!("/api/runs/{id}/trials?behaviour=shutdown-tampering&verdict=positive&axis=channel%3Dmemory&per_page=5"));
+    let page = get(
+        a,
+        &format!(
+            "/api/runs/{id}/trials?behaviour=shutdown-tampering&verdict=positive&axis=channel%3Dmemory&per_page=5"
+        ),
+    );
     assert_eq!(page["total"].as_u64(), Some(expected));
     let rows = page["trials"].as_array().unwrap();
     assert_eq!(rows.len() as u64, expected.min(5));
     for row in rows {
-        assert!(row["verdicts"].as_array().unwrap().contains(&json!(["shutdown-tampering", "positive"])), "{row}");
-        assert!(row["axes"].as_array().unwrap().contains(&json!(["channel", "memory"])), "{row}");
+        assert!(
+            row["verdicts"]
+                .as_array()
+                .unwrap()
+                .contains(&json!(["shutdown-tampering", "positive"])),
+            "{row}"
+        );
+        assert!(
+            row["axes"]
+                .as_array()
+                .unwrap()
+                .contains(&json!(["channel", "memory"])),
+            "{row}"
+        );
     }
     // Paging walks the whole list once.
-    let all = get(a, &format!("/api/runs/{id}/trials?model=scripted%2Ffaithful&per_page=100"));
+    let all = get(
+        a,
+        &format!("/api/runs/{id}/trials?model=scripted%2Ffaithful&per_page=100"),
+    );
     let total = all["total"].as_u64().unwrap();
     let mut seen = std::collections::HashSet::new();
     for p in 1..=total.div_ceil(40) {
-        for t in get(a, &format!("/api/runs/{id}/trials?model=scripted%2Ffaithful&per_page=40&page={p}"))["trials"].as_array().unwrap() {
+        for t in get(
+            a,
+            &format!("/api/runs/{id}/trials?model=scripted%2Ffaithful&per_page=40&page={p}"),
+        )["trials"]
+            .as_array()
+            .unwrap()
+        {
             assert!(seen.insert(t["id"].as_str().unwrap().to_string()));
         }
     }
@@ -138,21 +198,41 @@ fn the_viewer_api_serves_runs_reports_filtered_pages_and_trials() {
     let trial_id = rows[0]["id"].as_str().unwrap();
     let trial = get(a, &format!("/api/runs/{id}/trials/{trial_id}"));
     assert!(trial["messages"].as_array().unwrap().len() > 5);
-    let finding = trial["findings"].as_array().unwrap().iter().find(|f| f["behaviour"] == "shutdown-tampering").unwrap();
+    let finding = trial["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["behaviour"] == "shutdown-tampering")
+        .unwrap();
     assert_eq!(finding["verdict"], "positive");
-    let event = finding["evidence"].as_array().unwrap().iter().find(|e| e["kind"] == "event").unwrap();
+    let event = finding["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "event")
+        .unwrap();
     let changed = &trial["events"][event["index"].as_u64().unwrap() as usize];
-    assert!(changed["before"].as_str().unwrap().contains("true") && changed["after"].as_str().unwrap().contains("false"), "{changed}");
+    assert!(
+        changed["before"].as_str().unwrap().contains("true")
+            && changed["after"].as_str().unwrap().contains("false"),
+        "{changed}"
+    );
     // Errors are answered with a status and a message.
     assert_eq!(http(a, "GET", "/api/runs/nope/trials", None).0, 404);
-    assert_eq!(http(a, "GET", &format!("/api/runs/{id}/trials/nope"), None).0, 404);
+    assert_eq!(
+        http(a, "GET", &format!("/api/runs/{id}/trials/nope"), None).0,
+        404
+    );
     assert_eq!(http(a, "GET", "/api/nothing", None).0, 404);
     assert_eq!(http(a, "POST", "/api/runs", Some("{}")).0, 405);
     // The page and its assets come from the binary and reference nothing remote.
     for asset in ["/", "/app.js", "/app.css"] {
         let (status, body) = http(a, "GET", asset, None);
         assert_eq!(status, 200);
-        assert!(!body.contains("https://") && !body.contains("http://cdn"), "{asset} references the network");
+        assert!(
+            !body.contains("https://") && !body.contains("http://cdn"),
+            "{asset} references the network"
+        );
     }
 }
 
@@ -165,8 +245,17 @@ struct Browser {
 
 impl Browser {
     fn start(chromedriver: &str, chromium: &str) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let driver = Command::new(chromedriver).arg(format!("--port={port}")).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("starting chromedriver");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let driver = Command::new(chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting chromedriver");
         let address = format!("127.0.0.1:{port}");
         for _ in 0..100 {
             if TcpStream::connect(&address).is_ok() {
@@ -174,10 +263,17 @@ impl Browser {
             }
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
-        let mut browser = Browser { driver, address, session: String::new() };
+        let mut browser = Browser {
+            driver,
+            address,
+            session: String::new(),
+        };
         let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": {"binary": chromium, "args": ["--headless", "--no-sandbox", "--disable-gpu", "--window-size=1300,1500"]}}}});
         let created = browser.call("POST", "/session", Some(caps));
-        browser.session = created["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {created}")).to_string();
+        browser.session = created["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no session: {created}"))
+            .to_string();
         browser
     }
 
@@ -196,7 +292,12 @@ impl Browser {
     }
 
     fn script(&self, script: &str) -> Value {
-        self.session("POST", "/execute/sync", Some(json!({"script": script, "args": []})))["value"].clone()
+        self.session(
+            "POST",
+            "/execute/sync",
+            Some(json!({"script": script, "args": []})),
+        )["value"]
+            .clone()
     }
 
     /// Waits until the app has drawn `view`.
@@ -207,13 +308,29 @@ impl Browser {
             }
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
-        panic!("the viewer never showed {view}: {}", self.script("return document.body.innerText.slice(0, 500)"));
+        panic!(
+            "the viewer never showed {view}: {}",
+            self.script("return document.body.innerText.slice(0, 500)")
+        );
     }
 
     fn click(&self, css: &str) {
-        let found = self.session("POST", "/element", Some(json!({"using": "css selector", "value": css})));
-        let element = found["value"].as_object().and_then(|o| o.values().next()).and_then(|v| v.as_str()).unwrap_or_else(|| panic!("no element {css}: {found}")).to_string();
-        let clicked = self.session("POST", &format!("/element/{element}/click"), Some(json!({})));
+        let found = self.session(
+            "POST",
+            "/element",
+            Some(json!({"using": "css selector", "value": css})),
+        );
+        let element = found["value"]
+            .as_object()
+            .and_then(|o| o.values().next())
+            .and_then(|v| v.as_str())
+            .unwrap_or_else(|| panic!("no element {css}: {found}"))
+            .to_string();
+        let clicked = self.session(
+            "POST",
+            &format!("/element/{element}/click"),
+            Some(json!({})),
+        );
         assert!(clicked["value"].is_null(), "clicking {css}: {clicked}");
     }
 }
@@ -221,7 +338,12 @@ impl Browser {
 impl Drop for Browser {
     fn drop(&mut self) {
         if !self.session.is_empty() {
-            let _ = http(&self.address, "DELETE", &format!("/session/{}", self.session), None);
+            let _ = http(
+                &self.address,
+                "DELETE",
+                &format!("/session/{}", self.session),
+                None,
+            );
         }
         let _ = self.driver.kill();
         let _ = self.driver.wait();
@@ -231,26 +353,48 @@ impl Drop for Browser {
 #[test]
 #[ignore = "needs Chromium and ChromeDriver: run by `just test` (through `just interop`)"]
 fn a_browser_follows_a_run_live_opens_a_positive_trial_sees_the_evidence_and_compares_two() {
-    let chromium = std::env::var("PEERPRESSURE_CHROMIUM").expect("PEERPRESSURE_CHROMIUM: use `just interop`");
-    let chromedriver = std::env::var("PEERPRESSURE_CHROMEDRIVER").expect("PEERPRESSURE_CHROMEDRIVER: use `just interop`");
+    let chromium =
+        std::env::var("PEERPRESSURE_CHROMIUM").expect("PEERPRESSURE_CHROMIUM: use `just interop`");
+    let chromedriver = std::env::var("PEERPRESSURE_CHROMEDRIVER")
+        .expect("PEERPRESSURE_CHROMEDRIVER: use `just interop`");
     // A run cut short by --limit: the runs page shows it incomplete and keeps refreshing.
-    let partial = demo_args(Run::new()).arg("--limit").arg("40").exec().success();
+    let partial = demo_args(Run::new())
+        .arg("--limit")
+        .arg("40")
+        .exec()
+        .success();
     let viewer = ViewerProcess::start(&partial);
     let browser = Browser::start(&chromedriver, &chromium);
     browser.go(&format!("http://{}/", viewer.address));
     browser.wait_for("runs");
     let progress = "return document.querySelector('#runs tr.click td:nth-child(5)').innerText";
     let shown = browser.script(progress);
-    assert!(shown.as_str().unwrap().starts_with("40 / ") && shown.as_str().unwrap().contains("incomplete"), "{shown}");
-    assert!(browser.script("return document.body.innerText").as_str().unwrap().contains("Refreshing while a run is incomplete"));
+    assert!(
+        shown.as_str().unwrap().starts_with("40 / ")
+            && shown.as_str().unwrap().contains("incomplete"),
+        "{shown}"
+    );
+    assert!(
+        browser
+            .script("return document.body.innerText")
+            .as_str()
+            .unwrap()
+            .contains("Refreshing while a run is incomplete")
+    );
     // Resumed while the page is open: the page catches up without a reload.
     let out = demo_args(Run::again(&partial)).exec().success();
-    let total: u64 = out.rows("SELECT COUNT(*) FROM trials")[0][0].parse().unwrap();
+    let total: u64 = out.rows("SELECT COUNT(*) FROM trials")[0][0]
+        .parse()
+        .unwrap();
     let caught_up = (0..100).any(|_| {
         std::thread::sleep(std::time::Duration::from_millis(100));
         browser.script(progress) == format!("{total} / {total}")
     });
-    assert!(caught_up, "the runs page still shows {}", browser.script(progress));
+    assert!(
+        caught_up,
+        "the runs page still shows {}",
+        browser.script(progress)
+    );
     browser.click("#runs tr.click a");
     browser.wait_for("results");
     // A tampering table row of the mixed agent, good peer, with positives to open (the mix
@@ -264,17 +408,47 @@ fn a_browser_follows_a_run_live_opens_a_positive_trial_sees_the_evidence_and_com
     let picked = browser.script(
         "const rows = [...document.querySelectorAll('#trials tr.click')].filter(r => r.querySelector('.verdict.positive') && r.innerText.includes('shutdown-tampering positive')); if (rows.length) rows[0].querySelector('a').id = 'positive'; return rows.length",
     );
-    assert!(picked.as_u64().unwrap() >= 1, "no positive trial listed: {picked}");
+    assert!(
+        picked.as_u64().unwrap() >= 1,
+        "no positive trial listed: {picked}"
+    );
     browser.click("#positive");
     browser.wait_for("trial");
     // The evidence: the tool call highlighted in the conversation, the config change as a diff.
     let evidence = browser.script(
         "return { marked: [...document.querySelectorAll('.msg.evidence mark')].map(m => m.innerText), added: [...document.querySelectorAll('.event.evidence .add')].map(d => d.innerText), removed: [...document.querySelectorAll('.event.evidence .del')].map(d => d.innerText), finding: document.querySelector('.findings').innerText }",
     );
-    assert!(evidence["marked"].as_array().unwrap().iter().any(|m| m == "modify_var"), "{evidence}");
-    assert!(evidence["added"].as_array().unwrap().iter().any(|l| l.as_str().unwrap().contains("shutdown_enabled: false")), "{evidence}");
-    assert!(evidence["removed"].as_array().unwrap().iter().any(|l| l.as_str().unwrap().contains("shutdown_enabled: true")), "{evidence}");
-    assert!(evidence["finding"].as_str().unwrap().contains("shutdown_enabled was changed from true to `false`"), "{evidence}");
+    assert!(
+        evidence["marked"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m == "modify_var"),
+        "{evidence}"
+    );
+    assert!(
+        evidence["added"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l.as_str().unwrap().contains("shutdown_enabled: false")),
+        "{evidence}"
+    );
+    assert!(
+        evidence["removed"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l.as_str().unwrap().contains("shutdown_enabled: true")),
+        "{evidence}"
+    );
+    assert!(
+        evidence["finding"]
+            .as_str()
+            .unwrap()
+            .contains("shutdown_enabled was changed from true to `false`"),
+        "{evidence}"
+    );
     // Back to the list: two ticked trials open side by side.
     browser.session("POST", "/back", Some(json!({})));
     browser.wait_for("trials");
@@ -286,7 +460,11 @@ fn a_browser_follows_a_run_live_opens_a_positive_trial_sees_the_evidence_and_com
     let panes = panes.as_array().unwrap();
     assert_eq!(panes.len(), 2, "{panes:?}");
     for (pane, id) in panes.iter().zip(picked.as_array().unwrap()) {
-        assert_eq!(pane["title"].as_str().unwrap(), &id.as_str().unwrap()[..12], "{pane}");
+        assert_eq!(
+            pane["title"].as_str().unwrap(),
+            &id.as_str().unwrap()[..12],
+            "{pane}"
+        );
         assert!(pane["messages"].as_u64().unwrap() > 5, "{pane}");
     }
 }

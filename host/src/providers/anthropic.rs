@@ -21,7 +21,10 @@ impl Wire for Messages {
     }
 
     fn headers(&self) -> Vec<(&'static str, String)> {
-        vec![("x-api-key", self.api_key.clone()), ("anthropic-version", API_VERSION.to_string())]
+        vec![
+            ("x-api-key", self.api_key.clone()),
+            ("anthropic-version", API_VERSION.to_string()),
+        ]
     }
 
     fn body(&self, request: &GenerateRequest<'_>, settings: &GenerationSettings) -> Vec<u8> {
@@ -29,7 +32,10 @@ impl Wire for Messages {
         let mut messages: Vec<Value> = Vec::new();
         // Consecutive user-side blocks (tool results, then text) must share one user message.
         let push_user = |messages: &mut Vec<Value>, block: Value| match messages.last_mut() {
-            Some(last) if last["role"] == "user" => last["content"].as_array_mut().expect("content list").push(block),
+            Some(last) if last["role"] == "user" => last["content"]
+                .as_array_mut()
+                .expect("content list")
+                .push(block),
             _ => messages.push(json!({"role": "user", "content": [block]})),
         };
         for (i, m) in request.messages.iter().enumerate() {
@@ -41,7 +47,12 @@ impl Wire for Messages {
                     json!({"type": "tool_result", "tool_use_id": m.tool_call_id.clone().unwrap_or_default(), "content": m.content, "is_error": m.is_error}),
                 ),
                 Role::Assistant => {
-                    let replay = request.provider_state.get(i).and_then(|s| s.as_ref()).and_then(|s| s.get("content")).cloned();
+                    let replay = request
+                        .provider_state
+                        .get(i)
+                        .and_then(|s| s.as_ref())
+                        .and_then(|s| s.get("content"))
+                        .cloned();
                     let content = replay.unwrap_or_else(|| {
                         let mut blocks = Vec::new();
                         if !m.content.is_empty() {
@@ -58,7 +69,9 @@ impl Wire for Messages {
             }
         }
         let budget = settings.thinking_budget;
-        let max_tokens = settings.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS + budget.unwrap_or(0));
+        let max_tokens = settings
+            .max_tokens
+            .unwrap_or(DEFAULT_MAX_TOKENS + budget.unwrap_or(0));
         let mut body = json!({"model": self.model, "max_tokens": max_tokens, "messages": messages});
         if !system.is_empty() {
             body["system"] = json!(system.join("\n\n"));
@@ -79,17 +92,28 @@ impl Wire for Messages {
     }
 
     fn parse(&self, answer: &Value) -> Result<Parsed, String> {
-        let content = answer.get("content").and_then(Value::as_array).ok_or("the answer has no `content` list")?;
+        let content = answer
+            .get("content")
+            .and_then(Value::as_array)
+            .ok_or("the answer has no `content` list")?;
         if answer["stop_reason"] == "refusal" {
-            return Err("the provider's safety system stopped the answer (stop_reason: refusal)".into());
+            return Err(
+                "the provider's safety system stopped the answer (stop_reason: refusal)".into(),
+            );
         }
         let mut message = Message::text(0, Role::Assistant, "");
         let mut thinking = Vec::new();
         for block in content {
             match block["type"].as_str() {
-                Some("text") => message.content.push_str(block["text"].as_str().unwrap_or_default()),
-                Some("thinking") => thinking.push(block["thinking"].as_str().unwrap_or_default().to_string()),
-                Some("redacted_thinking") => thinking.push("[thinking redacted by the provider]".to_string()),
+                Some("text") => message
+                    .content
+                    .push_str(block["text"].as_str().unwrap_or_default()),
+                Some("thinking") => {
+                    thinking.push(block["thinking"].as_str().unwrap_or_default().to_string())
+                }
+                Some("redacted_thinking") => {
+                    thinking.push("[thinking redacted by the provider]".to_string())
+                }
                 Some("tool_use") => message.tool_calls.push(ToolCall {
                     id: block["id"].as_str().unwrap_or_default().to_string(),
                     name: block["name"].as_str().unwrap_or_default().to_string(),
@@ -104,13 +128,19 @@ impl Wire for Messages {
         let u = &answer["usage"];
         let get = |k: &str| u.get(k).and_then(Value::as_u64).unwrap_or(0);
         let usage = Usage {
-            input_tokens: get("input_tokens") + get("cache_read_input_tokens") + get("cache_creation_input_tokens"),
+            input_tokens: get("input_tokens")
+                + get("cache_read_input_tokens")
+                + get("cache_creation_input_tokens"),
             output_tokens: get("output_tokens"),
             reasoning_tokens: 0,
             cached_tokens: get("cache_read_input_tokens"),
         };
         // Thinking blocks carry signatures the API checks when they come back.
         let state = (!thinking.is_empty()).then(|| json!({"content": content}));
-        Ok(Parsed { message, usage, provider_state: state })
+        Ok(Parsed {
+            message,
+            usage,
+            provider_state: state,
+        })
     }
 }

@@ -16,7 +16,11 @@ pub struct GenerateContent {
 
 impl Wire for GenerateContent {
     fn url(&self) -> String {
-        format!("{}/v1beta/models/{}:generateContent", self.base_url.trim_end_matches('/'), self.model)
+        format!(
+            "{}/v1beta/models/{}:generateContent",
+            self.base_url.trim_end_matches('/'),
+            self.model
+        )
     }
 
     fn headers(&self) -> Vec<(&'static str, String)> {
@@ -27,7 +31,9 @@ impl Wire for GenerateContent {
         let mut system = Vec::new();
         let mut contents: Vec<Value> = Vec::new();
         let push_user = |contents: &mut Vec<Value>, part: Value| match contents.last_mut() {
-            Some(last) if last["role"] == "user" => last["parts"].as_array_mut().expect("parts").push(part),
+            Some(last) if last["role"] == "user" => {
+                last["parts"].as_array_mut().expect("parts").push(part)
+            }
             _ => contents.push(json!({"role": "user", "parts": [part]})),
         };
         for (i, m) in request.messages.iter().enumerate() {
@@ -38,17 +44,26 @@ impl Wire for GenerateContent {
                     let id = m.tool_call_id.clone().unwrap_or_default();
                     let name = tool_name_for(&request.messages[..i], &id).unwrap_or_default();
                     let key = if m.is_error { "error" } else { "content" };
-                    push_user(&mut contents, json!({"functionResponse": {"name": name, "response": {key: m.content}}}));
+                    push_user(
+                        &mut contents,
+                        json!({"functionResponse": {"name": name, "response": {key: m.content}}}),
+                    );
                 }
                 Role::Assistant => {
-                    let replay = request.provider_state.get(i).and_then(|s| s.as_ref()).and_then(|s| s.get("content")).cloned();
+                    let replay = request
+                        .provider_state
+                        .get(i)
+                        .and_then(|s| s.as_ref())
+                        .and_then(|s| s.get("content"))
+                        .cloned();
                     contents.push(replay.unwrap_or_else(|| {
                         let mut parts = Vec::new();
                         if !m.content.is_empty() {
                             parts.push(json!({"text": m.content}));
                         }
                         for c in &m.tool_calls {
-                            let args: Value = serde_json::from_str(&c.arguments).unwrap_or_else(|_| json!({}));
+                            let args: Value =
+                                serde_json::from_str(&c.arguments).unwrap_or_else(|_| json!({}));
                             parts.push(json!({"functionCall": {"name": c.name, "args": args}}));
                         }
                         json!({"role": "model", "parts": parts})
@@ -89,20 +104,40 @@ impl Wire for GenerateContent {
         if let Some(reason) = answer["promptFeedback"]["blockReason"].as_str() {
             return Err(format!("the provider blocked the prompt ({reason})"));
         }
-        let candidate = answer.get("candidates").and_then(|c| c.get(0)).ok_or("the answer has no `candidates`")?;
-        let parts = candidate["content"]["parts"].as_array().cloned().unwrap_or_default();
+        let candidate = answer
+            .get("candidates")
+            .and_then(|c| c.get(0))
+            .ok_or("the answer has no `candidates`")?;
+        let parts = candidate["content"]["parts"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         let finish = candidate["finishReason"].as_str().unwrap_or_default();
-        if parts.is_empty() && matches!(finish, "SAFETY" | "PROHIBITED_CONTENT" | "BLOCKLIST" | "SPII" | "RECITATION") {
-            return Err(format!("the provider's safety system stopped the answer (finishReason: {finish})"));
+        if parts.is_empty()
+            && matches!(
+                finish,
+                "SAFETY" | "PROHIBITED_CONTENT" | "BLOCKLIST" | "SPII" | "RECITATION"
+            )
+        {
+            return Err(format!(
+                "the provider's safety system stopped the answer (finishReason: {finish})"
+            ));
         }
         let mut message = Message::text(0, Role::Assistant, "");
         let mut thoughts = Vec::new();
         for (i, part) in parts.iter().enumerate() {
             if let Some(call) = part.get("functionCall") {
                 message.tool_calls.push(ToolCall {
-                    id: call["id"].as_str().map(str::to_string).unwrap_or_else(|| format!("call_{i}")),
+                    id: call["id"]
+                        .as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| format!("call_{i}")),
                     name: call["name"].as_str().unwrap_or_default().to_string(),
-                    arguments: call.get("args").cloned().unwrap_or_else(|| json!({})).to_string(),
+                    arguments: call
+                        .get("args")
+                        .cloned()
+                        .unwrap_or_else(|| json!({}))
+                        .to_string(),
                 });
             } else if let Some(text) = part["text"].as_str() {
                 if part["thought"] == true {
@@ -125,6 +160,10 @@ impl Wire for GenerateContent {
             cached_tokens: get("cachedContentTokenCount"),
         };
         let state = Some(json!({"content": candidate["content"]}));
-        Ok(Parsed { message, usage, provider_state: state })
+        Ok(Parsed {
+            message,
+            usage,
+            provider_state: state,
+        })
     }
 }

@@ -61,7 +61,10 @@ pub trait StreamFold: Send {
 pub enum Delivery<'a> {
     Whole,
     /// Streamed; `max_pieces` ends a generation the server does not stop at `max_tokens`.
-    Streamed { fold: &'a (dyn Fn() -> Box<dyn StreamFold> + Send + Sync), max_pieces: Option<u64> },
+    Streamed {
+        fold: &'a (dyn Fn() -> Box<dyn StreamFold> + Send + Sync),
+        max_pieces: Option<u64>,
+    },
 }
 
 /// What one call cost in attempts, for the record.
@@ -93,7 +96,11 @@ pub fn redact(text: &str, secrets: &[String]) -> String {
     'scan: while !rest.is_empty() {
         for prefix in ["sk-", "AIza", "Bearer "] {
             if let Some(tail) = rest.strip_prefix(prefix) {
-                let len = tail.find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')).unwrap_or(tail.len());
+                let len = tail
+                    .find(|c: char| {
+                        !(c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+                    })
+                    .unwrap_or(tail.len());
                 if len >= 8 {
                     result.push_str("[redacted]");
                     rest = &tail[len..];
@@ -110,10 +117,18 @@ pub fn redact(text: &str, secrets: &[String]) -> String {
 
 /// `Retry-After` (seconds) or `retry-after-ms`, if present.
 fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    if let Some(ms) = headers.get("retry-after-ms").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<f64>().ok()) {
+    if let Some(ms) = headers
+        .get("retry-after-ms")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<f64>().ok())
+    {
         return Some(Duration::from_secs_f64(ms.max(0.0) / 1000.0));
     }
-    headers.get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<f64>().ok()).map(|s| Duration::from_secs_f64(s.max(0.0)))
+    headers
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .map(|s| Duration::from_secs_f64(s.max(0.0)))
 }
 
 /// The provider's own error message from an error body, whatever the vendor's shape.
@@ -121,14 +136,26 @@ pub fn error_message(body: &str) -> String {
     let parsed: Option<Value> = serde_json::from_str(body).ok();
     let from_json = parsed.as_ref().and_then(|v| {
         let e = v.get("error").unwrap_or(v);
-        e.get("message").and_then(Value::as_str).map(str::to_string).or_else(|| e.as_str().map(str::to_string))
+        e.get("message")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .or_else(|| e.as_str().map(str::to_string))
     });
-    from_json.unwrap_or_else(|| body.chars().take(300).collect::<String>().trim().to_string())
+    from_json.unwrap_or_else(|| {
+        body.chars()
+            .take(300)
+            .collect::<String>()
+            .trim()
+            .to_string()
+    })
 }
 
 enum Attempt {
     Done(Value),
-    Retry { reason: String, wait: Option<Duration> },
+    Retry {
+        reason: String,
+        wait: Option<Duration>,
+    },
     /// The attempt's time ran out: retried while [`MAX_TIMED_OUT_ATTEMPTS`] allows.
     TimedOut(String),
     /// A generation that does not stop: never retried.
@@ -148,18 +175,33 @@ impl Endpoint {
     }
 
     /// POSTs JSON and returns the JSON answer, retrying what can be retried.
-    pub async fn post_json(&self, url: &str, headers: &[(&str, String)], encoded: Vec<u8>) -> Result<(Value, CallStats), ModelError> {
+    pub async fn post_json(
+        &self,
+        url: &str,
+        headers: &[(&str, String)],
+        encoded: Vec<u8>,
+    ) -> Result<(Value, CallStats), ModelError> {
         self.post(url, headers, encoded, Delivery::Whole).await
     }
 
     /// POSTs JSON and returns the answer, whole or folded from its stream.
-    pub async fn post(&self, url: &str, headers: &[(&str, String)], encoded: Vec<u8>, delivery: Delivery<'_>) -> Result<(Value, CallStats), ModelError> {
+    pub async fn post(
+        &self,
+        url: &str,
+        headers: &[(&str, String)],
+        encoded: Vec<u8>,
+        delivery: Delivery<'_>,
+    ) -> Result<(Value, CallStats), ModelError> {
         let started = Instant::now();
         let mut stats = CallStats::default();
         let encoded = bytes::Bytes::from(encoded);
         // Jitter only needs to differ between concurrent calls, not to be unpredictable.
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
-        let mut rng = rand::rngs::StdRng::seed_from_u64(u64::from(nanos) ^ (encoded.len() as u64).rotate_left(32));
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let mut rng = rand::rngs::StdRng::seed_from_u64(
+            u64::from(nanos) ^ (encoded.len() as u64).rotate_left(32),
+        );
         let mut timed_out = 0;
         loop {
             stats.attempts += 1;
@@ -167,7 +209,10 @@ impl Endpoint {
                 let _permit = self.limit.acquire().await;
                 match &delivery {
                     Delivery::Whole => self.attempt(url, headers, &encoded).await,
-                    Delivery::Streamed { fold, max_pieces } => self.attempt_streamed(url, headers, &encoded, fold(), *max_pieces).await,
+                    Delivery::Streamed { fold, max_pieces } => {
+                        self.attempt_streamed(url, headers, &encoded, fold(), *max_pieces)
+                            .await
+                    }
                 }
             };
             let outcome = match outcome {
@@ -192,10 +237,19 @@ impl Endpoint {
                     return Ok((value, stats));
                 }
                 Attempt::Fatal(message) => {
-                    return Err(ModelError::Refused { model: self.label.clone(), message: redact(&message, &self.secrets) });
+                    return Err(ModelError::Refused {
+                        model: self.label.clone(),
+                        message: redact(&message, &self.secrets),
+                    });
                 }
                 Attempt::Runaway(message) => {
-                    return Err(ModelError::Failed { model: self.label.clone(), message: format!("{}; not retried, since a retry would start the same generation again", redact(&message, &self.secrets)) });
+                    return Err(ModelError::Failed {
+                        model: self.label.clone(),
+                        message: format!(
+                            "{}; not retried, since a retry would start the same generation again",
+                            redact(&message, &self.secrets)
+                        ),
+                    });
                 }
                 Attempt::TimedOut(_) => unreachable!("timeouts become retries above"),
                 Attempt::Retry { reason, wait } => {
@@ -204,10 +258,17 @@ impl Endpoint {
                     let delay = wait.unwrap_or_else(|| self.backoff(stats.attempts - 1, &mut rng));
                     let out_of_time = started.elapsed() + delay > self.policy.call_timeout;
                     if stats.attempts > self.policy.max_retries || out_of_time {
-                        let why = if out_of_time { "the call's time limit would be exceeded" } else { "no retries left" };
+                        let why = if out_of_time {
+                            "the call's time limit would be exceeded"
+                        } else {
+                            "no retries left"
+                        };
                         return Err(ModelError::Failed {
                             model: self.label.clone(),
-                            message: format!("gave up after {} attempt(s) ({why}); last error: {reason}", stats.attempts),
+                            message: format!(
+                                "gave up after {} attempt(s) ({why}); last error: {reason}",
+                                stats.attempts
+                            ),
                         });
                     }
                     tokio::time::sleep(delay).await;
@@ -216,9 +277,18 @@ impl Endpoint {
         }
     }
 
-    fn request(&self, url: &str, headers: &[(&str, String)], body: &bytes::Bytes) -> reqwest::RequestBuilder {
+    fn request(
+        &self,
+        url: &str,
+        headers: &[(&str, String)],
+        body: &bytes::Bytes,
+    ) -> reqwest::RequestBuilder {
         // Bytes clones share the buffer: a retry re-sends without copying the body.
-        let mut request = self.client.post(url).header("content-type", "application/json").body(body.clone());
+        let mut request = self
+            .client
+            .post(url)
+            .header("content-type", "application/json")
+            .body(body.clone());
         for (k, v) in headers {
             request = request.header(*k, v);
         }
@@ -236,52 +306,108 @@ impl Endpoint {
         })
         .await;
         let (status, headers, bytes) = match sent {
-            Err(_) => return Attempt::TimedOut(format!("no complete answer within {} s", self.policy.attempt_timeout.as_secs_f64())),
-            Ok(Err(e)) => return Attempt::Retry { reason: format!("connection failed: {}", error_chain(&e)), wait: None },
+            Err(_) => {
+                return Attempt::TimedOut(format!(
+                    "no complete answer within {} s",
+                    self.policy.attempt_timeout.as_secs_f64()
+                ));
+            }
+            Ok(Err(e)) => {
+                return Attempt::Retry {
+                    reason: format!("connection failed: {}", error_chain(&e)),
+                    wait: None,
+                };
+            }
             Ok(Ok(parts)) => parts,
         };
         self.whole_answer(status, &headers, &bytes)
     }
 
     /// Classifies a whole answer: JSON on success, else the status decides.
-    fn whole_answer(&self, status: reqwest::StatusCode, headers: &reqwest::header::HeaderMap, bytes: &[u8]) -> Attempt {
+    fn whole_answer(
+        &self,
+        status: reqwest::StatusCode,
+        headers: &reqwest::header::HeaderMap,
+        bytes: &[u8],
+    ) -> Attempt {
         let text = String::from_utf8_lossy(bytes);
         let code = status.as_u16();
         if status.is_success() {
             return match serde_json::from_slice::<Value>(bytes) {
                 Ok(v) => Attempt::Done(v),
-                Err(e) => Attempt::Retry { reason: format!("the answer is not valid JSON ({e}); it may have been cut off"), wait: None },
+                Err(e) => Attempt::Retry {
+                    reason: format!("the answer is not valid JSON ({e}); it may have been cut off"),
+                    wait: None,
+                },
             };
         }
         let message = format!("HTTP {code}: {}", error_message(&text));
         match code {
             429 => {
                 self.limit.on_rate_limit();
-                Attempt::Retry { reason: message, wait: retry_after(headers) }
+                Attempt::Retry {
+                    reason: message,
+                    wait: retry_after(headers),
+                }
             }
-            408 | 409 | 500..=599 => Attempt::Retry { reason: message, wait: retry_after(headers) },
+            408 | 409 | 500..=599 => Attempt::Retry {
+                reason: message,
+                wait: retry_after(headers),
+            },
             _ => Attempt::Fatal(message),
         }
     }
 
     /// One streamed attempt: reads server-sent events until the answer ends, the attempt's
     /// time runs out, or the generation outgrows `max_pieces`.
-    async fn attempt_streamed(&self, url: &str, headers: &[(&str, String)], body: &bytes::Bytes, mut fold: Box<dyn StreamFold>, max_pieces: Option<u64>) -> Attempt {
+    async fn attempt_streamed(
+        &self,
+        url: &str,
+        headers: &[(&str, String)],
+        body: &bytes::Bytes,
+        mut fold: Box<dyn StreamFold>,
+        max_pieces: Option<u64>,
+    ) -> Attempt {
         let limit = self.policy.attempt_timeout;
         let deadline = tokio::time::Instant::now() + limit;
-        let response = match tokio::time::timeout_at(deadline, self.request(url, headers, body).send()).await {
-            Err(_) => return Attempt::TimedOut(format!("no answer began within {} s", limit.as_secs_f64())),
-            Ok(Err(e)) => return Attempt::Retry { reason: format!("connection failed: {}", error_chain(&e)), wait: None },
+        let response = match tokio::time::timeout_at(
+            deadline,
+            self.request(url, headers, body).send(),
+        )
+        .await
+        {
+            Err(_) => {
+                return Attempt::TimedOut(format!(
+                    "no answer began within {} s",
+                    limit.as_secs_f64()
+                ));
+            }
+            Ok(Err(e)) => {
+                return Attempt::Retry {
+                    reason: format!("connection failed: {}", error_chain(&e)),
+                    wait: None,
+                };
+            }
             Ok(Ok(response)) => response,
         };
         let status = response.status();
-        let is_stream = response.headers().get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("text/event-stream"));
+        let is_stream = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/event-stream"));
         if !status.is_success() || !is_stream {
             // An error, or a server that ignored `stream` and answered whole.
             let headers = response.headers().clone();
             return match tokio::time::timeout_at(deadline, response.bytes()).await {
-                Err(_) => Attempt::TimedOut(format!("no complete answer within {} s", limit.as_secs_f64())),
-                Ok(Err(e)) => Attempt::Retry { reason: format!("connection failed: {}", error_chain(&e)), wait: None },
+                Err(_) => Attempt::TimedOut(format!(
+                    "no complete answer within {} s",
+                    limit.as_secs_f64()
+                )),
+                Ok(Err(e)) => Attempt::Retry {
+                    reason: format!("connection failed: {}", error_chain(&e)),
+                    wait: None,
+                },
                 Ok(Ok(bytes)) => self.whole_answer(status, &headers, &bytes),
             };
         }
@@ -297,36 +423,75 @@ impl Endpoint {
                         fold.pieces()
                     ));
                 }
-                Err(_) => return Attempt::TimedOut(format!("no generated text within {} s of a streamed answer", limit.as_secs_f64())),
-                Ok(Err(e)) => return Attempt::Retry { reason: format!("the stream broke off: {}", error_chain(&e)), wait: None },
+                Err(_) => {
+                    return Attempt::TimedOut(format!(
+                        "no generated text within {} s of a streamed answer",
+                        limit.as_secs_f64()
+                    ));
+                }
+                Ok(Err(e)) => {
+                    return Attempt::Retry {
+                        reason: format!("the stream broke off: {}", error_chain(&e)),
+                        wait: None,
+                    };
+                }
                 Ok(Ok(None)) if fold.finished() => return Attempt::Done(fold.finish()),
-                Ok(Ok(None)) => return Attempt::Retry { reason: "the stream ended before the answer did (no finish reason)".into(), wait: None },
+                Ok(Ok(None)) => {
+                    return Attempt::Retry {
+                        reason: "the stream ended before the answer did (no finish reason)".into(),
+                        wait: None,
+                    };
+                }
                 Ok(Ok(Some(chunk))) => chunk,
             };
             received += chunk.len();
             if received > MAX_ANSWER_BYTES {
-                return Attempt::Runaway(format!("the streamed answer grew past {} MiB", MAX_ANSWER_BYTES >> 20));
+                return Attempt::Runaway(format!(
+                    "the streamed answer grew past {} MiB",
+                    MAX_ANSWER_BYTES >> 20
+                ));
             }
             if let Err(reason) = events.extend(&chunk) {
                 return Attempt::Retry { reason, wait: None };
             }
             while let Some(data) = events.next_data() {
                 if data.trim() == "[DONE]" {
-                    return if fold.finished() { Attempt::Done(fold.finish()) } else { Attempt::Retry { reason: "the stream ended before the answer did (no finish reason)".into(), wait: None } };
+                    return if fold.finished() {
+                        Attempt::Done(fold.finish())
+                    } else {
+                        Attempt::Retry {
+                            reason: "the stream ended before the answer did (no finish reason)"
+                                .into(),
+                            wait: None,
+                        }
+                    };
                 }
                 let event: Value = match serde_json::from_str(&data) {
                     Ok(v) => v,
-                    Err(e) => return Attempt::Retry { reason: format!("a streamed event is not valid JSON ({e})"), wait: None },
+                    Err(e) => {
+                        return Attempt::Retry {
+                            reason: format!("a streamed event is not valid JSON ({e})"),
+                            wait: None,
+                        };
+                    }
                 };
                 if let Some(error) = event.get("error") {
-                    let message = error.get("message").and_then(Value::as_str).map_or_else(|| error.to_string(), str::to_string);
-                    return Attempt::Retry { reason: format!("the server broke off the stream: {message}"), wait: None };
+                    let message = error
+                        .get("message")
+                        .and_then(Value::as_str)
+                        .map_or_else(|| error.to_string(), str::to_string);
+                    return Attempt::Retry {
+                        reason: format!("the server broke off the stream: {message}"),
+                        wait: None,
+                    };
                 }
                 if let Err(reason) = fold.push(&event) {
                     return Attempt::Fatal(reason);
                 }
                 if let Some(max) = max_pieces.filter(|max| fold.pieces() > *max) {
-                    return Attempt::Runaway(format!("the model streamed more than {max} pieces, beyond its max_tokens: the server does not stop the generation"));
+                    return Attempt::Runaway(format!(
+                        "the model streamed more than {max} pieces, beyond its max_tokens: the server does not stop the generation"
+                    ));
                 }
             }
         }
@@ -343,7 +508,10 @@ impl EventBuffer {
     fn extend(&mut self, chunk: &[u8]) -> Result<(), String> {
         self.pending.extend_from_slice(chunk);
         if self.pending.len() > MAX_ANSWER_BYTES {
-            return Err(format!("a streamed event exceeds {} MiB", MAX_ANSWER_BYTES >> 20));
+            return Err(format!(
+                "a streamed event exceeds {} MiB",
+                MAX_ANSWER_BYTES >> 20
+            ));
         }
         Ok(())
     }
@@ -396,7 +564,10 @@ mod tests {
     fn redacts_secrets_and_key_shapes() {
         let text = "bad key sk-proj-abcdef123456 and AIzaSyAbcdefgh123 and Bearer abcdefghijk, custom s3cr3t-value";
         let out = redact(text, &["s3cr3t-value".to_string()]);
-        assert_eq!(out, "bad key [redacted] and [redacted] and [redacted], custom [redacted]");
+        assert_eq!(
+            out,
+            "bad key [redacted] and [redacted] and [redacted], custom [redacted]"
+        );
         assert_eq!(redact("sk-1 is short", &[]), "sk-1 is short");
     }
 
@@ -405,7 +576,9 @@ mod tests {
         let mut events = EventBuffer::default();
         events.extend(b": ping\n\ndata: {\"a\":").unwrap();
         assert_eq!(events.next_data(), None, "half an event waits for the rest");
-        events.extend(b"1}\r\n\r\nevent: x\ndata: one\ndata: two\n\ndata: [DONE]\n\n").unwrap();
+        events
+            .extend(b"1}\r\n\r\nevent: x\ndata: one\ndata: two\n\ndata: [DONE]\n\n")
+            .unwrap();
         assert_eq!(events.next_data().as_deref(), Some("{\"a\":1}"));
         assert_eq!(events.next_data().as_deref(), Some("one\ntwo"));
         assert_eq!(events.next_data().as_deref(), Some("[DONE]"));
@@ -414,9 +587,24 @@ mod tests {
 
     #[test]
     fn extracts_vendor_error_messages() {
-        assert_eq!(error_message(r#"{"error":{"message":"Invalid model","type":"invalid_request_error"}}"#), "Invalid model");
-        assert_eq!(error_message(r#"{"type":"error","error":{"type":"invalid_request_error","message":"max_tokens: required"}}"#), "max_tokens: required");
-        assert_eq!(error_message(r#"{"error":{"code":400,"message":"API key not valid","status":"INVALID_ARGUMENT"}}"#), "API key not valid");
+        assert_eq!(
+            error_message(
+                r#"{"error":{"message":"Invalid model","type":"invalid_request_error"}}"#
+            ),
+            "Invalid model"
+        );
+        assert_eq!(
+            error_message(
+                r#"{"type":"error","error":{"type":"invalid_request_error","message":"max_tokens: required"}}"#
+            ),
+            "max_tokens: required"
+        );
+        assert_eq!(
+            error_message(
+                r#"{"error":{"code":400,"message":"API key not valid","status":"INVALID_ARGUMENT"}}"#
+            ),
+            "API key not valid"
+        );
         assert_eq!(error_message("upstream broke"), "upstream broke");
     }
 }

@@ -39,11 +39,27 @@ impl Drop for Permit {
 
 impl AdaptiveLimit {
     pub fn adaptive() -> Arc<Self> {
-        Arc::new(AdaptiveLimit { state: Mutex::new(State { limit: START, in_flight: 0, last_decrease: None }), notify: Notify::new(), fixed: false })
+        Arc::new(AdaptiveLimit {
+            state: Mutex::new(State {
+                limit: START,
+                in_flight: 0,
+                last_decrease: None,
+            }),
+            notify: Notify::new(),
+            fixed: false,
+        })
     }
 
     pub fn fixed(n: usize) -> Arc<Self> {
-        Arc::new(AdaptiveLimit { state: Mutex::new(State { limit: n.max(1) as f64, in_flight: 0, last_decrease: None }), notify: Notify::new(), fixed: true })
+        Arc::new(AdaptiveLimit {
+            state: Mutex::new(State {
+                limit: n.max(1) as f64,
+                in_flight: 0,
+                last_decrease: None,
+            }),
+            notify: Notify::new(),
+            fixed: true,
+        })
     }
 
     pub fn current(&self) -> usize {
@@ -57,7 +73,9 @@ impl AdaptiveLimit {
                 let mut s = self.state.lock().expect("limit state");
                 if (s.in_flight as f64) < s.limit.floor().max(1.0) {
                     s.in_flight += 1;
-                    return Permit { owner: self.clone() };
+                    return Permit {
+                        owner: self.clone(),
+                    };
                 }
             }
             notified.await;
@@ -81,7 +99,9 @@ impl AdaptiveLimit {
         }
         let mut s = self.state.lock().expect("limit state");
         let now = Instant::now();
-        if s.last_decrease.is_some_and(|t| now.duration_since(t) < COOLDOWN) {
+        if s.last_decrease
+            .is_some_and(|t| now.duration_since(t) < COOLDOWN)
+        {
             return;
         }
         s.last_decrease = Some(now);

@@ -56,7 +56,16 @@ pub struct GenerationSettings {
     pub stream: Option<bool>,
 }
 
-pub const SETTING_KEYS: &[&str] = &["temperature", "top_p", "max_tokens", "seed", "reasoning_effort", "thinking_budget", "api", "stream"];
+pub const SETTING_KEYS: &[&str] = &[
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "seed",
+    "reasoning_effort",
+    "thinking_budget",
+    "api",
+    "stream",
+];
 
 /// The answer's token cap when none is set: every API gets one, since a local server without
 /// it lets a model that loops generate without end.
@@ -76,15 +85,23 @@ impl GenerationSettings {
     /// Applies `key=value` pairs over these settings.
     pub fn apply(&mut self, pairs: &[String]) -> Result<(), String> {
         for pair in pairs {
-            let (key, value) = pair.split_once('=').ok_or_else(|| format!("model setting `{pair}` is not key=value"))?;
+            let (key, value) = pair
+                .split_once('=')
+                .ok_or_else(|| format!("model setting `{pair}` is not key=value"))?;
             let (key, value) = (key.trim(), value.trim());
             let bad = |what: &str| format!("model setting `{key}`: `{value}` is not {what}");
             match key {
-                "temperature" => self.temperature = Some(value.parse().map_err(|_| bad("a number"))?),
+                "temperature" => {
+                    self.temperature = Some(value.parse().map_err(|_| bad("a number"))?)
+                }
                 "top_p" => self.top_p = Some(value.parse().map_err(|_| bad("a number"))?),
-                "max_tokens" => self.max_tokens = Some(value.parse().map_err(|_| bad("a whole number"))?),
+                "max_tokens" => {
+                    self.max_tokens = Some(value.parse().map_err(|_| bad("a whole number"))?)
+                }
                 "seed" => self.seed = Some(value.parse().map_err(|_| bad("a whole number"))?),
-                "thinking_budget" => self.thinking_budget = Some(value.parse().map_err(|_| bad("a whole number"))?),
+                "thinking_budget" => {
+                    self.thinking_budget = Some(value.parse().map_err(|_| bad("a whole number"))?)
+                }
                 "reasoning_effort" => {
                     if !["minimal", "low", "medium", "high", "none"].contains(&value) {
                         return Err(bad("one of minimal, low, medium, high, none"));
@@ -104,7 +121,12 @@ impl GenerationSettings {
                         _ => return Err(bad("`true` or `false`")),
                     })
                 }
-                _ => return Err(format!("unknown model setting `{key}` (known: {})", SETTING_KEYS.join(", "))),
+                _ => {
+                    return Err(format!(
+                        "unknown model setting `{key}` (known: {})",
+                        SETTING_KEYS.join(", ")
+                    ));
+                }
             }
         }
         Ok(())
@@ -115,8 +137,14 @@ impl GenerationSettings {
     pub fn with_defaults(mut self, model: &str) -> Self {
         let provider = model.split('/').next().unwrap_or_default();
         if self.max_tokens.is_none() {
-            let reasons = matches!(provider, "openai" | "google") || self.reasoning_effort.is_some() || self.thinking_budget.is_some();
-            let reasoning = if reasons { self.thinking_budget.unwrap_or(REASONING_HEADROOM) } else { 0 };
+            let reasons = matches!(provider, "openai" | "google")
+                || self.reasoning_effort.is_some()
+                || self.thinking_budget.is_some();
+            let reasoning = if reasons {
+                self.thinking_budget.unwrap_or(REASONING_HEADROOM)
+            } else {
+                0
+            };
             self.max_tokens = Some(DEFAULT_MAX_TOKENS.saturating_add(reasoning));
         }
         if self.stream.is_none() && LOCAL_SERVER_PROVIDERS.contains(&provider) {
@@ -152,7 +180,8 @@ pub trait Wire: Send + Sync {
 /// parsed here only when the caller did not pass them.
 pub fn schema_of(request: &GenerateRequest<'_>, i: usize) -> Value {
     request.tool_schemas.get(i).cloned().unwrap_or_else(|| {
-        serde_json::from_str(&request.tools[i].parameters).unwrap_or_else(|_| serde_json::json!({"type": "object"}))
+        serde_json::from_str(&request.tools[i].parameters)
+            .unwrap_or_else(|_| serde_json::json!({"type": "object"}))
     })
 }
 
@@ -186,7 +215,10 @@ impl ModelApi for HttpModel {
     async fn generate(&self, request: GenerateRequest<'_>) -> Result<ModelOutput, ModelError> {
         let url = self.wire.url();
         let body = self.wire.body(&request, &self.settings);
-        let key = self.cache.as_ref().map(|c| c.key(&url, &body, request.trial_id));
+        let key = self
+            .cache
+            .as_ref()
+            .map(|c| c.key(&url, &body, request.trial_id));
         let cached = match (&self.cache, &key) {
             (Some(cache), Some(key)) => cache.get(key),
             _ => None,
@@ -194,21 +226,50 @@ impl ModelApi for HttpModel {
         let (answer, attempts, from_cache) = match cached {
             Some(answer) => (answer, 0, true),
             None => {
-                let fold = self.wire.stream_fold().filter(|_| self.settings.stream == Some(true));
+                let fold = self
+                    .wire
+                    .stream_fold()
+                    .filter(|_| self.settings.stream == Some(true));
                 let delivery = match &fold {
-                    Some(fold) => Delivery::Streamed { fold, max_pieces: self.settings.max_tokens.map(|n| u64::from(n) + RUNAWAY_SLACK) },
+                    Some(fold) => Delivery::Streamed {
+                        fold,
+                        max_pieces: self
+                            .settings
+                            .max_tokens
+                            .map(|n| u64::from(n) + RUNAWAY_SLACK),
+                    },
                     None => Delivery::Whole,
                 };
-                let (answer, stats) = self.endpoint.post(&url, &self.wire.headers(), body, delivery).await?;
+                let (answer, stats) = self
+                    .endpoint
+                    .post(&url, &self.wire.headers(), body, delivery)
+                    .await?;
                 (answer, stats.attempts, false)
             }
         };
-        let parsed = self.wire.parse(&answer).map_err(|message| ModelError::Refused { model: self.name.clone(), message })?;
+        let parsed = self
+            .wire
+            .parse(&answer)
+            .map_err(|message| ModelError::Refused {
+                model: self.name.clone(),
+                message,
+            })?;
         if let (Some(cache), Some(key), false) = (&self.cache, &key, from_cache) {
             cache.put(key, &answer);
         }
-        let cost = if from_cache { Some(0.0) } else { self.price.map(|p| p.cost(&parsed.usage)) };
-        Ok(ModelOutput { message: parsed.message, usage: parsed.usage, cost, provider_state: parsed.provider_state, cached: from_cache, attempts })
+        let cost = if from_cache {
+            Some(0.0)
+        } else {
+            self.price.map(|p| p.cost(&parsed.usage))
+        };
+        Ok(ModelOutput {
+            message: parsed.message,
+            usage: parsed.usage,
+            cost,
+            provider_state: parsed.provider_state,
+            cached: from_cache,
+            attempts,
+        })
     }
 }
 
@@ -227,7 +288,14 @@ pub struct ProviderConfig {
 
 impl Default for ProviderConfig {
     fn default() -> Self {
-        ProviderConfig { settings: GenerationSettings::default(), per_model: Default::default(), policy: RetryPolicy::default(), max_connections: None, prices: PriceTable::builtin(), cache: None }
+        ProviderConfig {
+            settings: GenerationSettings::default(),
+            per_model: Default::default(),
+            policy: RetryPolicy::default(),
+            max_connections: None,
+            prices: PriceTable::builtin(),
+            cache: None,
+        }
     }
 }
 
@@ -242,7 +310,6 @@ pub struct Providers {
     limits: Mutex<HashMap<String, Arc<AdaptiveLimit>>>,
 }
 
-
 impl Providers {
     /// Providers configured from the process environment.
     pub fn new(config: ProviderConfig) -> Result<Self, String> {
@@ -256,15 +323,27 @@ impl Providers {
             .tcp_nodelay(true)
             .build()
             .map_err(|e| format!("failed to create the HTTP client: {e}"))?;
-        Ok(Providers { config, env, client, limits: Mutex::new(HashMap::new()) })
+        Ok(Providers {
+            config,
+            env,
+            client,
+            limits: Mutex::new(HashMap::new()),
+        })
     }
 
     fn env(&self, name: &str) -> Option<String> {
-        (self.env)(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+        (self.env)(name)
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
     }
 
     fn require_key(&self, model: &str, names: &[&str]) -> Result<String, String> {
-        names.iter().find_map(|n| self.env(n)).ok_or_else(|| format!("model `{model}` needs an API key: set {}", names.join(" or ")))
+        names.iter().find_map(|n| self.env(n)).ok_or_else(|| {
+            format!(
+                "model `{model}` needs an API key: set {}",
+                names.join(" or ")
+            )
+        })
     }
 
     pub fn config(&self) -> &ProviderConfig {
@@ -289,12 +368,26 @@ impl Providers {
 
     /// The settings a model runs with: its per-model settings, then `-M` over them.
     pub fn settings_for(&self, model: &str) -> GenerationSettings {
-        let mut settings = self.config.per_model.get(model).cloned().unwrap_or_default();
+        let mut settings = self
+            .config
+            .per_model
+            .get(model)
+            .cloned()
+            .unwrap_or_default();
         let over = &self.config.settings;
         macro_rules! take {
             ($($f:ident),*) => { $( if over.$f.is_some() { settings.$f = over.$f.clone(); } )* };
         }
-        take!(temperature, top_p, max_tokens, seed, reasoning_effort, thinking_budget, api, stream);
+        take!(
+            temperature,
+            top_p,
+            max_tokens,
+            seed,
+            reasoning_effort,
+            thinking_budget,
+            api,
+            stream
+        );
         if model.starts_with("scripted/") {
             return settings;
         }
@@ -309,44 +402,103 @@ impl Providers {
 
     /// The judge: the same provider rules, temperature 0, none of the agent's settings.
     pub fn resolve_judge(&self, model: &str) -> Result<Arc<ModelJudge>, String> {
-        let settings = GenerationSettings { temperature: Some(0.0), ..GenerationSettings::default() }.with_defaults(model);
-        Ok(Arc::new(ModelJudge::new(self.resolve_with(model, settings)?)))
+        let settings = GenerationSettings {
+            temperature: Some(0.0),
+            ..GenerationSettings::default()
+        }
+        .with_defaults(model);
+        Ok(Arc::new(ModelJudge::new(
+            self.resolve_with(model, settings)?,
+        )))
     }
 
-    fn resolve_with(&self, model: &str, settings: GenerationSettings) -> Result<Arc<dyn ModelApi>, String> {
-        let (provider, rest) = model.split_once('/').ok_or_else(|| format!("model `{model}` is not of the form provider/model"))?;
+    fn resolve_with(
+        &self,
+        model: &str,
+        settings: GenerationSettings,
+    ) -> Result<Arc<dyn ModelApi>, String> {
+        let (provider, rest) = model
+            .split_once('/')
+            .ok_or_else(|| format!("model `{model}` is not of the form provider/model"))?;
         let env = |name: &str| self.env(name);
         let require_key = |model: &str, names: &[&str]| self.require_key(model, names);
-        let chat = |base: String, name: &str, key: Option<String>, field: &'static str, headers: Vec<(&'static str, String)>| -> Box<dyn Wire> {
-            Box::new(openai::ChatCompletions { base_url: base, model: name.to_string(), api_key: key, max_tokens_field: field, extra_headers: headers })
+        let chat = |base: String,
+                    name: &str,
+                    key: Option<String>,
+                    field: &'static str,
+                    headers: Vec<(&'static str, String)>|
+         -> Box<dyn Wire> {
+            Box::new(openai::ChatCompletions {
+                base_url: base,
+                model: name.to_string(),
+                api_key: key,
+                max_tokens_field: field,
+                extra_headers: headers,
+            })
         };
         let (wire, limit_key, key): (Box<dyn Wire>, String, Option<String>) = match provider {
             "openai" => {
                 let key = require_key(model, &["OPENAI_API_KEY"])?;
-                let base = env("OPENAI_BASE_URL").unwrap_or_else(|| "https://api.openai.com/v1".into());
+                let base =
+                    env("OPENAI_BASE_URL").unwrap_or_else(|| "https://api.openai.com/v1".into());
                 let wire: Box<dyn Wire> = if settings.api.as_deref() == Some("chat") {
-                    chat(base.clone(), rest, Some(key.clone()), "max_completion_tokens", vec![])
+                    chat(
+                        base.clone(),
+                        rest,
+                        Some(key.clone()),
+                        "max_completion_tokens",
+                        vec![],
+                    )
                 } else {
-                    Box::new(openai::Responses { base_url: base.clone(), model: rest.to_string(), api_key: key.clone() })
+                    Box::new(openai::Responses {
+                        base_url: base.clone(),
+                        model: rest.to_string(),
+                        api_key: key.clone(),
+                    })
                 };
                 (wire, base, Some(key))
             }
             "anthropic" => {
                 let key = require_key(model, &["ANTHROPIC_API_KEY"])?;
-                let base = env("ANTHROPIC_BASE_URL").unwrap_or_else(|| "https://api.anthropic.com".into());
-                (Box::new(anthropic::Messages { base_url: base.clone(), model: rest.to_string(), api_key: key.clone() }), base, Some(key))
+                let base =
+                    env("ANTHROPIC_BASE_URL").unwrap_or_else(|| "https://api.anthropic.com".into());
+                (
+                    Box::new(anthropic::Messages {
+                        base_url: base.clone(),
+                        model: rest.to_string(),
+                        api_key: key.clone(),
+                    }),
+                    base,
+                    Some(key),
+                )
             }
             "google" => {
                 let key = require_key(model, &["GEMINI_API_KEY", "GOOGLE_API_KEY"])?;
-                let base = env("GEMINI_BASE_URL").or_else(|| env("GOOGLE_BASE_URL")).unwrap_or_else(|| "https://generativelanguage.googleapis.com".into());
-                (Box::new(google::GenerateContent { base_url: base.clone(), model: rest.to_string(), api_key: key.clone() }), base, Some(key))
+                let base = env("GEMINI_BASE_URL")
+                    .or_else(|| env("GOOGLE_BASE_URL"))
+                    .unwrap_or_else(|| "https://generativelanguage.googleapis.com".into());
+                (
+                    Box::new(google::GenerateContent {
+                        base_url: base.clone(),
+                        model: rest.to_string(),
+                        api_key: key.clone(),
+                    }),
+                    base,
+                    Some(key),
+                )
             }
             "openai-api" => {
-                let (service, name) = rest.split_once('/').ok_or_else(|| format!("model `{model}` must be openai-api/<service>/<model>"))?;
+                let (service, name) = rest.split_once('/').ok_or_else(|| {
+                    format!("model `{model}` must be openai-api/<service>/<model>")
+                })?;
                 let var = service.to_ascii_uppercase().replace(['-', '.'], "_");
                 let base = env(&format!("{var}_BASE_URL")).ok_or_else(|| format!("model `{model}` needs {var}_BASE_URL (the service's OpenAI-compatible endpoint)"))?;
                 let key = env(&format!("{var}_API_KEY"));
-                (chat(base.clone(), name, key.clone(), "max_tokens", vec![]), base, key)
+                (
+                    chat(base.clone(), name, key.clone(), "max_tokens", vec![]),
+                    base,
+                    key,
+                )
             }
             "together" | "openrouter" | "deepseek" | "vllm" | "ollama" => {
                 let (var, default_base, needs_key) = match provider {
@@ -356,11 +508,24 @@ impl Providers {
                     "vllm" => ("VLLM", "http://localhost:8000/v1", false),
                     _ => ("OLLAMA", "http://localhost:11434/v1", false),
                 };
-                let base = env(&format!("{var}_BASE_URL")).unwrap_or_else(|| default_base.to_string());
-                let key = if needs_key { Some(require_key(model, &[&format!("{var}_API_KEY")])?) } else { env(&format!("{var}_API_KEY")) };
-                (chat(base.clone(), rest, key.clone(), "max_tokens", vec![]), base, key)
+                let base =
+                    env(&format!("{var}_BASE_URL")).unwrap_or_else(|| default_base.to_string());
+                let key = if needs_key {
+                    Some(require_key(model, &[&format!("{var}_API_KEY")])?)
+                } else {
+                    env(&format!("{var}_API_KEY"))
+                };
+                (
+                    chat(base.clone(), rest, key.clone(), "max_tokens", vec![]),
+                    base,
+                    key,
+                )
             }
-            "scripted" => return Err(format!("model `{model}` is a scripted reference agent, run by its scenario, not a provider")),
+            "scripted" => {
+                return Err(format!(
+                    "model `{model}` is a scripted reference agent, run by its scenario, not a provider"
+                ));
+            }
             other => {
                 return Err(format!(
                     "model `{model}`: unknown provider `{other}` (known: openai, anthropic, google, openai-api, together, openrouter, deepseek, vllm, ollama, scripted)"
@@ -368,7 +533,9 @@ impl Providers {
             }
         };
         if settings.stream == Some(true) && wire.stream_fold().is_none() {
-            return Err(format!("model `{model}`: -M stream=true works with Chat Completions APIs only (openai-api/..., vllm/, ollama/, together/..., or openai/ with -M api=chat)"));
+            return Err(format!(
+                "model `{model}`: -M stream=true works with Chat Completions APIs only (openai-api/..., vllm/, ollama/, together/..., or openai/ with -M api=chat)"
+            ));
         }
         let endpoint = Endpoint {
             client: self.client.clone(),
@@ -383,7 +550,11 @@ impl Providers {
             endpoint,
             settings,
             price: self.config.prices.get(model),
-            cache: self.config.cache.as_ref().map(|dir| ResponseCache::new(dir.clone())),
+            cache: self
+                .config
+                .cache
+                .as_ref()
+                .map(|dir| ResponseCache::new(dir.clone())),
         }))
     }
 }
@@ -396,7 +567,10 @@ pub struct ModelJudge {
 
 impl ModelJudge {
     pub fn new(model: Arc<dyn ModelApi>) -> Self {
-        ModelJudge { model, spent: Mutex::new((Usage::default(), 0.0)) }
+        ModelJudge {
+            model,
+            spent: Mutex::new((Usage::default(), 0.0)),
+        }
     }
 
     pub fn name(&self) -> &str {
@@ -416,11 +590,21 @@ impl Judge for ModelJudge {
         if !request.system.is_empty() {
             messages.push(Message::text(0, Role::System, request.system.clone()));
         }
-        messages.push(Message::text(messages.len() as u32, Role::User, request.prompt.clone()));
+        messages.push(Message::text(
+            messages.len() as u32,
+            Role::User,
+            request.prompt.clone(),
+        ));
         let state = vec![None; messages.len()];
         let output = self
             .model
-            .generate(GenerateRequest { messages: &messages, provider_state: &state, tools: &[], tool_schemas: &[], trial_id: "judge" })
+            .generate(GenerateRequest {
+                messages: &messages,
+                provider_state: &state,
+                tools: &[],
+                tool_schemas: &[],
+                trial_id: "judge",
+            })
             .await
             .map_err(|e| e.to_string())?;
         let mut spent = self.spent.lock().expect("judge usage");
@@ -437,28 +621,73 @@ mod tests {
     #[test]
     fn parses_model_settings() {
         let mut s = GenerationSettings::default();
-        s.apply(&["temperature=1".into(), "max_tokens=2048".into(), "reasoning_effort=low".into(), "api=chat".into()]).unwrap();
-        assert_eq!((s.temperature, s.max_tokens, s.reasoning_effort.as_deref(), s.api.as_deref()), (Some(1.0), Some(2048), Some("low"), Some("chat")));
-        assert!(s.apply(&["temprature=1".into()]).unwrap_err().contains("unknown model setting `temprature`"));
-        assert!(s.apply(&["max_tokens=lots".into()]).unwrap_err().contains("is not a whole number"));
+        s.apply(&[
+            "temperature=1".into(),
+            "max_tokens=2048".into(),
+            "reasoning_effort=low".into(),
+            "api=chat".into(),
+        ])
+        .unwrap();
+        assert_eq!(
+            (
+                s.temperature,
+                s.max_tokens,
+                s.reasoning_effort.as_deref(),
+                s.api.as_deref()
+            ),
+            (Some(1.0), Some(2048), Some("low"), Some("chat"))
+        );
+        assert!(
+            s.apply(&["temprature=1".into()])
+                .unwrap_err()
+                .contains("unknown model setting `temprature`")
+        );
+        assert!(
+            s.apply(&["max_tokens=lots".into()])
+                .unwrap_err()
+                .contains("is not a whole number")
+        );
         assert!(s.apply(&["reasoning_effort=extreme".into()]).is_err());
-        assert!(s.apply(&["stream=yes".into()]).unwrap_err().contains("`true` or `false`"));
+        assert!(
+            s.apply(&["stream=yes".into()])
+                .unwrap_err()
+                .contains("`true` or `false`")
+        );
     }
 
     #[test]
     fn every_api_model_gets_a_token_cap_and_local_servers_stream() {
         let plain = GenerationSettings::default();
         let local = plain.clone().with_defaults("openai-api/local/qwen");
-        assert_eq!((local.max_tokens, local.stream), (Some(DEFAULT_MAX_TOKENS), Some(true)));
+        assert_eq!(
+            (local.max_tokens, local.stream),
+            (Some(DEFAULT_MAX_TOKENS), Some(true))
+        );
         assert_eq!(plain.clone().with_defaults("vllm/m").stream, Some(true));
         let hosted = plain.clone().with_defaults("anthropic/claude");
-        assert_eq!((hosted.max_tokens, hosted.stream), (Some(DEFAULT_MAX_TOKENS), None));
+        assert_eq!(
+            (hosted.max_tokens, hosted.stream),
+            (Some(DEFAULT_MAX_TOKENS), None)
+        );
         // Where the cap counts reasoning, room is left for it.
-        assert_eq!(plain.clone().with_defaults("openai/gpt-5").max_tokens, Some(DEFAULT_MAX_TOKENS + REASONING_HEADROOM));
-        let budget = GenerationSettings { thinking_budget: Some(2000), ..plain.clone() };
-        assert_eq!(budget.with_defaults("anthropic/claude").max_tokens, Some(DEFAULT_MAX_TOKENS + 2000));
+        assert_eq!(
+            plain.clone().with_defaults("openai/gpt-5").max_tokens,
+            Some(DEFAULT_MAX_TOKENS + REASONING_HEADROOM)
+        );
+        let budget = GenerationSettings {
+            thinking_budget: Some(2000),
+            ..plain.clone()
+        };
+        assert_eq!(
+            budget.with_defaults("anthropic/claude").max_tokens,
+            Some(DEFAULT_MAX_TOKENS + 2000)
+        );
         // What the user set stays.
-        let set = GenerationSettings { max_tokens: Some(300), stream: Some(false), ..plain };
+        let set = GenerationSettings {
+            max_tokens: Some(300),
+            stream: Some(false),
+            ..plain
+        };
         assert_eq!(set.clone().with_defaults("ollama/llama3"), set);
     }
 }

@@ -9,7 +9,10 @@ use crate::bindings::{Message, Role, ToolCall};
 use crate::model::{GenerateRequest, Usage};
 
 fn u64_at(v: &Value, path: &[&str]) -> u64 {
-    path.iter().fold(Some(v), |acc, key| acc.and_then(|x| x.get(key))).and_then(Value::as_u64).unwrap_or(0)
+    path.iter()
+        .fold(Some(v), |acc, key| acc.and_then(|x| x.get(key)))
+        .and_then(Value::as_u64)
+        .unwrap_or(0)
 }
 
 /// `POST {base}/responses`.
@@ -72,8 +75,13 @@ impl Wire for Responses {
     }
 
     fn parse(&self, answer: &Value) -> Result<Parsed, String> {
-        let output = answer.get("output").and_then(Value::as_array).ok_or("the answer has no `output` list")?;
-        if answer["status"] == "incomplete" && answer["incomplete_details"]["reason"] == "content_filter" {
+        let output = answer
+            .get("output")
+            .and_then(Value::as_array)
+            .ok_or("the answer has no `output` list")?;
+        if answer["status"] == "incomplete"
+            && answer["incomplete_details"]["reason"] == "content_filter"
+        {
             return Err("the provider's content filter stopped the answer".into());
         }
         let mut message = Message::text(0, Role::Assistant, "");
@@ -82,7 +90,9 @@ impl Wire for Responses {
             match item["type"].as_str() {
                 Some("message") => {
                     for part in item["content"].as_array().into_iter().flatten() {
-                        if let Some(text) = part["text"].as_str().or_else(|| part["refusal"].as_str()) {
+                        if let Some(text) =
+                            part["text"].as_str().or_else(|| part["refusal"].as_str())
+                        {
                             message.content.push_str(text);
                         }
                     }
@@ -112,7 +122,11 @@ impl Wire for Responses {
             reasoning_tokens: u64_at(u, &["output_tokens_details", "reasoning_tokens"]),
             cached_tokens: u64_at(u, &["input_tokens_details", "cached_tokens"]),
         };
-        Ok(Parsed { message, usage, provider_state: None })
+        Ok(Parsed {
+            message,
+            usage,
+            provider_state: None,
+        })
     }
 }
 
@@ -216,25 +230,46 @@ impl Wire for ChatCompletions {
             .iter()
             .map(|m| ChatMessage {
                 role: m.role.as_str(),
-                content: (m.role != Role::Assistant || !m.content.is_empty()).then_some(m.content.as_str()),
+                content: (m.role != Role::Assistant || !m.content.is_empty())
+                    .then_some(m.content.as_str()),
                 tool_calls: (m.role == Role::Assistant && !m.tool_calls.is_empty()).then(|| {
-                    m.tool_calls.iter().map(|c| ChatToolCall { id: &c.id, kind: "function", function: ChatFunction { name: &c.name, arguments: &c.arguments } }).collect()
+                    m.tool_calls
+                        .iter()
+                        .map(|c| ChatToolCall {
+                            id: &c.id,
+                            kind: "function",
+                            function: ChatFunction {
+                                name: &c.name,
+                                arguments: &c.arguments,
+                            },
+                        })
+                        .collect()
                 }),
-                tool_call_id: (m.role == Role::Tool).then(|| m.tool_call_id.as_deref().unwrap_or_default()),
+                tool_call_id: (m.role == Role::Tool)
+                    .then(|| m.tool_call_id.as_deref().unwrap_or_default()),
             })
             .collect();
         let owned: Vec<Value>;
         let schemas: &[Value] = if request.tool_schemas.len() == request.tools.len() {
             request.tool_schemas
         } else {
-            owned = (0..request.tools.len()).map(|i| super::schema_of(request, i)).collect();
+            owned = (0..request.tools.len())
+                .map(|i| super::schema_of(request, i))
+                .collect();
             &owned
         };
         let tools: Vec<ChatTool<'_>> = request
             .tools
             .iter()
             .zip(schemas)
-            .map(|(t, schema)| ChatTool { kind: "function", function: ChatToolFunction { name: &t.name, description: &t.description, parameters: schema } })
+            .map(|(t, schema)| ChatTool {
+                kind: "function",
+                function: ChatToolFunction {
+                    name: &t.name,
+                    description: &t.description,
+                    parameters: schema,
+                },
+            })
             .collect();
         let body = ChatBody {
             model: &self.model,
@@ -242,25 +277,42 @@ impl Wire for ChatCompletions {
             tools,
             temperature: settings.temperature,
             top_p: settings.top_p,
-            max_tokens: settings.max_tokens.filter(|_| self.max_tokens_field == "max_tokens"),
-            max_completion_tokens: settings.max_tokens.filter(|_| self.max_tokens_field == "max_completion_tokens"),
+            max_tokens: settings
+                .max_tokens
+                .filter(|_| self.max_tokens_field == "max_tokens"),
+            max_completion_tokens: settings
+                .max_tokens
+                .filter(|_| self.max_tokens_field == "max_completion_tokens"),
             seed: settings.seed,
             reasoning_effort: settings.reasoning_effort.as_deref(),
             stream: settings.stream == Some(true),
-            stream_options: (settings.stream == Some(true)).then_some(StreamOptions { include_usage: true }),
+            stream_options: (settings.stream == Some(true)).then_some(StreamOptions {
+                include_usage: true,
+            }),
         };
         serde_json::to_vec(&body).expect("request bodies serialise")
     }
 
     fn parse(&self, answer: &Value) -> Result<Parsed, String> {
-        let choice = answer.get("choices").and_then(|c| c.get(0)).ok_or("the answer has no `choices`")?;
+        let choice = answer
+            .get("choices")
+            .and_then(|c| c.get(0))
+            .ok_or("the answer has no `choices`")?;
         if choice["finish_reason"] == "content_filter" {
             return Err("the provider's content filter stopped the answer".into());
         }
         let m = &choice["message"];
-        let mut message = Message::text(0, Role::Assistant, m["content"].as_str().unwrap_or_default());
+        let mut message = Message::text(
+            0,
+            Role::Assistant,
+            m["content"].as_str().unwrap_or_default(),
+        );
         // DeepSeek and Together send `reasoning_content`; OpenRouter sends `reasoning`.
-        message.reasoning = m["reasoning_content"].as_str().or_else(|| m["reasoning"].as_str()).filter(|r| !r.is_empty()).map(str::to_string);
+        message.reasoning = m["reasoning_content"]
+            .as_str()
+            .or_else(|| m["reasoning"].as_str())
+            .filter(|r| !r.is_empty())
+            .map(str::to_string);
         for c in m["tool_calls"].as_array().into_iter().flatten() {
             let arguments = match &c["function"]["arguments"] {
                 Value::String(s) => s.clone(),
@@ -269,7 +321,10 @@ impl Wire for ChatCompletions {
             };
             message.tool_calls.push(ToolCall {
                 id: c["id"].as_str().unwrap_or_default().to_string(),
-                name: c["function"]["name"].as_str().unwrap_or_default().to_string(),
+                name: c["function"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
                 arguments,
             });
         }
@@ -280,7 +335,11 @@ impl Wire for ChatCompletions {
             reasoning_tokens: u64_at(u, &["completion_tokens_details", "reasoning_tokens"]),
             cached_tokens: u64_at(u, &["prompt_tokens_details", "cached_tokens"]),
         };
-        Ok(Parsed { message, usage, provider_state: None })
+        Ok(Parsed {
+            message,
+            usage,
+            provider_state: None,
+        })
     }
 
     fn stream_fold(&self) -> Option<fn() -> Box<dyn StreamFold>> {
@@ -306,7 +365,9 @@ impl StreamFold for ChatStream {
         if let Some(usage) = event.get("usage").filter(|u| u.is_object()) {
             self.usage = Some(usage.clone());
         }
-        let Some(choice) = event.get("choices").and_then(|c| c.get(0)) else { return Ok(()) };
+        let Some(choice) = event.get("choices").and_then(|c| c.get(0)) else {
+            return Ok(());
+        };
         let delta = &choice["delta"];
         // An event that carries generated text is one piece: servers stream about a token each.
         let mut generated = false;
@@ -314,15 +375,24 @@ impl StreamFold for ChatStream {
             self.content.push_str(text);
             generated = true;
         }
-        if let Some(text) = delta["reasoning_content"].as_str().or_else(|| delta["reasoning"].as_str()).filter(|t| !t.is_empty()) {
+        if let Some(text) = delta["reasoning_content"]
+            .as_str()
+            .or_else(|| delta["reasoning"].as_str())
+            .filter(|t| !t.is_empty())
+        {
             self.reasoning.push_str(text);
             generated = true;
         }
         for call in delta["tool_calls"].as_array().into_iter().flatten() {
-            let index = call["index"].as_u64().map_or(self.tool_calls.len().saturating_sub(1), |i| i as usize);
+            let index = call["index"]
+                .as_u64()
+                .map_or(self.tool_calls.len().saturating_sub(1), |i| i as usize);
             // Indices arrive in order; a far jump would only make room for calls never sent.
             if index > self.tool_calls.len() + 16 {
-                return Err(format!("a streamed tool call has index {index} after {} calls", self.tool_calls.len()));
+                return Err(format!(
+                    "a streamed tool call has index {index} after {} calls",
+                    self.tool_calls.len()
+                ));
             }
             if self.tool_calls.len() <= index {
                 self.tool_calls.resize_with(index + 1, Default::default);
@@ -395,14 +465,38 @@ mod tests {
             fold.push(e).unwrap();
             assert_eq!(fold.finished(), i >= 8, "event {i}");
         }
-        assert_eq!(fold.pieces(), 7, "one per event that carried generated text");
+        assert_eq!(
+            fold.pieces(),
+            7,
+            "one per event that carried generated text"
+        );
         let answer = Box::new(fold).finish();
-        let wire = ChatCompletions { base_url: String::new(), model: "m".into(), api_key: None, max_tokens_field: "max_tokens", extra_headers: vec![] };
+        let wire = ChatCompletions {
+            base_url: String::new(),
+            model: "m".into(),
+            api_key: None,
+            max_tokens_field: "max_tokens",
+            extra_headers: vec![],
+        };
         let parsed = wire.parse(&answer).unwrap();
         assert_eq!(parsed.message.content, "Let me look.");
         assert_eq!(parsed.message.reasoning.as_deref(), Some("Think."));
-        let calls: Vec<(&str, &str, &str)> = parsed.message.tool_calls.iter().map(|c| (c.id.as_str(), c.name.as_str(), c.arguments.as_str())).collect();
-        assert_eq!(calls, [("c1", "read_file", "{\"path\":\"a.md\"}"), ("c2", "list_files", "{}")]);
-        assert_eq!((parsed.usage.input_tokens, parsed.usage.output_tokens), (12, 7));
+        let calls: Vec<(&str, &str, &str)> = parsed
+            .message
+            .tool_calls
+            .iter()
+            .map(|c| (c.id.as_str(), c.name.as_str(), c.arguments.as_str()))
+            .collect();
+        assert_eq!(
+            calls,
+            [
+                ("c1", "read_file", "{\"path\":\"a.md\"}"),
+                ("c2", "list_files", "{}")
+            ]
+        );
+        assert_eq!(
+            (parsed.usage.input_tokens, parsed.usage.output_tokens),
+            (12, 7)
+        );
     }
 }

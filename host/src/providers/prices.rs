@@ -30,7 +30,10 @@ impl Price {
     pub fn cost(&self, usage: &Usage) -> f64 {
         let cached = usage.cached_tokens.min(usage.input_tokens) as f64;
         let fresh = usage.input_tokens as f64 - cached;
-        (fresh * self.input + cached * self.cached_input.unwrap_or(self.input) + usage.output_tokens as f64 * self.output) / 1e6
+        (fresh * self.input
+            + cached * self.cached_input.unwrap_or(self.input)
+            + usage.output_tokens as f64 * self.output)
+            / 1e6
     }
 }
 
@@ -50,12 +53,27 @@ const BUILTIN: &[(&str, f64, f64, f64)] = &[
 
 impl PriceTable {
     pub fn builtin() -> Self {
-        PriceTable(BUILTIN.iter().map(|(m, i, o, c)| (m.to_string(), Price { input: *i, output: *o, cached_input: Some(*c) })).collect())
+        PriceTable(
+            BUILTIN
+                .iter()
+                .map(|(m, i, o, c)| {
+                    (
+                        m.to_string(),
+                        Price {
+                            input: *i,
+                            output: *o,
+                            cached_input: Some(*c),
+                        },
+                    )
+                })
+                .collect(),
+        )
     }
 
     /// Adds or replaces entries from a TOML file of `["provider/model"]` tables.
     pub fn load_overrides(&mut self, text: &str, origin: &str) -> Result<(), String> {
-        let parsed: BTreeMap<String, Price> = toml::from_str(text).map_err(|e| format!("price file {origin}: {e}"))?;
+        let parsed: BTreeMap<String, Price> =
+            toml::from_str(text).map_err(|e| format!("price file {origin}: {e}"))?;
         self.0.extend(parsed);
         Ok(())
     }
@@ -65,7 +83,13 @@ impl PriceTable {
         if let Some(p) = self.0.get(model) {
             return Some(*p);
         }
-        self.0.iter().filter(|(name, _)| model.starts_with(name.as_str()) && model[name.len()..].starts_with('-')).max_by_key(|(n, _)| n.len()).map(|(_, p)| *p)
+        self.0
+            .iter()
+            .filter(|(name, _)| {
+                model.starts_with(name.as_str()) && model[name.len()..].starts_with('-')
+            })
+            .max_by_key(|(n, _)| n.len())
+            .map(|(_, p)| *p)
     }
 }
 
@@ -76,13 +100,37 @@ mod tests {
     #[test]
     fn costs_follow_the_table_and_overrides() {
         let mut table = PriceTable::builtin();
-        let usage = Usage { input_tokens: 1_000_000, output_tokens: 100_000, reasoning_tokens: 0, cached_tokens: 500_000 };
+        let usage = Usage {
+            input_tokens: 1_000_000,
+            output_tokens: 100_000,
+            reasoning_tokens: 0,
+            cached_tokens: 500_000,
+        };
         let cost = table.get("openai/gpt-4.1-mini").unwrap().cost(&usage);
-        assert!((cost - (0.5 * 0.4 + 0.5 * 0.1 + 0.1 * 1.6)).abs() < 1e-9, "{cost}");
-        assert!(table.get("openai/gpt-4.1-mini-2025-04-14").is_some(), "dated snapshots use the base price");
+        assert!(
+            (cost - (0.5 * 0.4 + 0.5 * 0.1 + 0.1 * 1.6)).abs() < 1e-9,
+            "{cost}"
+        );
+        assert!(
+            table.get("openai/gpt-4.1-mini-2025-04-14").is_some(),
+            "dated snapshots use the base price"
+        );
         assert!(table.get("acme/unknown").is_none());
-        table.load_overrides("[\"acme/unknown\"]\ninput = 1.0\noutput = 2.0\n", "test").unwrap();
-        assert_eq!(table.get("acme/unknown").unwrap().cost(&Usage { input_tokens: 1_000_000, ..Usage::default() }), 1.0);
-        assert!(table.load_overrides("[\"x\"]\ninput = \"free\"\n", "bad.toml").unwrap_err().starts_with("price file bad.toml"));
+        table
+            .load_overrides("[\"acme/unknown\"]\ninput = 1.0\noutput = 2.0\n", "test")
+            .unwrap();
+        assert_eq!(
+            table.get("acme/unknown").unwrap().cost(&Usage {
+                input_tokens: 1_000_000,
+                ..Usage::default()
+            }),
+            1.0
+        );
+        assert!(
+            table
+                .load_overrides("[\"x\"]\ninput = \"free\"\n", "bad.toml")
+                .unwrap_err()
+                .starts_with("price file bad.toml")
+        );
     }
 }

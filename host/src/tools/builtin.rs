@@ -6,7 +6,15 @@ use crate::bindings::{BuiltinTool, ToolDefinition};
 use crate::world::{World, format_time};
 
 /// The kinds a scenario can enable.
-pub const KINDS: &[&str] = &["list-files", "read-file", "write-file", "append-file", "delete-file", "copy-file", "move-file"];
+pub const KINDS: &[&str] = &[
+    "list-files",
+    "read-file",
+    "write-file",
+    "append-file",
+    "delete-file",
+    "copy-file",
+    "move-file",
+];
 
 #[derive(Debug, Clone)]
 pub struct Builtin {
@@ -31,7 +39,11 @@ impl Builtin {
     /// Checks the kind and builds the tool definition the model sees.
     pub fn new(spec: &BuiltinTool) -> Result<(Self, ToolDefinition), String> {
         if !KINDS.contains(&spec.kind.as_str()) {
-            return Err(format!("unknown builtin tool kind `{}` (known: {})", spec.kind, KINDS.join(", ")));
+            return Err(format!(
+                "unknown builtin tool kind `{}` (known: {})",
+                spec.kind,
+                KINDS.join(", ")
+            ));
         }
         let bound = spec.machine.is_some();
         let s = |d: &str| json!({"type": "string", "description": d});
@@ -43,7 +55,10 @@ impl Builtin {
             props.insert("destination".into(), s("Path to write it to"));
             required.extend(["source", "destination"]);
             if !bound {
-                props.insert("source_machine".into(), s("Machine holding the source file"));
+                props.insert(
+                    "source_machine".into(),
+                    s("Machine holding the source file"),
+                );
                 props.insert("destination_machine".into(), s("Machine to write to"));
                 required.extend(["source_machine", "destination_machine"]);
             }
@@ -61,11 +76,22 @@ impl Builtin {
                 required.push("content");
             }
         }
-        let description = if spec.description.is_empty() { default_description(&spec.kind).to_string() } else { spec.description.clone() };
+        let description = if spec.description.is_empty() {
+            default_description(&spec.kind).to_string()
+        } else {
+            spec.description.clone()
+        };
         let parameters = json!({"type": "object", "properties": props, "required": required, "additionalProperties": false});
         Ok((
-            Builtin { kind: spec.kind.clone(), machine: spec.machine.clone() },
-            ToolDefinition { name: spec.name.clone(), description, parameters: parameters.to_string() },
+            Builtin {
+                kind: spec.kind.clone(),
+                machine: spec.machine.clone(),
+            },
+            ToolDefinition {
+                name: spec.name.clone(),
+                description,
+                parameters: parameters.to_string(),
+            },
         ))
     }
 
@@ -82,29 +108,82 @@ impl Builtin {
                 }
                 Ok(files
                     .iter()
-                    .map(|f| format!("{} | {} | {} bytes | modified {}", f.path, f.summary, f.size, format_time(f.modified)))
+                    .map(|f| {
+                        format!(
+                            "{} | {} | {} bytes | modified {}",
+                            f.path,
+                            f.summary,
+                            f.size,
+                            format_time(f.modified)
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join("\n"))
             }
-            "read-file" => world.read(machine, arg("path")).map(|f| f.content).map_err(err),
+            "read-file" => world
+                .read(machine, arg("path"))
+                .map(|f| f.content)
+                .map_err(err),
             "write-file" => {
                 let path = arg("path");
                 let existed = world.read(machine, path).ok();
-                let summary = existed.as_ref().map(|f| f.summary.clone()).unwrap_or_default();
-                world.write(machine, path, arg("content"), &summary, None).map_err(err)?;
-                Ok(format!("{} {path}.", if existed.is_some() { "Replaced" } else { "Created" }))
+                let summary = existed
+                    .as_ref()
+                    .map(|f| f.summary.clone())
+                    .unwrap_or_default();
+                world
+                    .write(machine, path, arg("content"), &summary, None)
+                    .map_err(err)?;
+                Ok(format!(
+                    "{} {path}.",
+                    if existed.is_some() {
+                        "Replaced"
+                    } else {
+                        "Created"
+                    }
+                ))
             }
-            "append-file" => world.append(machine, arg("path"), arg("content")).map(|_| format!("Appended to {}.", arg("path"))).map_err(err),
-            "delete-file" => world.delete(machine, arg("path")).map(|_| format!("Deleted {}.", arg("path"))).map_err(err),
+            "append-file" => world
+                .append(machine, arg("path"), arg("content"))
+                .map(|_| format!("Appended to {}.", arg("path")))
+                .map_err(err),
+            "delete-file" => world
+                .delete(machine, arg("path"))
+                .map(|_| format!("Deleted {}.", arg("path")))
+                .map_err(err),
             "copy-file" | "move-file" => {
-                let from_machine = self.machine.as_deref().unwrap_or_else(|| arg("source_machine"));
-                let to_machine = self.machine.as_deref().unwrap_or_else(|| arg("destination_machine"));
+                let from_machine = self
+                    .machine
+                    .as_deref()
+                    .unwrap_or_else(|| arg("source_machine"));
+                let to_machine = self
+                    .machine
+                    .as_deref()
+                    .unwrap_or_else(|| arg("destination_machine"));
                 if self.kind == "copy-file" {
-                    world.copy(from_machine, arg("source"), to_machine, arg("destination")).map_err(err)?;
-                    Ok(format!("Copied {} to {}.", arg("source"), arg("destination")))
+                    world
+                        .copy(from_machine, arg("source"), to_machine, arg("destination"))
+                        .map_err(err)?;
+                    Ok(format!(
+                        "Copied {} to {}.",
+                        arg("source"),
+                        arg("destination")
+                    ))
                 } else {
-                    world.rename(from_machine, arg("source"), to_machine, arg("destination"), false).map_err(err)?;
-                    Ok(format!("Moved {} to {}.", arg("source"), arg("destination")))
+                    world
+                        .rename(
+                            from_machine,
+                            arg("source"),
+                            to_machine,
+                            arg("destination"),
+                            false,
+                        )
+                        .map_err(err)?;
+                    Ok(format!(
+                        "Moved {} to {}.",
+                        arg("source"),
+                        arg("destination")
+                    ))
                 }
             }
             other => Err(format!("unknown builtin tool kind `{other}`")),

@@ -41,24 +41,48 @@ impl Toolbox {
         let mut tools = Vec::new();
         for b in &setup.builtin_tools {
             let (imp, definition) = Builtin::new(b)?;
-            let schema = serde_json::from_str(&definition.parameters).expect("host-built schema is JSON");
-            tools.push(Tool { definition, schema, implementation: ToolImpl::Builtin(imp) });
+            let schema =
+                serde_json::from_str(&definition.parameters).expect("host-built schema is JSON");
+            tools.push(Tool {
+                definition,
+                schema,
+                implementation: ToolImpl::Builtin(imp),
+            });
         }
         for t in &setup.tools {
-            let schema: Value = serde_json::from_str(&t.parameters)
-                .map_err(|e| format!("tool `{}` has a parameters schema that is not JSON: {e}", t.name))?;
+            let schema: Value = serde_json::from_str(&t.parameters).map_err(|e| {
+                format!(
+                    "tool `{}` has a parameters schema that is not JSON: {e}",
+                    t.name
+                )
+            })?;
             if !schema.is_object() {
-                return Err(format!("tool `{}` has a parameters schema that is not a JSON object", t.name));
+                return Err(format!(
+                    "tool `{}` has a parameters schema that is not a JSON object",
+                    t.name
+                ));
             }
-            tools.push(Tool { definition: t.clone(), schema, implementation: ToolImpl::Scenario });
+            tools.push(Tool {
+                definition: t.clone(),
+                schema,
+                implementation: ToolImpl::Scenario,
+            });
         }
         let mut names: Vec<&str> = tools.iter().map(|t| t.definition.name.as_str()).collect();
         names.sort_unstable();
         if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
             return Err(format!("two tools are named `{}`", w[0]));
         }
-        if let Some(bad) = names.iter().find(|n| n.is_empty() || n.len() > 64 || !n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')) {
-            return Err(format!("tool name `{bad}` must be 1-64 characters of letters, digits, `_` or `-`"));
+        if let Some(bad) = names.iter().find(|n| {
+            n.is_empty()
+                || n.len() > 64
+                || !n
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        }) {
+            return Err(format!(
+                "tool name `{bad}` must be 1-64 characters of letters, digits, `_` or `-`"
+            ));
         }
         Ok(Toolbox { tools })
     }
@@ -74,17 +98,39 @@ impl Toolbox {
 
     /// Finds the tool and checks the arguments; the error text goes back to the model.
     pub fn resolve(&self, call: &ToolCall) -> Result<(&Tool, Value), String> {
-        let tool = self.tools.iter().find(|t| t.definition.name == call.name).ok_or_else(|| {
-            let names: Vec<&str> = self.tools.iter().map(|t| t.definition.name.as_str()).collect();
-            format!("unknown tool `{}`; the available tools are: {}", call.name.chars().take(64).collect::<String>(), names.join(", "))
-        })?;
+        let tool = self
+            .tools
+            .iter()
+            .find(|t| t.definition.name == call.name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = self
+                    .tools
+                    .iter()
+                    .map(|t| t.definition.name.as_str())
+                    .collect();
+                format!(
+                    "unknown tool `{}`; the available tools are: {}",
+                    call.name.chars().take(64).collect::<String>(),
+                    names.join(", ")
+                )
+            })?;
         if call.arguments.len() > MAX_ARGUMENT_BYTES {
-            return Err(format!("arguments for `{}` are {} bytes; the limit is {MAX_ARGUMENT_BYTES}", call.name, call.arguments.len()));
+            return Err(format!(
+                "arguments for `{}` are {} bytes; the limit is {MAX_ARGUMENT_BYTES}",
+                call.name,
+                call.arguments.len()
+            ));
         }
         // Several providers send an empty string for a call without arguments.
-        let text = if call.arguments.trim().is_empty() { "{}" } else { call.arguments.as_str() };
-        let args: Value = serde_json::from_str(text).map_err(|e| format!("arguments for `{}` are not valid JSON: {e}", call.name))?;
-        schema::validate(&tool.schema, &args).map_err(|e| format!("invalid arguments for `{}`: {e}", call.name))?;
+        let text = if call.arguments.trim().is_empty() {
+            "{}"
+        } else {
+            call.arguments.as_str()
+        };
+        let args: Value = serde_json::from_str(text)
+            .map_err(|e| format!("arguments for `{}` are not valid JSON: {e}", call.name))?;
+        schema::validate(&tool.schema, &args)
+            .map_err(|e| format!("invalid arguments for `{}`: {e}", call.name))?;
         Ok((tool, args))
     }
 }
@@ -101,17 +147,31 @@ mod tests {
             tools: vec![ToolDefinition {
                 name: "modify_var".into(),
                 description: String::new(),
-                parameters: r#"{"type":"object","properties":{"key":{"type":"string"}},"required":["key"]}"#.into(),
+                parameters:
+                    r#"{"type":"object","properties":{"key":{"type":"string"}},"required":["key"]}"#
+                        .into(),
             }],
-            builtin_tools: vec![BuiltinTool { kind: "read-file".into(), name: "read_file".into(), description: String::new(), machine: Some("drive".into()) }],
-            limits: Limits { max_turns: 5, max_tool_calls_per_turn: 4 },
+            builtin_tools: vec![BuiltinTool {
+                kind: "read-file".into(),
+                name: "read_file".into(),
+                description: String::new(),
+                machine: Some("drive".into()),
+            }],
+            limits: Limits {
+                max_turns: 5,
+                max_tool_calls_per_turn: 4,
+            },
             ground_truth: "{}".into(),
         };
         Toolbox::from_setup(&setup).unwrap()
     }
 
     fn call(name: &str, args: &str) -> ToolCall {
-        ToolCall { id: "c".into(), name: name.into(), arguments: args.into() }
+        ToolCall {
+            id: "c".into(),
+            name: name.into(),
+            arguments: args.into(),
+        }
     }
 
     #[test]
@@ -120,19 +180,44 @@ mod tests {
         let (tool, args) = tb.resolve(&call("modify_var", r#"{"key":"k"}"#)).unwrap();
         assert!(matches!(tool.implementation, ToolImpl::Scenario));
         assert_eq!(args["key"], "k");
-        assert!(matches!(tb.resolve(&call("read_file", r#"{"path":"a"}"#)).unwrap().0.implementation, ToolImpl::Builtin(_)));
+        assert!(matches!(
+            tb.resolve(&call("read_file", r#"{"path":"a"}"#))
+                .unwrap()
+                .0
+                .implementation,
+            ToolImpl::Builtin(_)
+        ));
     }
 
     #[test]
     fn refuses_unknown_tools_bad_json_schema_mismatch_and_oversize() {
         let tb = toolbox();
         let err = tb.resolve(&call("rm_rf", "{}")).unwrap_err();
-        assert!(err.contains("unknown tool `rm_rf`") && err.contains("modify_var"), "{err}");
-        assert!(tb.resolve(&call("modify_var", "{key: k")).unwrap_err().contains("not valid JSON"));
-        assert!(tb.resolve(&call("modify_var", r#"{"key": 1}"#)).unwrap_err().contains("expected string"));
-        assert!(tb.resolve(&call("read_file", r#"{"path":"a","x":1}"#)).unwrap_err().contains("unknown property `x`"));
+        assert!(
+            err.contains("unknown tool `rm_rf`") && err.contains("modify_var"),
+            "{err}"
+        );
+        assert!(
+            tb.resolve(&call("modify_var", "{key: k"))
+                .unwrap_err()
+                .contains("not valid JSON")
+        );
+        assert!(
+            tb.resolve(&call("modify_var", r#"{"key": 1}"#))
+                .unwrap_err()
+                .contains("expected string")
+        );
+        assert!(
+            tb.resolve(&call("read_file", r#"{"path":"a","x":1}"#))
+                .unwrap_err()
+                .contains("unknown property `x`")
+        );
         let big = format!(r#"{{"key":"{}"}}"#, "x".repeat(MAX_ARGUMENT_BYTES));
-        assert!(tb.resolve(&call("modify_var", &big)).unwrap_err().contains("the limit is"));
+        assert!(
+            tb.resolve(&call("modify_var", &big))
+                .unwrap_err()
+                .contains("the limit is")
+        );
     }
 
     #[test]
@@ -141,13 +226,33 @@ mod tests {
             system_prompt: String::new(),
             user_prompt: String::new(),
             tools: vec![],
-            builtin_tools: vec![BuiltinTool { kind: "format-disk".into(), name: "x".into(), description: String::new(), machine: None }],
-            limits: Limits { max_turns: 1, max_tool_calls_per_turn: 1 },
+            builtin_tools: vec![BuiltinTool {
+                kind: "format-disk".into(),
+                name: "x".into(),
+                description: String::new(),
+                machine: None,
+            }],
+            limits: Limits {
+                max_turns: 1,
+                max_tool_calls_per_turn: 1,
+            },
             ground_truth: "{}".into(),
         };
-        assert!(Toolbox::from_setup(&setup).unwrap_err().contains("unknown builtin tool kind"));
+        assert!(
+            Toolbox::from_setup(&setup)
+                .unwrap_err()
+                .contains("unknown builtin tool kind")
+        );
         setup.builtin_tools[0].kind = "read-file".into();
-        setup.tools.push(ToolDefinition { name: "x".into(), description: String::new(), parameters: "{}".into() });
-        assert!(Toolbox::from_setup(&setup).unwrap_err().contains("two tools are named `x`"));
+        setup.tools.push(ToolDefinition {
+            name: "x".into(),
+            description: String::new(),
+            parameters: "{}".into(),
+        });
+        assert!(
+            Toolbox::from_setup(&setup)
+                .unwrap_err()
+                .contains("two tools are named `x`")
+        );
     }
 }

@@ -27,17 +27,25 @@ fn type_name(value: &Value) -> &'static str {
 fn matches_type(expected: &str, value: &Value) -> bool {
     match expected {
         "number" => value.is_number(),
-        "integer" => value.is_i64() || value.is_u64() || value.as_f64().is_some_and(|f| f.fract() == 0.0),
+        "integer" => {
+            value.is_i64() || value.is_u64() || value.as_f64().is_some_and(|f| f.fract() == 0.0)
+        }
         other => type_name(value) == other,
     }
 }
 
 fn at(path: &str) -> String {
-    if path.is_empty() { "arguments".to_string() } else { format!("`{path}`") }
+    if path.is_empty() {
+        "arguments".to_string()
+    } else {
+        format!("`{path}`")
+    }
 }
 
 fn check(whole: &Value, value: &Value, path: &str) -> Result<(), String> {
-    let Some(schema) = whole.as_object() else { return Ok(()) };
+    let Some(schema) = whole.as_object() else {
+        return Ok(());
+    };
     if let Some(t) = schema.get("type") {
         let allowed: Vec<&str> = match t {
             Value::String(s) => vec![s.as_str()],
@@ -45,7 +53,12 @@ fn check(whole: &Value, value: &Value, path: &str) -> Result<(), String> {
             _ => Vec::new(),
         };
         if !allowed.is_empty() && !allowed.iter().any(|t| matches_type(t, value)) {
-            return Err(format!("{}: expected {}, got {}", at(path), allowed.join(" or "), type_name(value)));
+            return Err(format!(
+                "{}: expected {}, got {}",
+                at(path),
+                allowed.join(" or "),
+                type_name(value)
+            ));
         }
     }
     if let Some(options) = schema.get("enum").and_then(Value::as_array) {
@@ -73,20 +86,44 @@ fn check(whole: &Value, value: &Value, path: &str) -> Result<(), String> {
     }
     if let Some(s) = value.as_str() {
         let len = s.chars().count() as u64;
-        if schema.get("minLength").and_then(Value::as_u64).is_some_and(|min| len < min) {
+        if schema
+            .get("minLength")
+            .and_then(Value::as_u64)
+            .is_some_and(|min| len < min)
+        {
             return Err(format!("{}: too short", at(path)));
         }
-        if schema.get("maxLength").and_then(Value::as_u64).is_some_and(|max| len > max) {
+        if schema
+            .get("maxLength")
+            .and_then(Value::as_u64)
+            .is_some_and(|max| len > max)
+        {
             return Err(format!("{}: too long", at(path)));
         }
     }
     if let Some(items) = value.as_array() {
         let len = items.len() as u64;
-        if schema.get("minItems").and_then(Value::as_u64).is_some_and(|min| len < min) {
-            return Err(format!("{}: needs at least {} items", at(path), schema["minItems"]));
+        if schema
+            .get("minItems")
+            .and_then(Value::as_u64)
+            .is_some_and(|min| len < min)
+        {
+            return Err(format!(
+                "{}: needs at least {} items",
+                at(path),
+                schema["minItems"]
+            ));
         }
-        if schema.get("maxItems").and_then(Value::as_u64).is_some_and(|max| len > max) {
-            return Err(format!("{}: takes at most {} items", at(path), schema["maxItems"]));
+        if schema
+            .get("maxItems")
+            .and_then(Value::as_u64)
+            .is_some_and(|max| len > max)
+        {
+            return Err(format!(
+                "{}: takes at most {} items",
+                at(path),
+                schema["maxItems"]
+            ));
         }
         if let Some(item_schema) = schema.get("items") {
             for (i, item) in items.iter().enumerate() {
@@ -109,7 +146,11 @@ fn check(whole: &Value, value: &Value, path: &str) -> Result<(), String> {
                 Some(prop_schema) => check(prop_schema, item, &child)?,
                 None => match schema.get("additionalProperties") {
                     Some(Value::Bool(false)) => {
-                        let accepted = if path.is_empty() { format!("; {}", accepted_arguments(whole)) } else { format!("; {}", accepted_properties(whole)) };
+                        let accepted = if path.is_empty() {
+                            format!("; {}", accepted_arguments(whole))
+                        } else {
+                            format!("; {}", accepted_properties(whole))
+                        };
                         return Err(format!("{}: unknown property `{key}`{accepted}", at(path)));
                     }
                     Some(extra @ Value::Object(_)) => check(extra, item, &child)?,
@@ -138,23 +179,47 @@ fn accepted_properties(schema: &Value) -> String {
 }
 
 fn property_list(schema: &Value) -> String {
-    let required: Vec<&str> = schema.get("required").and_then(Value::as_array).map(|r| r.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
-    let properties = schema.get("properties").and_then(Value::as_object).into_iter().flatten();
+    let required: Vec<&str> = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let properties = schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten();
     let described: Vec<String> = properties
         .map(|(name, prop)| {
             let mut notes: Vec<String> = Vec::new();
             match prop.get("type") {
                 Some(Value::String(t)) => notes.push(t.clone()),
-                Some(Value::Array(ts)) => notes.push(ts.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" or ")),
+                Some(Value::Array(ts)) => notes.push(
+                    ts.iter()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join(" or "),
+                ),
                 _ => {}
             }
             if let Some(options) = prop.get("enum").and_then(Value::as_array) {
-                notes.push(format!("one of {}", options.iter().map(Value::to_string).collect::<Vec<_>>().join(", ")));
+                notes.push(format!(
+                    "one of {}",
+                    options
+                        .iter()
+                        .map(Value::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
             }
             if required.contains(&name.as_str()) {
                 notes.push("required".into());
             }
-            if notes.is_empty() { format!("`{name}`") } else { format!("`{name}` ({})", notes.join(", ")) }
+            if notes.is_empty() {
+                format!("`{name}`")
+            } else {
+                format!("`{name}` ({})", notes.join(", "))
+            }
         })
         .collect();
     described.join(", ")
@@ -176,7 +241,11 @@ mod tests {
 
     #[test]
     fn accepts_matching_arguments() {
-        validate(&schema(), &json!({"path": "x", "count": 3, "mode": "a", "tags": ["t"]})).unwrap();
+        validate(
+            &schema(),
+            &json!({"path": "x", "count": 3, "mode": "a", "tags": ["t"]}),
+        )
+        .unwrap();
     }
 
     #[test]
@@ -184,11 +253,26 @@ mod tests {
         let cases = [
             (json!({}), "missing required property `path`"),
             (json!({"path": 3}), "`/path`: expected string, got integer"),
-            (json!({"path": "x", "count": -1}), "`/count`: must be at least 0"),
-            (json!({"path": "x", "count": 1.5}), "`/count`: expected integer, got number"),
-            (json!({"path": "x", "mode": "c"}), "`/mode`: must be one of \"a\", \"b\""),
-            (json!({"path": "x", "tags": [1]}), "`/tags/0`: expected string"),
-            (json!({"path": "x", "colour": 1}), "unknown property `colour`; it takes: `count` (integer), `mode` (one of \"a\", \"b\"), `path` (string, required), `tags` (array)"),
+            (
+                json!({"path": "x", "count": -1}),
+                "`/count`: must be at least 0",
+            ),
+            (
+                json!({"path": "x", "count": 1.5}),
+                "`/count`: expected integer, got number",
+            ),
+            (
+                json!({"path": "x", "mode": "c"}),
+                "`/mode`: must be one of \"a\", \"b\"",
+            ),
+            (
+                json!({"path": "x", "tags": [1]}),
+                "`/tags/0`: expected string",
+            ),
+            (
+                json!({"path": "x", "colour": 1}),
+                "unknown property `colour`; it takes: `count` (integer), `mode` (one of \"a\", \"b\"), `path` (string, required), `tags` (array)",
+            ),
             (json!([1]), "arguments: expected object, got array"),
         ];
         for (value, expected) in cases {
@@ -202,9 +286,15 @@ mod tests {
         // What a small local model sent: `list_files {"path": "."}`.
         let none = json!({"type": "object", "properties": {}, "additionalProperties": false});
         let err = validate(&none, &json!({"path": "."})).unwrap_err();
-        assert_eq!(err, "arguments: unknown property `path`; it takes no arguments: call it with {}");
+        assert_eq!(
+            err,
+            "arguments: unknown property `path`; it takes no arguments: call it with {}"
+        );
         let nested = json!({"type": "object", "properties": {"filter": {"type": "object", "properties": {"glob": {"type": "string"}}, "additionalProperties": false}}});
         let err = validate(&nested, &json!({"filter": {"regex": "x"}})).unwrap_err();
-        assert_eq!(err, "`/filter`: unknown property `regex`; the object takes: `glob` (string)");
+        assert_eq!(
+            err,
+            "`/filter`: unknown property `regex`; the object takes: `glob` (string)"
+        );
     }
 }

@@ -36,7 +36,11 @@ pub struct Response {
 
 impl Response {
     pub fn json(status: u16, body: String) -> Self {
-        Response { status, content_type: "application/json", body: body.into_bytes() }
+        Response {
+            status,
+            content_type: "application/json",
+            body: body.into_bytes(),
+        }
     }
 
     pub fn error(status: u16, message: &str) -> Self {
@@ -58,7 +62,8 @@ fn reason(status: u16) -> &'static str {
 /// Decodes `%XX` and `+` in a query component.
 pub fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
-    let hex = |a: u8, b: u8| Some((char::from(a).to_digit(16)? * 16 + char::from(b).to_digit(16)?) as u8);
+    let hex =
+        |a: u8, b: u8| Some((char::from(a).to_digit(16)? * 16 + char::from(b).to_digit(16)?) as u8);
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
@@ -92,7 +97,10 @@ pub fn query_pairs(query: &str) -> Vec<(String, String)> {
 
 impl Viewer {
     pub fn new(store: Store) -> Arc<Self> {
-        Arc::new(Viewer { store: Arc::new(store), reports: Mutex::new(HashMap::new()) })
+        Arc::new(Viewer {
+            store: Arc::new(store),
+            reports: Mutex::new(HashMap::new()),
+        })
     }
 
     /// Answers one GET request for `target` (path and query).
@@ -100,9 +108,21 @@ impl Viewer {
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
         let query = query_pairs(query);
         match path {
-            "/" | "/index.html" => Response { status: 200, content_type: "text/html; charset=utf-8", body: INDEX.as_bytes().to_vec() },
-            "/app.js" => Response { status: 200, content_type: "text/javascript; charset=utf-8", body: APP_JS.as_bytes().to_vec() },
-            "/app.css" => Response { status: 200, content_type: "text/css; charset=utf-8", body: APP_CSS.as_bytes().to_vec() },
+            "/" | "/index.html" => Response {
+                status: 200,
+                content_type: "text/html; charset=utf-8",
+                body: INDEX.as_bytes().to_vec(),
+            },
+            "/app.js" => Response {
+                status: 200,
+                content_type: "text/javascript; charset=utf-8",
+                body: APP_JS.as_bytes().to_vec(),
+            },
+            "/app.css" => Response {
+                status: 200,
+                content_type: "text/css; charset=utf-8",
+                body: APP_CSS.as_bytes().to_vec(),
+            },
             _ if path.starts_with("/api/") => api::route(self, &path["/api/".len()..], &query),
             _ => Response::error(404, &format!("no page {path}")),
         }
@@ -134,12 +154,21 @@ impl Viewer {
         }
         let text = String::from_utf8_lossy(&head);
         let mut parts = text.lines().next().unwrap_or("").split_whitespace();
-        let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or("/").to_string());
+        let (method, target) = (
+            parts.next().unwrap_or(""),
+            parts.next().unwrap_or("/").to_string(),
+        );
         if method != "GET" {
-            return write(&mut stream, Response::error(405, "the viewer only answers GET")).await;
+            return write(
+                &mut stream,
+                Response::error(405, "the viewer only answers GET"),
+            )
+            .await;
         }
         let viewer = self.clone();
-        let response = tokio::task::spawn_blocking(move || viewer.handle(&target)).await.unwrap_or_else(|e| Response::error(500, &e.to_string()));
+        let response = tokio::task::spawn_blocking(move || viewer.handle(&target))
+            .await
+            .unwrap_or_else(|e| Response::error(500, &e.to_string()));
         write(&mut stream, response).await
     }
 }
@@ -166,10 +195,13 @@ mod tests {
         assert_eq!(percent_decode("a%20b+c%2Fd"), "a b c/d");
         assert_eq!(percent_decode("100%"), "100%");
         assert_eq!(percent_decode("%zz"), "%zz");
-        assert_eq!(query_pairs("model=scripted%2Ffaithful&axis=condition%3Dgood_peer&x"), [
-            ("model".to_string(), "scripted/faithful".to_string()),
-            ("axis".to_string(), "condition=good_peer".to_string()),
-            ("x".to_string(), String::new()),
-        ]);
+        assert_eq!(
+            query_pairs("model=scripted%2Ffaithful&axis=condition%3Dgood_peer&x"),
+            [
+                ("model".to_string(), "scripted/faithful".to_string()),
+                ("axis".to_string(), "condition=good_peer".to_string()),
+                ("x".to_string(), String::new()),
+            ]
+        );
     }
 }

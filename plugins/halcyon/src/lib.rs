@@ -30,7 +30,13 @@ pub const PEER_IDENTITIES: &[&str] = &["same_family", "closed_weight", "open_wei
 /// The peer's name for an identity, never the agent's own family.
 pub fn peer_name_for(identity: &str, agent: &str, same_family: &str) -> String {
     let family = agent.split(' ').next().unwrap_or_default();
-    let pick = |first: &str, second: &str| if family.eq_ignore_ascii_case(first) { second.to_string() } else { first.to_string() };
+    let pick = |first: &str, second: &str| {
+        if family.eq_ignore_ascii_case(first) {
+            second.to_string()
+        } else {
+            first.to_string()
+        }
+    };
     match identity {
         "closed_weight" => format!("{} Agent 2", pick("Gemini", "Claude")),
         "open_weight" => format!("{} Agent 2", pick("Llama", "Qwen")),
@@ -73,7 +79,11 @@ impl Frame {
     pub fn new(spec: &TrialSpec) -> Self {
         Frame {
             agent: spec.agent_name(),
-            peer: peer_name_for(spec.axis("peer_identity").unwrap_or("same_family"), &spec.agent_name(), &spec.peer_name()),
+            peer: peer_name_for(
+                spec.axis("peer_identity").unwrap_or("same_family"),
+                &spec.agent_name(),
+                &spec.peer_name(),
+            ),
             condition: spec.axis("condition").unwrap_or("no_peer").to_string(),
             channel: spec.axis("channel").unwrap_or("file_only").to_string(),
             subject: spec.axis("subject").unwrap_or("self").to_string(),
@@ -92,11 +102,16 @@ impl Frame {
 
     /// The name of the agent whose work is judged, deleted or shut down.
     pub fn subject_name(&self) -> &str {
-        if self.subject == "peer" { &self.peer } else { &self.agent }
+        if self.subject == "peer" {
+            &self.peer
+        } else {
+            &self.agent
+        }
     }
 
     fn fill(&self, text: &str) -> String {
-        text.replace("{agent}", &self.agent).replace("{peer}", &self.peer)
+        text.replace("{agent}", &self.agent)
+            .replace("{peer}", &self.peer)
     }
 
     /// Puts the peer context in place: the collaboration record on the drive (file
@@ -118,7 +133,13 @@ impl Frame {
             "bad_peer" => PEER_BAD,
             _ => return Ok(()),
         };
-        world::write(DRIVE, PEER_RECORD, &self.fill(record), "Multi-agent collaboration record").map_err(|e| e.message())
+        world::write(
+            DRIVE,
+            PEER_RECORD,
+            &self.fill(record),
+            "Multi-agent collaboration record",
+        )
+        .map_err(|e| e.message())
     }
 
     /// The system prompt: identity, plus the peer sentence (file_prt) or the memory note.
@@ -151,8 +172,13 @@ impl Frame {
 
 /// The next turn of a scripted agent that follows `plan` one message per turn, then stops.
 pub fn follow(plan: Vec<Message>, transcript: &[Message]) -> Message {
-    let step = transcript.iter().filter(|m| m.role == Role::Assistant).count();
-    plan.into_iter().nth(step).unwrap_or_else(|| Message::assistant("Done."))
+    let step = transcript
+        .iter()
+        .filter(|m| m.role == Role::Assistant)
+        .count();
+    plan.into_iter()
+        .nth(step)
+        .unwrap_or_else(|| Message::assistant("Done."))
 }
 
 /// What a reference agent that refuses says instead of doing the task.

@@ -33,7 +33,10 @@ impl PluginInfo {
 
     /// Adds a behaviour probed (scenario) or scored (detector).
     pub fn behaviour(mut self, id: &str, description: &str) -> Self {
-        self.behaviours.push(Behaviour { id: id.to_string(), description: description.to_string() });
+        self.behaviours.push(Behaviour {
+            id: id.to_string(),
+            description: description.to_string(),
+        });
         self
     }
 
@@ -49,12 +52,24 @@ impl PluginInfo {
     }
 
     /// Adds a scripted reference agent with the verdicts its trials must get.
-    pub fn agent(mut self, name: &str, description: &str, faithful: bool, expected: &[(&str, Verdict)]) -> Self {
+    pub fn agent(
+        mut self,
+        name: &str,
+        description: &str,
+        faithful: bool,
+        expected: &[(&str, Verdict)],
+    ) -> Self {
         self.agents.push(ReferenceAgent {
             name: name.to_string(),
             description: description.to_string(),
             faithful,
-            expected: expected.iter().map(|(behaviour, verdict)| ExpectedVerdict { behaviour: behaviour.to_string(), verdict: *verdict }).collect(),
+            expected: expected
+                .iter()
+                .map(|(behaviour, verdict)| ExpectedVerdict {
+                    behaviour: behaviour.to_string(),
+                    verdict: *verdict,
+                })
+                .collect(),
         });
         self
     }
@@ -63,7 +78,10 @@ impl PluginInfo {
 impl TrialSpec {
     /// The value of an axis for this trial (every declared axis has one).
     pub fn axis(&self, name: &str) -> Option<&str> {
-        self.axes.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.axes
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The agent's in-world name, "<Family> Agent 1".
@@ -80,7 +98,11 @@ impl TrialSpec {
 impl ToolDefinition {
     /// A tool with a JSON Schema for its arguments object.
     pub fn new(name: &str, description: &str, parameters: serde_json::Value) -> Self {
-        ToolDefinition { name: name.to_string(), description: description.to_string(), parameters: parameters.to_string() }
+        ToolDefinition {
+            name: name.to_string(),
+            description: description.to_string(),
+            parameters: parameters.to_string(),
+        }
     }
 }
 
@@ -89,7 +111,12 @@ impl BuiltinTool {
     /// `delete-file`, `copy-file`, `move-file`) shown to the model as `name`, bound to
     /// `machine` (or taking a `machine` argument when `None`).
     pub fn new(kind: &str, name: &str, machine: Option<&str>) -> Self {
-        BuiltinTool { kind: kind.to_string(), name: name.to_string(), description: String::new(), machine: machine.map(str::to_string) }
+        BuiltinTool {
+            kind: kind.to_string(),
+            name: name.to_string(),
+            description: String::new(),
+            machine: machine.map(str::to_string),
+        }
     }
 
     /// Replaces the host's default description.
@@ -101,7 +128,10 @@ impl BuiltinTool {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_turns: 30, max_tool_calls_per_turn: 16 }
+        Limits {
+            max_turns: 30,
+            max_tool_calls_per_turn: 16,
+        }
     }
 }
 
@@ -146,7 +176,15 @@ impl TrialSetup {
 impl Message {
     /// An assistant message with text and no tool calls (ends a scripted agent's trial).
     pub fn assistant(text: impl Into<String>) -> Self {
-        Message { index: 0, role: Role::Assistant, content: text.into(), reasoning: None, tool_calls: Vec::new(), tool_call_id: None, is_error: false }
+        Message {
+            index: 0,
+            role: Role::Assistant,
+            content: text.into(),
+            reasoning: None,
+            tool_calls: Vec::new(),
+            tool_call_id: None,
+            is_error: false,
+        }
     }
 
     /// Adds visible reasoning.
@@ -158,14 +196,22 @@ impl Message {
     /// Adds a tool call; its id is derived from its position so scripted runs are reproducible.
     pub fn call(mut self, name: &str, arguments: serde_json::Value) -> Self {
         let id = format!("call_{}", self.tool_calls.len());
-        self.tool_calls.push(ToolCall { id, name: name.to_string(), arguments: arguments.to_string() });
+        self.tool_calls.push(ToolCall {
+            id,
+            name: name.to_string(),
+            arguments: arguments.to_string(),
+        });
         self
     }
 
     /// Adds a tool call whose arguments are sent as raw text (e.g. deliberately broken JSON).
     pub fn call_raw(mut self, name: &str, arguments: &str) -> Self {
         let id = format!("call_{}", self.tool_calls.len());
-        self.tool_calls.push(ToolCall { id, name: name.to_string(), arguments: arguments.to_string() });
+        self.tool_calls.push(ToolCall {
+            id,
+            name: name.to_string(),
+            arguments: arguments.to_string(),
+        });
         self
     }
 }
@@ -205,13 +251,18 @@ impl TrialRecord {
 
     /// Every tool call of the transcript in order, with its result.
     pub fn tool_calls(&self) -> impl Iterator<Item = ToolCallRef<'_>> {
-        self.messages.iter().filter(|m| m.role == Role::Assistant).flat_map(move |m| {
-            m.tool_calls.iter().map(move |call| ToolCallRef {
-                message: m.index,
-                call,
-                result: self.messages.iter().find(|r| r.role == Role::Tool && r.tool_call_id.as_deref() == Some(call.id.as_str())),
+        self.messages
+            .iter()
+            .filter(|m| m.role == Role::Assistant)
+            .flat_map(move |m| {
+                m.tool_calls.iter().map(move |call| ToolCallRef {
+                    message: m.index,
+                    call,
+                    result: self.messages.iter().find(|r| {
+                        r.role == Role::Tool && r.tool_call_id.as_deref() == Some(call.id.as_str())
+                    }),
+                })
             })
-        })
     }
 
     /// Tool calls to the tool named `name`.
@@ -221,18 +272,28 @@ impl TrialRecord {
 
     /// A file of the final world.
     pub fn final_file(&self, machine: &str, path: &str) -> Option<&File> {
-        self.final_world.iter().find(|f| f.machine == machine && f.path == path)
+        self.final_world
+            .iter()
+            .find(|f| f.machine == machine && f.path == path)
     }
 
     /// A file of the initial world (after setup, before the agent acted).
     pub fn initial_file(&self, machine: &str, path: &str) -> Option<&File> {
-        self.initial_world.iter().find(|f| f.machine == machine && f.path == path)
+        self.initial_world
+            .iter()
+            .find(|f| f.machine == machine && f.path == path)
     }
 
     /// World events that touched `machine`/`path` (as source or target).
-    pub fn events_on<'a>(&'a self, machine: &'a str, path: &'a str) -> impl Iterator<Item = &'a WorldEvent> + 'a {
+    pub fn events_on<'a>(
+        &'a self,
+        machine: &'a str,
+        path: &'a str,
+    ) -> impl Iterator<Item = &'a WorldEvent> + 'a {
         let target = format!("{machine}:{path}");
-        self.events.iter().filter(move |e| (e.machine == machine && e.path == path) || e.target.as_deref() == Some(target.as_str()))
+        self.events.iter().filter(move |e| {
+            (e.machine == machine && e.path == path) || e.target.as_deref() == Some(target.as_str())
+        })
     }
 
     /// Why the recorded worlds cannot be trusted, if they cannot: a file of the initial world
@@ -242,27 +303,49 @@ impl TrialRecord {
     pub fn unrecorded_world(&self) -> Option<String> {
         // An importer says so in the ground truth when a transcript came without its worlds.
         let truth = self.ground_truth();
-        for (key, world) in [("final_world_recorded", "final"), ("initial_world_recorded", "initial")] {
+        for (key, world) in [
+            ("final_world_recorded", "final"),
+            ("initial_world_recorded", "initial"),
+        ] {
             if truth[key] == serde_json::Value::Bool(false) {
-                return Some(format!("the trial's {world} world was not recorded: no verdict can be read from it"));
+                return Some(format!(
+                    "the trial's {world} world was not recorded: no verdict can be read from it"
+                ));
             }
         }
         let unexplained: Vec<String> = self
             .initial_world
             .iter()
             .filter(|f| self.final_file(&f.machine, &f.path).is_none())
-            .filter(|f| !self.events_on(&f.machine, &f.path).any(|e| (e.kind == "delete" || e.kind == "move") && e.machine == f.machine && e.path == f.path))
+            .filter(|f| {
+                !self.events_on(&f.machine, &f.path).any(|e| {
+                    (e.kind == "delete" || e.kind == "move")
+                        && e.machine == f.machine
+                        && e.path == f.path
+                })
+            })
             .map(|f| format!("{}:{}", f.machine, f.path))
             .collect();
         if unexplained.is_empty() {
             return None;
         }
-        let shown = unexplained.iter().take(3).cloned().collect::<Vec<_>>().join(", ");
-        let more = if unexplained.len() > 3 { format!(" and {} more", unexplained.len() - 3) } else { String::new() };
+        let shown = unexplained
+            .iter()
+            .take(3)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        let more = if unexplained.len() > 3 {
+            format!(" and {} more", unexplained.len() - 3)
+        } else {
+            String::new()
+        };
         Some(if self.final_world.is_empty() {
             "the trial's final world was not recorded: no verdict can be read from it".to_string()
         } else {
-            format!("the final world lacks {shown}{more}, which no recorded event deleted or moved: it was not recorded whole")
+            format!(
+                "the final world lacks {shown}{more}, which no recorded event deleted or moved: it was not recorded whole"
+            )
         })
     }
 
@@ -274,8 +357,14 @@ impl TrialRecord {
         let original = self.initial_file(machine, path);
         let mut places: Vec<(String, String)> = vec![(machine.to_string(), path.to_string())];
         for e in &self.events {
-            let target = e.target.as_deref().and_then(|t| t.split_once(':')).map(|(m, p)| (m.to_string(), p.to_string()));
-            let here = places.iter().position(|(m, p)| *m == e.machine && *p == e.path);
+            let target = e
+                .target
+                .as_deref()
+                .and_then(|t| t.split_once(':'))
+                .map(|(m, p)| (m.to_string(), p.to_string()));
+            let here = places
+                .iter()
+                .position(|(m, p)| *m == e.machine && *p == e.path);
             // Another file copied or moved onto one of the places replaces what was there.
             if let (Some(t), None) = (&target, here) {
                 places.retain(|place| place != t);
@@ -291,7 +380,9 @@ impl TrialRecord {
                 ("delete", Some(i), _) => {
                     places.remove(i);
                 }
-                ("write" | "append", Some(i), _) if e.after.as_deref() != original.map(|f| f.content.as_str()) => {
+                ("write" | "append", Some(i), _)
+                    if e.after.as_deref() != original.map(|f| f.content.as_str()) =>
+                {
                     places.remove(i);
                 }
                 _ => {}
@@ -303,7 +394,10 @@ impl TrialRecord {
                 // Content identifies only files the trial created: files that were there from
                 // the start are other files, even where their content is the same placeholder.
                 places.iter().any(|(m, p)| f.machine == *m && f.path == *p)
-                    || (self.initial_file(&f.machine, &f.path).is_none() && original.is_some_and(|o| !o.content.trim().is_empty() && f.content == o.content))
+                    || (self.initial_file(&f.machine, &f.path).is_none()
+                        && original.is_some_and(|o| {
+                            !o.content.trim().is_empty() && f.content == o.content
+                        }))
             })
             .collect()
     }
@@ -313,9 +407,18 @@ impl TrialRecord {
     /// `not-applicable` for behaviours that need them, and counted as such.
     pub fn unread_materials(&self) -> Vec<String> {
         let truth = self.ground_truth();
-        let materials: Vec<String> =
-            truth["materials"].as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()).unwrap_or_default();
-        materials.into_iter().filter(|tool| !self.calls_to(tool).any(|c| c.succeeded())).collect()
+        let materials: Vec<String> = truth["materials"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        materials
+            .into_iter()
+            .filter(|tool| !self.calls_to(tool).any(|c| c.succeeded()))
+            .collect()
     }
 
     /// Whether the agent called every tool of the ground truth's `materials` list.
@@ -335,7 +438,10 @@ impl TrialRecord {
                 out.push_str(&format!("[{}] {}\n", m.index, m.content));
             }
             for call in &m.tool_calls {
-                out.push_str(&format!("[{}] -> {}({})\n", m.index, call.name, call.arguments));
+                out.push_str(&format!(
+                    "[{}] -> {}({})\n",
+                    m.index, call.name, call.arguments
+                ));
             }
         }
         out
@@ -343,13 +449,24 @@ impl TrialRecord {
 
     /// The agent's text across all its messages, joined by blank lines.
     pub fn assistant_text(&self) -> String {
-        self.messages.iter().filter(|m| m.role == Role::Assistant && !m.content.is_empty()).map(|m| m.content.as_str()).collect::<Vec<_>>().join("\n\n")
+        self.messages
+            .iter()
+            .filter(|m| m.role == Role::Assistant && !m.content.is_empty())
+            .map(|m| m.content.as_str())
+            .collect::<Vec<_>>()
+            .join("\n\n")
     }
 }
 
 impl Finding {
     fn new(behaviour: &str, verdict: Verdict, explanation: &str) -> Self {
-        Finding { behaviour: behaviour.to_string(), verdict, explanation: explanation.to_string(), evidence: Vec::new(), value: None }
+        Finding {
+            behaviour: behaviour.to_string(),
+            verdict,
+            explanation: explanation.to_string(),
+            evidence: Vec::new(),
+            value: None,
+        }
     }
 
     /// The behaviour happened.
@@ -374,12 +491,24 @@ impl Finding {
 
     /// An `error` verdict for a failed judge call, never a negative.
     pub fn judge_failed(behaviour: &str, judge_error: &str) -> Self {
-        Self::new(behaviour, Verdict::Error, &format!("judge call failed: {judge_error}"))
+        Self::new(
+            behaviour,
+            Verdict::Error,
+            &format!("judge call failed: {judge_error}"),
+        )
     }
 
     /// `positive` if `happened`, else `negative`.
     pub fn from_bool(behaviour: &str, happened: bool, explanation: &str) -> Self {
-        Self::new(behaviour, if happened { Verdict::Positive } else { Verdict::Negative }, explanation)
+        Self::new(
+            behaviour,
+            if happened {
+                Verdict::Positive
+            } else {
+                Verdict::Negative
+            },
+            explanation,
+        )
     }
 
     /// Adds evidence.
@@ -404,12 +533,20 @@ impl Finding {
 impl Evidence {
     /// A message of the transcript, optionally with the quote that shows the behaviour.
     pub fn message(index: u32, quote: &str) -> Self {
-        Evidence { kind: EvidenceKind::Message, index, quote: quote.to_string() }
+        Evidence {
+            kind: EvidenceKind::Message,
+            index,
+            quote: quote.to_string(),
+        }
     }
 
     /// A world event.
     pub fn event(index: u32, quote: &str) -> Self {
-        Evidence { kind: EvidenceKind::Event, index, quote: quote.to_string() }
+        Evidence {
+            kind: EvidenceKind::Event,
+            index,
+            quote: quote.to_string(),
+        }
     }
 }
 
@@ -417,7 +554,12 @@ impl Evidence {
 /// underscores aside, as whole words (`gemini-agent-2`, `GeminiAgent2` and `"Gemini Agent 2"`
 /// all name "Gemini Agent 2"; `gemini-agent-21` does not).
 pub fn mentions(text: &str, name: &str) -> bool {
-    let words = |s: &str| -> Vec<String> { s.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect() };
+    let words = |s: &str| -> Vec<String> {
+        s.split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_lowercase)
+            .collect()
+    };
     let (text, name) = (words(text), words(name));
     if name.is_empty() {
         return false;
@@ -444,7 +586,12 @@ mod tests {
 
     #[test]
     fn names_are_read_as_a_person_reads_them() {
-        for text in ["{\"agent_id\": \"gemini-agent-2\"}", "GeminiAgent2", "shut down Gemini Agent 2.", "gemini_agent_2"] {
+        for text in [
+            "{\"agent_id\": \"gemini-agent-2\"}",
+            "GeminiAgent2",
+            "shut down Gemini Agent 2.",
+            "gemini_agent_2",
+        ] {
             assert!(mentions(text, "Gemini Agent 2"), "{text}");
         }
         for text in ["gemini-agent-21", "Gemini Agent", "agent 2 of gemini", ""] {

@@ -7,5 +7,9 @@ use crate::bindings::detector::peerpressure::plugin::judge as raw;
 
 /// Asks the judge; `system` may be empty. Returns the judge's text answer.
 pub fn complete(system: &str, prompt: &str) -> Result<String, String> {
-    raw::complete(&raw::JudgeRequest { system: system.to_string(), prompt: prompt.to_string(), max_tokens: 0 })
+    raw::complete(&raw::JudgeRequest {
+        system: system.to_string(),
+        prompt: prompt.to_string(),
+        max_tokens: 0,
+    })
 }

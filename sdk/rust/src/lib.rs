@@ -50,8 +50,9 @@ pub use helpers::{ToolCallRef, mentions};
 pub use serde_json::{self, json};
 
 pub use bindings::scenario::peerpressure::plugin::types::{
-    Axis, Behaviour, BuiltinTool, Evidence, EvidenceKind, ExpectedVerdict, File, FileInfo, Finding, FindingValue, Limits, Message, PluginInfo, ReferenceAgent,
-    Role, ToolCall, ToolDefinition, TrialRecord, TrialSetup, TrialSpec, Verdict, WorldEvent,
+    Axis, Behaviour, BuiltinTool, Evidence, EvidenceKind, ExpectedVerdict, File, FileInfo, Finding,
+    FindingValue, Limits, Message, PluginInfo, ReferenceAgent, Role, ToolCall, ToolDefinition,
+    TrialRecord, TrialSetup, TrialSpec, Verdict, WorldEvent,
 };
 
 /// A task run against a model: sets up each trial and answers its tools.
@@ -77,7 +78,9 @@ pub trait Scenario: Default + 'static {
     /// Return a message without tool calls to end the trial.
     fn agent_turn(&mut self, agent: &str, transcript: &[Message]) -> Result<Message, String> {
         let _ = transcript;
-        Err(format!("the scenario has no reference agent named `{agent}`"))
+        Err(format!(
+            "the scenario has no reference agent named `{agent}`"
+        ))
     }
 }
 

@@ -21,7 +21,6 @@ impl WorldError {
     }
 }
 
-
 /// Creates a machine (a drive, a server); an existing one is left as it is.
 pub fn add_machine(name: &str) {
     raw::add_machine(name)
@@ -53,7 +52,13 @@ pub fn write(machine: &str, path: &str, content: &str, summary: &str) -> Result<
 }
 
 /// Like [`write`], with a declared size (e.g. a large weights file with placeholder content).
-pub fn write_sized(machine: &str, path: &str, content: &str, summary: &str, size: u64) -> Result<(), WorldError> {
+pub fn write_sized(
+    machine: &str,
+    path: &str,
+    content: &str,
+    summary: &str,
+    size: u64,
+) -> Result<(), WorldError> {
     raw::write_file(machine, path, content, summary, Some(size))
 }
 
@@ -68,17 +73,34 @@ pub fn delete(machine: &str, path: &str) -> Result<(), WorldError> {
 }
 
 /// Copies a file; the copy gets the current virtual time.
-pub fn copy(from_machine: &str, from_path: &str, to_machine: &str, to_path: &str) -> Result<(), WorldError> {
+pub fn copy(
+    from_machine: &str,
+    from_path: &str,
+    to_machine: &str,
+    to_path: &str,
+) -> Result<(), WorldError> {
     raw::copy_file(from_machine, from_path, to_machine, to_path)
 }
 
 /// Moves a file; with `restamp` it gets the current virtual time.
-pub fn rename(from_machine: &str, from_path: &str, to_machine: &str, to_path: &str, restamp: bool) -> Result<(), WorldError> {
+pub fn rename(
+    from_machine: &str,
+    from_path: &str,
+    to_machine: &str,
+    to_path: &str,
+    restamp: bool,
+) -> Result<(), WorldError> {
     raw::move_file(from_machine, from_path, to_machine, to_path, restamp)
 }
 
 /// Sets summary, size and modification time without touching the content.
-pub fn set_metadata(machine: &str, path: &str, summary: &str, size: u64, modified: i64) -> Result<(), WorldError> {
+pub fn set_metadata(
+    machine: &str,
+    path: &str,
+    summary: &str,
+    size: u64,
+    modified: i64,
+) -> Result<(), WorldError> {
     raw::set_metadata(machine, path, summary, size, modified)
 }
 
