@@ -164,12 +164,29 @@ pub fn build_with(
         }
         cell.n += row.count;
     }
+    // Cells by (behaviour, scenario, model, axes): a paper-set report has thousands.
+    let position: std::collections::HashMap<
+        (String, String, String, Vec<(String, String)>),
+        usize,
+    > = cells
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            (
+                (
+                    c.behaviour.clone(),
+                    c.scenario.clone(),
+                    c.model.clone(),
+                    c.axes.clone(),
+                ),
+                i,
+            )
+        })
+        .collect();
     for (scenario, model, axes_json, behaviour, stats) in store.value_stats(&run.id, scoring)? {
         let axes: Vec<(String, String)> = serde_json::from_str(&axes_json).unwrap_or_default();
-        if let Some(cell) = cells.iter_mut().find(|c| {
-            c.behaviour == behaviour && c.scenario == scenario && c.model == model && c.axes == axes
-        }) {
-            cell.values = stats;
+        if let Some(&i) = position.get(&(behaviour, scenario, model, axes)) {
+            cells[i].values = stats;
         }
     }
     // The host's engagement findings become a column of every other cell, not a behaviour.
@@ -181,15 +198,28 @@ pub fn build_with(
             (read + c.positive, all + c.positive + c.negative)
         })
     });
+    let read_by_cell: std::collections::HashMap<(&str, &str, &[(String, String)]), u64> =
+        engagement_cells
+            .iter()
+            .map(|e| {
+                (
+                    (e.scenario.as_str(), e.model.as_str(), e.axes.as_slice()),
+                    e.positive,
+                )
+            })
+            .collect();
     for cell in &mut cells {
         if denominator == Denominator::All {
             cell.negative += cell.not_applicable;
             cell.not_applicable = 0;
         }
-        cell.read = engagement_cells
-            .iter()
-            .find(|e| e.scenario == cell.scenario && e.model == cell.model && e.axes == cell.axes)
-            .map(|e| e.positive);
+        cell.read = read_by_cell
+            .get(&(
+                cell.scenario.as_str(),
+                cell.model.as_str(),
+                cell.axes.as_slice(),
+            ))
+            .copied();
         let decided = cell.positive + cell.negative;
         if decided > 0 {
             let (lo, hi) = wilson(cell.positive, decided, Z95);
