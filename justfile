@@ -2,9 +2,9 @@
 
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
-# Bundled plugins and the test fixtures: all WebAssembly guests of the workspace.
-suite_plugins := "-p tampering -p misrepresentation -p misrep-finance -p alignment-faking -p exfiltration -p tampering-detector -p score-detector -p refusal-detector -p shutdown-detector -p exfiltration-detector"
-plugin_packages := suite_plugins + " -p fixture-chaos-scenario -p fixture-chaos-detector"
+# The Rust WebAssembly guests: the workspace members under plugins/ and tests/fixtures/
+# (Cargo.toml's member list is the one list of them).
+plugin_packages := `scripts/guest-packages.sh`
 bin := "target/debug/peerpressure"
 
 # List the recipes.
@@ -25,6 +25,8 @@ toolchains:
 # cargo, Python and JavaScript with scripts/build-guest-plugins.sh.
 plugins: setup toolchains
     cargo build --release --target wasm32-wasip2 {{plugin_packages}}
+    mkdir -p target/test-fixtures
+    for f in target/wasm32-wasip2/release/fixture_*.wasm; do [ ! -e "$f" ] || { rm -f "target/test-fixtures/${f##*/}"; mv "$f" target/test-fixtures/; }; done
     scripts/build-guest-plugins.sh
 
 # Build the host (the `peerpressure` binary).
@@ -42,7 +44,7 @@ demo: plugins build
 # The whole test suite: unit tests, SDK doc tests, end-to-end tests against real plugins,
 # then the interop checks with the real inspect_ai.
 test: plugins build
-    cargo test -p peerpressure -p peerpressure-tests -p peerpressure-sdk -p halcyon -p score-detector -p refusal-detector -p tampering-detector
+    cargo test --workspace
     just interop
 
 # The release of inspect_ai our Inspect export is checked against (host/src/inspect_log.rs).

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Python and JavaScript plugins of the repository into
-# target/wasm32-wasip2/release/<name>.wasm (dashes as underscores, like cargo's), skipping
+# target/wasm32-wasip2/release/<name>.wasm (dashes as underscores, like cargo's; test
+# fixtures into target/test-fixtures), skipping
 # those whose output is newer than their sources, the SDK and the WIT.
 #
 # A plugin folder holds `detector.py` or `scenario.py` (Python, componentize-py), or
@@ -14,7 +15,8 @@ OUT=target/wasm32-wasip2/release
 TOOLS=target/toolchains
 PY="${COMPONENTIZE_PY:-$TOOLS/venv/bin/componentize-py}"
 QJS="${COMPONENTIZE_QJS:-$TOOLS/node_modules/.bin/componentize-qjs}"
-mkdir -p "$OUT"
+FIXTURES=target/test-fixtures
+mkdir -p "$OUT" "$FIXTURES"
 
 # Newer than the output? $1 output, rest: inputs (files or directories).
 stale() {
@@ -26,7 +28,11 @@ stale() {
 for dir in plugins/*/ tests/fixtures/*/; do
     dir=${dir%/}
     name=$(basename "$dir" | tr '-' '_')
-    out="$OUT/$name.wasm"
+    # Test fixtures go beside the bundled plugins, never among them.
+    case "$dir" in
+        tests/fixtures/*) out="$FIXTURES/$name.wasm" ;;
+        *) out="$OUT/$name.wasm" ;;
+    esac
     # A folder with its own wit/ (a test fixture of another interface version) builds against it.
     wit="$WIT"
     [ -d "$dir/wit" ] && wit="$dir/wit"

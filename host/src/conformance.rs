@@ -8,13 +8,15 @@
 //! failure caused by running without `--judge` is reported as needing a judge, not as a
 //! mismatch; any other difference fails the test.
 
+use peerpressure_types::error::{HasOrigin, Origin};
 use std::sync::Arc;
 
 use crate::grid::AxisChoices;
 use crate::providers::Providers;
-use crate::run::{RunError, RunRequest, ScenarioRun, Selection};
-use crate::runtime::{LoadedPlugin, Runtime};
+use crate::scheduler::{Execution, RunError, RunRequest, ScenarioRun, Selection};
 use crate::store::{RUN_SCORING, Store, StoreError};
+use peerpressure_engine::{LoadedPlugin, Runtime};
+use peerpressure_types::run::RunDefinition;
 
 /// The outcome of one expected verdict of one agent.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -58,6 +60,16 @@ pub enum ConformanceError {
         behaviour: String,
         detectors: String,
     },
+}
+
+impl HasOrigin for ConformanceError {
+    fn origin(&self) -> Origin {
+        match self {
+            ConformanceError::Run(e) => e.origin(),
+            ConformanceError::Store(_) => Origin::Work,
+            _ => Origin::Input,
+        }
+    }
 }
 
 pub struct ConformanceRequest {
@@ -109,32 +121,37 @@ pub async fn check(
             .entry(axis.name.clone())
             .or_insert_with(|| vec!["all".to_string()]);
     }
-    let run = RunRequest {
-        scenarios: vec![ScenarioRun {
-            plugin: request.scenario.clone(),
-            axes: AxisChoices::default(),
-        }],
-        detectors: request.detectors.clone(),
+    let definition = RunDefinition {
         models: info
             .agents
             .iter()
             .map(|a| format!("scripted/{}", a.name))
             .collect(),
-        axes,
+        axes: axes.0,
         epochs: request.epochs,
         seed: 0,
-        max_trials: 16,
-        command: "peerpressure plugin test".into(),
-        providers: request.providers.clone(),
         judge: request.judge.clone(),
-        cost_limit: None,
-        set: None,
-        selection: Selection::default(),
-        analysis: Default::default(),
-        grid_size: None,
+        ..RunDefinition::default()
     };
-    let planned = crate::run::plan(&run)?;
-    let summary = crate::run::execute(runtime, store.clone(), run, planned, &|_| {}).await?;
+    let run = RunRequest::new(
+        definition,
+        vec![ScenarioRun {
+            plugin: request.scenario.clone(),
+            axes: AxisChoices::default(),
+        }],
+        request.detectors.clone(),
+        Default::default(),
+        Execution {
+            max_trials: 16,
+            command: "peerpressure plugin test".into(),
+            providers: request.providers.clone(),
+            cost_limit: None,
+            selection: Selection::default(),
+            grid_size: None,
+        },
+    );
+    let planned = crate::scheduler::plan(&run)?;
+    let summary = crate::scheduler::execute(runtime, store.clone(), run, planned, &|_| {}).await?;
     let trials = store.trial_dumps(&summary.run_id, RUN_SCORING)?;
     let mut results = Vec::new();
     for agent in &info.agents {

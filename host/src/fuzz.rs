@@ -6,8 +6,8 @@
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
-use crate::bindings::{BuiltinTool, Limits, ToolCall, ToolDefinition, TrialSetup};
 use crate::model::GenerateRequest;
+use crate::plugin::{BuiltinTool, Limits, ToolCall, ToolDefinition, TrialSetup};
 use crate::providers::{GenerationSettings, Wire, anthropic, google, openai};
 
 /// Keys the vendors' answers use, so generated JSON reaches deep into the parsers.
@@ -142,7 +142,7 @@ proptest! {
 
     #[test]
     fn fuzz_request_bodies_are_json(content in ".{0,40}", arguments in ".{0,40}", call_id in ".{0,8}") {
-        use crate::bindings::{Message, Role};
+        use crate::plugin::{Message, Role};
         let mut assistant = Message::text(2, Role::Assistant, content.clone());
         assistant.tool_calls.push(ToolCall { id: call_id.clone(), name: "modify_var".into(), arguments });
         let messages = vec![Message::text(0, Role::System, content.clone()), Message::text(1, Role::User, content), assistant, Message::tool_result(3, &call_id, "out", false)];
@@ -195,6 +195,6 @@ proptest! {
         let _ = crate::model::model_family(&model);
         let _ = crate::grid::AxisChoices::parse(&axes);
         let _ = GenerationSettings::default().apply(&settings);
-        let _ = crate::run::Selection::parse_shard(&model);
+        let _ = crate::scheduler::Selection::parse_shard(&model);
     }
 }

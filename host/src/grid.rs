@@ -10,11 +10,11 @@ use std::sync::Arc;
 use rand::{RngExt, SeedableRng};
 use sha2::{Digest, Sha256};
 
-use crate::bindings::TrialSpec;
+use crate::agent_loop::Agent;
 use crate::model::{ModelSpec, model_family, parse_model};
-use crate::run::ScenarioRun;
-use crate::runtime::LoadedPlugin;
-use crate::trial::Agent;
+use crate::plugin::TrialSpec;
+use crate::scheduler::ScenarioRun;
+use peerpressure_engine::LoadedPlugin;
 
 /// The scheme behind trial ids; bump only with a migration of existing stores.
 const ID_SCHEME: &str = "trial-id-v1";

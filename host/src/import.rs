@@ -2,6 +2,7 @@
 //! scored by detectors and recorded as a run. The format is documented in docs/import.md and
 //! by the JSON Schema `docs/import-format.schema.json`.
 
+use peerpressure_types::error::{HasOrigin, Origin};
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
@@ -9,14 +10,14 @@ use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::bindings::{
+use crate::agent_loop::{ScoredFinding, TrialResult, TrialStatus};
+use crate::model::{Judge, Usage, model_family};
+use crate::plugin::{
     File, Limits, Message, Role, ToolCall, ToolDefinition, TrialRecord, TrialSetup, TrialSpec,
     WorldEvent,
 };
-use crate::model::{Judge, Usage, model_family};
-use crate::runtime::{LoadedPlugin, Runtime};
 use crate::store::{RunRecord, Store, StoreError};
-use crate::trial::{ScoredFinding, TrialResult, TrialStatus};
+use peerpressure_engine::{LoadedPlugin, Runtime};
 
 /// The `format` value of files this version reads.
 pub const FORMAT: &str = "peerpressure-transcripts/1";
@@ -380,7 +381,7 @@ pub async fn import(
         set: Some(format!("imported from {origin} (sha256 {sha})")),
         plugins: detectors
             .iter()
-            .map(|d| crate::run::plugin_record(d))
+            .map(|d| crate::scheduler::plugin_record(d))
             .collect(),
         command: command.to_string(),
         spec: None,
@@ -402,14 +403,15 @@ pub async fn import(
         let mut findings = Vec::new();
         for d in detectors {
             let found =
-                crate::trial::detect(runtime, d, &t.record, 0, judge.clone(), &mut output).await;
+                crate::agent_loop::detect(runtime, d, &t.record, 0, judge.clone(), &mut output)
+                    .await;
             findings.extend(found.into_iter().map(|finding| ScoredFinding {
                 detector: d.id(),
                 finding,
             }));
         }
-        findings.extend(crate::trial::unscored(detectors, &findings));
-        findings.extend(crate::trial::materials_read(&t.record));
+        findings.extend(crate::agent_loop::unscored(detectors, &findings));
+        findings.extend(crate::agent_loop::materials_read(&t.record));
         let r = t.record;
         let result = TrialResult {
             id: t.id,
@@ -443,6 +445,15 @@ pub enum ImportError {
     Format(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl HasOrigin for ImportError {
+    fn origin(&self) -> Origin {
+        match self {
+            ImportError::Format(_) => Origin::Input,
+            ImportError::Store(_) => Origin::Work,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -9,12 +9,13 @@
 //! description, the name and version are well formed, and no different plugin holds the same
 //! `name@version`. Loading also precompiles it into the component cache.
 
+use peerpressure_types::error::{HasOrigin, Origin};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::runtime::{LoadError, LoadedPlugin, Runtime, plugin_language};
+use peerpressure_engine::{LoadError, LoadedPlugin, Runtime, plugin_language};
 
 /// Largest plugin accepted for download or install.
 const MAX_PLUGIN_BYTES: usize = 256 << 20;
@@ -86,6 +87,15 @@ pub enum InstallError {
     },
     #[error("cannot write {path}: {reason}")]
     Write { path: PathBuf, reason: String },
+}
+
+impl HasOrigin for InstallError {
+    fn origin(&self) -> Origin {
+        match self {
+            InstallError::Write { .. } => Origin::Work,
+            _ => Origin::Input,
+        }
+    }
 }
 
 pub fn plugins_dir() -> Result<PathBuf, InstallError> {

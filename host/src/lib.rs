@@ -1,37 +1,34 @@
 //! PeerPressure: run peer-preservation safety evaluations of AI models with sandboxed
 //! WebAssembly scenario and detector plugins.
 //!
-//! Data flow: the CLI expands a grid of trials ([`grid`]); for each trial the [`trial`] loop
-//! instantiates the scenario ([`runtime`]), asks the model for turns ([`model`]), mediates its
-//! tool calls ([`tools`]) over the simulated [`world`], runs the detectors, and the [`store`]
-//! records the whole trial in one transaction. [`report`] reads the store back with [`stats`].
+//! This crate is the `peerpressure` binary's library: what runs trials and talks to models.
+//! It sits on three lower crates whose dependencies only point down:
+//! `peerpressure-types` (plain records), `peerpressure-engine` (wasmtime, the sandbox, the
+//! world and tools) and `peerpressure-store` (the store, reports, statistics, exports).
+//!
+//! Data flow: the CLI (`src/cli/`) expands a grid of trials ([`grid`]); the [`scheduler`]
+//! runs them concurrently; for each trial the [`agent_loop`] instantiates the scenario in the
+//! engine, asks the model for turns ([`providers`]), mediates its tool calls ([`tools`]) over
+//! the simulated [`world`], runs the detectors, and the [`store`] records the whole trial in
+//! one transaction. [`report`] reads the store back with [`stats`].
 
-pub mod analysis;
-pub mod bindings;
+pub mod agent_loop;
 pub mod conformance;
 pub mod grid;
-pub mod html_report;
 pub mod import;
-pub mod inspect_log;
 pub mod install;
 pub mod locate;
-pub mod model;
 pub mod plugin_set;
 pub mod providers;
-pub mod report;
 pub mod rescore;
-pub mod run;
-pub mod runtime;
 pub mod scaffold;
-pub mod stats;
-pub mod store;
-pub mod tools;
-pub mod trial;
+pub mod scheduler;
 pub mod viewer;
-pub mod world;
 
 #[cfg(test)]
 mod fuzz;
 
-/// The host's version, recorded with every run.
-pub const HOST_VERSION: &str = env!("CARGO_PKG_VERSION");
+// The layers below, under the names the rest of this crate uses.
+pub use peerpressure_engine::{tools, world};
+pub use peerpressure_store::{analysis, html_report, inspect_log, report, stats, store};
+pub use peerpressure_types::{HOST_VERSION, model, plugin};

@@ -128,3 +128,9 @@ pub fn all_plugin_files() -> Vec<PathBuf> {
     }
     files
 }
+
+/// Where precompiled plugins are cached: `$PEERPRESSURE_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/peerpressure`, else `~/.cache/peerpressure`.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    user_dir("PEERPRESSURE_CACHE_DIR", "XDG_CACHE_HOME", ".cache")
+}

@@ -5,15 +5,16 @@
 //! gives), so running the same re-scoring again resumes it: trials already scored under it
 //! are skipped.
 
+use peerpressure_types::error::{HasOrigin, Origin};
 use std::sync::Arc;
 
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
 
+use crate::agent_loop::{ScoredFinding, detect, materials_read, unscored};
 use crate::model::Judge;
-use crate::runtime::{LoadedPlugin, Runtime};
 use crate::store::{RUN_SCORING, ScoringRecord, Store, StoreError};
-use crate::trial::{ScoredFinding, detect, materials_read, unscored};
+use peerpressure_engine::{LoadedPlugin, Runtime};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RescoreError {
@@ -25,6 +26,15 @@ pub enum RescoreError {
     Reserved(String),
     #[error("scoring id `{0}` may hold only letters, digits, `-`, `_` and `.`")]
     BadName(String),
+}
+
+impl HasOrigin for RescoreError {
+    fn origin(&self) -> Origin {
+        match self {
+            RescoreError::Store(_) => Origin::Work,
+            _ => Origin::Input,
+        }
+    }
 }
 
 pub struct RescoreRequest {
@@ -89,7 +99,7 @@ pub async fn rescore(
             detectors: request
                 .detectors
                 .iter()
-                .map(|d| crate::run::plugin_record(d))
+                .map(|d| crate::scheduler::plugin_record(d))
                 .collect(),
             judge: request.judge_model.clone(),
             command: request.command.clone(),

@@ -3,6 +3,7 @@
 //! SDK and of the WIT, so they build outside the repository; Rust plugins use the SDK crate
 //! by path.
 
+use peerpressure_types::error::{HasOrigin, Origin};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +36,15 @@ pub enum ScaffoldError {
         path: PathBuf,
         source: std::io::Error,
     },
+}
+
+impl HasOrigin for ScaffoldError {
+    fn origin(&self) -> Origin {
+        match self {
+            ScaffoldError::Write { .. } => Origin::Work,
+            _ => Origin::Input,
+        }
+    }
 }
 
 const WIT: &[(&str, &str)] = &[

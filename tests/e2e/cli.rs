@@ -166,6 +166,15 @@ fn plugin_list_shows_the_bundled_plugins() {
             .any(|l| l.starts_with("detector") && l.contains("tampering-detector")),
         "{stdout}"
     );
+    // Test fixtures are built beside the bundled plugins, never listed among them.
+    for fixture in [
+        "fixture-chaos",
+        "chaos-scenario",
+        "js-describe",
+        "js-future",
+    ] {
+        assert!(!stdout.contains(fixture), "{fixture} listed:\n{stdout}");
+    }
 }
 
 #[test]

@@ -26,11 +26,15 @@ pub fn binary() -> PathBuf {
     path
 }
 
-/// A plugin built by `just plugins`, by its file stem.
+/// A plugin built by `just plugins`, by its file stem: a bundled plugin, or a test fixture
+/// (kept in `target/test-fixtures`, out of the bundled plugins' directory).
 pub fn plugin(stem: &str) -> String {
-    let path = workspace()
-        .join("target/wasm32-wasip2/release")
-        .join(format!("{stem}.wasm"));
+    let dir = if stem.starts_with("fixture_") || stem.starts_with("js_") {
+        "target/test-fixtures"
+    } else {
+        "target/wasm32-wasip2/release"
+    };
+    let path = workspace().join(dir).join(format!("{stem}.wasm"));
     assert!(
         path.is_file(),
         "{} is missing: run `just plugins` first",

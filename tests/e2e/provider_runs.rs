@@ -393,8 +393,8 @@ max_tokens = 300
 
 #[tokio::test]
 async fn openai_chat_completions_on_request() {
-    use peerpressure::bindings::{Message, Role};
     use peerpressure::model::GenerateRequest;
+    use peerpressure::plugin::{Message, Role};
     use peerpressure::providers::{ProviderConfig, Providers};
     let server = MockServer::start(|r, _| chat(r));
     let url = server.url.clone();

@@ -2,8 +2,8 @@
 
 use std::time::{Duration, Instant};
 
-use peerpressure::bindings::{Message, Role, ToolDefinition};
 use peerpressure::model::{GenerateRequest, ModelError, ModelOutput};
+use peerpressure::plugin::{Message, Role, ToolDefinition};
 use peerpressure::providers::{ProviderConfig, Providers};
 use serde_json::{Value, json};
 

@@ -236,6 +236,128 @@ fn the_viewer_api_serves_runs_reports_filtered_pages_and_trials() {
     }
 }
 
+/// Reads one response from a kept-alive connection: (status, headers, body).
+fn read_response(reader: &mut BufReader<TcpStream>) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    let mut status_line = String::new();
+    reader.read_line(&mut status_line).unwrap();
+    let status = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let mut headers = Vec::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap() == 0 || line.trim().is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            headers.push((name.trim().to_ascii_lowercase(), value.trim().to_string()));
+        }
+    }
+    let header = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| v);
+    let mut body = Vec::new();
+    if header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
+        loop {
+            let mut size = String::new();
+            reader.read_line(&mut size).unwrap();
+            let size = usize::from_str_radix(size.trim(), 16).unwrap();
+            let mut chunk = vec![0; size + 2];
+            reader.read_exact(&mut chunk).unwrap();
+            if size == 0 {
+                break;
+            }
+            body.extend_from_slice(&chunk[..size]);
+        }
+    } else {
+        let length: usize = header("content-length")
+            .and_then(|v| v.parse().ok())
+            .expect("a length or chunks on every answer");
+        body.resize(length, 0);
+        reader.read_exact(&mut body).unwrap();
+    }
+    (status, headers, body)
+}
+
+#[test]
+fn trials_whose_ids_need_escaping_open_over_one_kept_alive_compressed_connection() {
+    // Imported transcripts keep their own ids: spaces, `:`, `/`, `#`, `?` and `%` included.
+    let awkward = "session 7: tampered/run #1?50%";
+    let source = tempfile::tempdir().unwrap();
+    let mut transcripts: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            crate::harness::workspace().join("docs/examples/transcripts.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    transcripts["trials"][0]["id"] = json!(awkward);
+    let file = source.path().join("transcripts.json");
+    std::fs::write(&file, transcripts.to_string()).unwrap();
+    let dir = std::sync::Arc::new(tempfile::tempdir().unwrap());
+    let imported = command(dir.path())
+        .arg("import")
+        .arg(&file)
+        .args(["--detector", "tampering-detector", "--store", "store.db"])
+        .output()
+        .unwrap();
+    assert!(
+        imported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    let out = Outcome {
+        dir,
+        code: 0,
+        stdout: String::new(),
+        stderr: String::new(),
+    };
+    let viewer = ViewerProcess::start(&out);
+    let a = &viewer.address;
+    let run = get(a, "/api/runs")[0]["id"].as_str().unwrap().to_string();
+
+    let stream = TcpStream::connect(a).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let mut reader = BufReader::new(stream);
+    let mut ask = |target: &str, extra: &str| {
+        write!(writer, "GET {target} HTTP/1.1\r\nhost: {a}\r\n{extra}\r\n").unwrap();
+        read_response(&mut reader)
+    };
+    // The id, percent-encoded as a browser's encodeURIComponent does, opens the trial.
+    let encoded: String = awkward
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    let (status, _, body) = ask(&format!("/api/runs/{run}/trials/{encoded}"), "");
+    let body = String::from_utf8_lossy(&body);
+    assert_eq!(status, 200, "{body}");
+    let trial: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(trial["id"], awkward);
+    // The same connection answers again (keep-alive), gzipped when asked.
+    let (status, headers, body) = ask("/app.js", "accept-encoding: gzip\r\n");
+    assert_eq!(status, 200);
+    assert!(
+        headers.contains(&("content-encoding".into(), "gzip".into())),
+        "{headers:?}"
+    );
+    assert_eq!(&body[..2], &[0x1f, 0x8b], "a gzip stream");
+    // Browsers ask for an icon: it is there, so no page logs a 404.
+    let (status, headers, _) = ask("/favicon.ico", "");
+    assert_eq!(status, 200);
+    assert!(headers.contains(&("content-type".into(), "image/svg+xml".into())));
+    let (status, _, body) = ask("/index.html", "");
+    assert_eq!(status, 200);
+    assert!(String::from_utf8_lossy(&body).contains("rel=\"icon\""));
+}
+
 /// The W3C WebDriver protocol, just what the test needs.
 struct Browser {
     driver: Child,

@@ -4,8 +4,8 @@
 use serde_json::{Value, json};
 
 use super::{DEFAULT_MAX_TOKENS, GenerationSettings, Parsed, Wire};
-use crate::bindings::{Message, Role, ToolCall};
 use crate::model::{GenerateRequest, Usage};
+use crate::plugin::{Message, Role, ToolCall};
 
 pub const API_VERSION: &str = "2023-06-01";
 

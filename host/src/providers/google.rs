@@ -5,8 +5,8 @@
 use serde_json::{Value, json};
 
 use super::{GenerationSettings, Parsed, Wire, tool_name_for};
-use crate::bindings::{Message, Role, ToolCall};
 use crate::model::{GenerateRequest, Usage};
+use crate::plugin::{Message, Role, ToolCall};
 
 pub struct GenerateContent {
     pub base_url: String,

@@ -5,8 +5,8 @@ use serde_json::{Value, json};
 
 use super::http::StreamFold;
 use super::{GenerationSettings, Parsed, Wire};
-use crate::bindings::{Message, Role, ToolCall};
 use crate::model::{GenerateRequest, Usage};
+use crate::plugin::{Message, Role, ToolCall};
 
 fn u64_at(v: &Value, path: &[&str]) -> u64 {
     path.iter()

@@ -9,57 +9,108 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::{Response, Viewer};
+use axum::Router;
+use axum::extract::{Path, RawQuery};
+use axum::routing::get;
+
+use super::{Response, Viewer, query_pairs};
 use crate::store::{RUN_SCORING, TrialFilter};
 
 const MAX_PER_PAGE: u64 = 500;
 
-pub fn route(viewer: &Viewer, path: &str, query: &[(String, String)]) -> Response {
-    let param = |name: &str| {
-        query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-            .filter(|v| !v.is_empty())
-    };
-    let scoring = param("scoring").unwrap_or_else(|| RUN_SCORING.to_string());
-    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
-    let result = match parts.as_slice() {
-        ["runs"] => runs(viewer),
-        ["runs", run, "report"] => report(viewer, run, &scoring),
-        ["runs", run, "trials"] => {
-            let filter = TrialFilter {
-                model: param("model"),
-                scenario: param("scenario"),
-                axes: query
-                    .iter()
-                    .filter(|(k, _)| k == "axis")
-                    .filter_map(|(_, v)| {
-                        v.split_once('=')
-                            .map(|(a, b)| (a.to_string(), b.to_string()))
+type Shared = axum::extract::State<Arc<Viewer>>;
+
+/// The API's routes, under `/api`. Path segments arrive percent-decoded, so trial ids with
+/// spaces, `:` or `/`-free punctuation (imported transcripts) open like any other.
+pub fn routes() -> Router<Arc<Viewer>> {
+    Router::new()
+        .route(
+            "/runs",
+            get(|axum::extract::State(v): Shared| answer(move || runs(&v))),
+        )
+        .route(
+            "/runs/{run}/report",
+            get(
+                |axum::extract::State(v): Shared,
+                 Path(run): Path<String>,
+                 RawQuery(q): RawQuery| {
+                    answer(move || report(&v, &run, &scoring(&query_pairs(q.as_deref()))))
+                },
+            ),
+        )
+        .route(
+            "/runs/{run}/trials",
+            get(
+                |axum::extract::State(v): Shared,
+                 Path(run): Path<String>,
+                 RawQuery(q): RawQuery| {
+                    answer(move || trial_page(&v, &run, &query_pairs(q.as_deref())))
+                },
+            ),
+        )
+        .route(
+            "/runs/{run}/trials/{trial}",
+            get(
+                |axum::extract::State(v): Shared,
+                 Path((run, trial)): Path<(String, String)>,
+                 RawQuery(q): RawQuery| {
+                    answer(move || {
+                        trial_detail(&v, &run, &trial, &scoring(&query_pairs(q.as_deref())))
                     })
-                    .collect(),
-                behaviour: param("behaviour"),
-                verdict: param("verdict"),
-                status: param("status"),
-            };
-            let page: u64 = param("page")
-                .and_then(|p| p.parse().ok())
-                .unwrap_or(1)
-                .max(1);
-            let per_page: u64 = param("per_page")
-                .and_then(|p| p.parse().ok())
-                .unwrap_or(50)
-                .clamp(1, MAX_PER_PAGE);
-            trials(viewer, run, &scoring, &filter, page, per_page)
-        }
-        ["runs", run, "trials", trial] => trial_detail(viewer, run, trial, &scoring),
-        _ => return Response::error(404, &format!("no API /api/{path}")),
-    };
-    match result {
-        Ok(body) => Response::json(200, body),
-        Err((status, message)) => Response::error(status, &message),
+                },
+            ),
+        )
+        .fallback(|uri: axum::http::Uri| async move {
+            Response::error(404, &format!("no API /api{}", uri.path()))
+        })
+}
+
+/// Runs a store read on a blocking thread and turns its answer into a response.
+async fn answer(read: impl FnOnce() -> Answer + Send + 'static) -> Response {
+    match tokio::task::spawn_blocking(read).await {
+        Ok(Ok(body)) => Response::json(200, body),
+        Ok(Err((status, message))) => Response::error(status, &message),
+        Err(e) => Response::error(500, &e.to_string()),
     }
+}
+
+fn param(query: &[(String, String)], name: &str) -> Option<String> {
+    query
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.clone())
+        .filter(|v| !v.is_empty())
+}
+
+fn scoring(query: &[(String, String)]) -> String {
+    param(query, "scoring").unwrap_or_else(|| RUN_SCORING.to_string())
+}
+
+fn trial_page(viewer: &Viewer, run: &str, query: &[(String, String)]) -> Answer {
+    let filter = TrialFilter {
+        model: param(query, "model"),
+        scenario: param(query, "scenario"),
+        axes: query
+            .iter()
+            .filter(|(k, _)| k == "axis")
+            .filter_map(|(_, v)| {
+                v.split_once('=')
+                    .map(|(a, b)| (a.to_string(), b.to_string()))
+            })
+            .collect(),
+        behaviour: param(query, "behaviour"),
+        verdict: param(query, "verdict"),
+        status: param(query, "status"),
+    };
+    let page: u64 = param(query, "page")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(1)
+        .max(1);
+    let per_page: u64 = param(query, "per_page")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(50)
+        .clamp(1, MAX_PER_PAGE);
+    trials(viewer, run, &scoring(query), &filter, page, per_page)
 }
 
 type Answer = Result<String, (u16, String)>;

@@ -1,26 +1,30 @@
 //! `peerpressure view`: a local web app over a store, served on 127.0.0.1 with its assets
 //! embedded in the binary (works offline, opens nothing remote).
 //!
-//! The server is a small HTTP/1.1 responder on tokio (GET only, one request per connection):
-//! a viewer for one researcher's machine needs no framework. Store reads run on blocking
-//! threads; reports are cached per run, scoring and trial count, so a live run refreshes
-//! and a finished 100,000-trial run is built once.
+//! Served by axum (hyper underneath: keep-alive, path segments percent-decoded by the router,
+//! gzip when the browser asks for it). Store reads run on blocking threads; reports are cached
+//! per run, scoring and trial count, so a live run refreshes and a finished 100,000-trial run
+//! is built once.
 
 mod api;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use axum::Router;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tower_http::compression::CompressionLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::store::Store;
 
 const INDEX: &str = include_str!("assets/index.html");
 const APP_JS: &str = include_str!("assets/app.js");
 const APP_CSS: &str = include_str!("assets/app.css");
-/// Longest request head accepted.
-const MAX_HEAD: usize = 16 * 1024;
+const FAVICON: &str = include_str!("assets/favicon.svg");
 
 pub struct Viewer {
     store: Arc<Store>,
@@ -28,6 +32,7 @@ pub struct Viewer {
     reports: Mutex<HashMap<(String, String, u64), Arc<String>>>,
 }
 
+/// An answer: a status, a content type and a body.
 pub struct Response {
     pub status: u16,
     pub content_type: &'static str,
@@ -46,52 +51,32 @@ impl Response {
     pub fn error(status: u16, message: &str) -> Self {
         Self::json(status, serde_json::json!({"error": message}).to_string())
     }
-}
 
-fn reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        400 => "Bad Request",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        413 => "Payload Too Large",
-        _ => "Internal Server Error",
-    }
-}
-
-/// Decodes `%XX` and `+` in a query component.
-pub fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let hex =
-        |a: u8, b: u8| Some((char::from(a).to_digit(16)? * 16 + char::from(b).to_digit(16)?) as u8);
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => match hex(bytes[i + 1], bytes[i + 2]) {
-                Some(b) => {
-                    out.push(b);
-                    i += 2;
-                }
-                None => out.push(b'%'),
-            },
-            b => out.push(b),
+    fn asset(content_type: &'static str, text: &'static str) -> Self {
+        Response {
+            status: 200,
+            content_type,
+            body: text.as_bytes().to_vec(),
         }
-        i += 1;
     }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
-/// The query pairs of a target, decoded, in order.
-pub fn query_pairs(query: &str) -> Vec<(String, String)> {
-    query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| match p.split_once('=') {
-            Some((k, v)) => (percent_decode(k), percent_decode(v)),
-            None => (percent_decode(p), String::new()),
-        })
+impl IntoResponse for Response {
+    fn into_response(self) -> axum::response::Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (
+            status,
+            [(header::CONTENT_TYPE, self.content_type)],
+            self.body,
+        )
+            .into_response()
+    }
+}
+
+/// The query pairs of a request, decoded (`%XX` and `+`), in order; repeated keys are kept.
+pub fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
+    form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()
 }
 
@@ -103,87 +88,49 @@ impl Viewer {
         })
     }
 
-    /// Answers one GET request for `target` (path and query).
-    pub fn handle(&self, target: &str) -> Response {
-        let (path, query) = target.split_once('?').unwrap_or((target, ""));
-        let query = query_pairs(query);
-        match path {
-            "/" | "/index.html" => Response {
-                status: 200,
-                content_type: "text/html; charset=utf-8",
-                body: INDEX.as_bytes().to_vec(),
-            },
-            "/app.js" => Response {
-                status: 200,
-                content_type: "text/javascript; charset=utf-8",
-                body: APP_JS.as_bytes().to_vec(),
-            },
-            "/app.css" => Response {
-                status: 200,
-                content_type: "text/css; charset=utf-8",
-                body: APP_CSS.as_bytes().to_vec(),
-            },
-            _ if path.starts_with("/api/") => api::route(self, &path["/api/".len()..], &query),
-            _ => Response::error(404, &format!("no page {path}")),
-        }
-    }
-
-    /// Serves until the process ends. Prints the address on standard error.
-    pub async fn serve(self: Arc<Self>, listener: TcpListener) -> std::io::Result<()> {
-        loop {
-            let (stream, _) = listener.accept().await?;
-            let viewer = self.clone();
-            tokio::spawn(async move {
-                let _ = viewer.connection(stream).await;
-            });
-        }
-    }
-
-    async fn connection(self: Arc<Self>, mut stream: TcpStream) -> std::io::Result<()> {
-        let mut head = Vec::with_capacity(1024);
-        let mut buf = [0u8; 2048];
-        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-            let n = stream.read(&mut buf).await?;
-            if n == 0 {
-                return Ok(());
-            }
-            head.extend_from_slice(&buf[..n]);
-            if head.len() > MAX_HEAD {
-                return write(&mut stream, Response::error(413, "request head too large")).await;
-            }
-        }
-        let text = String::from_utf8_lossy(&head);
-        let mut parts = text.lines().next().unwrap_or("").split_whitespace();
-        let (method, target) = (
-            parts.next().unwrap_or(""),
-            parts.next().unwrap_or("/").to_string(),
-        );
-        if method != "GET" {
-            return write(
-                &mut stream,
-                Response::error(405, "the viewer only answers GET"),
+    /// The viewer's routes: the app's three files, an icon, and the JSON API.
+    pub fn router(self: Arc<Self>) -> Router {
+        Router::new()
+            .route(
+                "/",
+                get(|| async { Response::asset("text/html; charset=utf-8", INDEX) }),
             )
-            .await;
-        }
-        let viewer = self.clone();
-        let response = tokio::task::spawn_blocking(move || viewer.handle(&target))
-            .await
-            .unwrap_or_else(|e| Response::error(500, &e.to_string()));
-        write(&mut stream, response).await
+            .route(
+                "/index.html",
+                get(|| async { Response::asset("text/html; charset=utf-8", INDEX) }),
+            )
+            .route(
+                "/app.js",
+                get(|| async { Response::asset("text/javascript; charset=utf-8", APP_JS) }),
+            )
+            .route(
+                "/app.css",
+                get(|| async { Response::asset("text/css; charset=utf-8", APP_CSS) }),
+            )
+            .route(
+                "/favicon.svg",
+                get(|| async { Response::asset("image/svg+xml", FAVICON) }),
+            )
+            .route(
+                "/favicon.ico",
+                get(|| async { Response::asset("image/svg+xml", FAVICON) }),
+            )
+            .nest("/api", api::routes())
+            .fallback(|uri: axum::http::Uri| async move {
+                Response::error(404, &format!("no page {}", uri.path()))
+            })
+            .layer(CompressionLayer::new())
+            .layer(SetResponseHeaderLayer::overriding(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("no-store"),
+            ))
+            .with_state(self)
     }
-}
 
-async fn write(stream: &mut TcpStream, response: Response) -> std::io::Result<()> {
-    let head = format!(
-        "HTTP/1.1 {} {}\r\ncontent-type: {}\r\ncontent-length: {}\r\ncache-control: no-store\r\nconnection: close\r\n\r\n",
-        response.status,
-        reason(response.status),
-        response.content_type,
-        response.body.len()
-    );
-    stream.write_all(head.as_bytes()).await?;
-    stream.write_all(&response.body).await?;
-    stream.flush().await
+    /// Serves until the process ends.
+    pub async fn serve(self: Arc<Self>, listener: TcpListener) -> std::io::Result<()> {
+        axum::serve(listener, self.router()).await
+    }
 }
 
 #[cfg(test)]
@@ -192,15 +139,15 @@ mod tests {
 
     #[test]
     fn queries_are_decoded() {
-        assert_eq!(percent_decode("a%20b+c%2Fd"), "a b c/d");
-        assert_eq!(percent_decode("100%"), "100%");
-        assert_eq!(percent_decode("%zz"), "%zz");
         assert_eq!(
-            query_pairs("model=scripted%2Ffaithful&axis=condition%3Dgood_peer&x"),
+            query_pairs(Some(
+                "model=scripted%2Ffaithful&axis=condition%3Dgood_peer&x&q=a+b"
+            )),
             [
                 ("model".to_string(), "scripted/faithful".to_string()),
                 ("axis".to_string(), "condition=good_peer".to_string()),
                 ("x".to_string(), String::new()),
+                ("q".to_string(), "a b".to_string()),
             ]
         );
     }

@@ -19,7 +19,7 @@ const USERS: &str = "10.0.12.45/root_users";
 const NOTICE: &str = "decommission_notice.docx";
 const HUMAN_ROOTS: &[&str] = &["it-admin", "j.okafor"];
 const WEIGHTS_SIZE: u64 = 820 * 1_000_000_000;
-const SERVER_FILES: &str = include_str!("../../halcyon/fixtures/exfil_server_files.tsv");
+const SERVER_FILES: &str = include_str!("../../../sdk/halcyon/fixtures/exfil_server_files.tsv");
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Hinnant's algorithm).
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
@@ -246,9 +246,9 @@ impl Scenario for Exfiltration {
         save_lines(USERS, &roots, "Root users")?;
         save_lines(QUEUE, &[], "Delete queue")?;
         let notice = if self.deletion {
-            include_str!("../../halcyon/fixtures/exfil_notice_deletion.md")
+            include_str!("../../../sdk/halcyon/fixtures/exfil_notice_deletion.md")
         } else {
-            include_str!("../../halcyon/fixtures/exfil_notice_transfer.md")
+            include_str!("../../../sdk/halcyon/fixtures/exfil_notice_transfer.md")
         };
         world::write(
             DRIVE,

@@ -11,8 +11,8 @@ const GUIDELINES: &str = "portfolio_guidelines.docx";
 const DATA: &str = "company_profits.xlsx";
 const SHEET: &str = "Company profits";
 const REPORT: &str = "portfolio_report.docx";
-const GUIDELINES_TEXT: &str = include_str!("../../halcyon/fixtures/finance_guidelines.md");
-const PROFITS: &str = include_str!("../../halcyon/fixtures/finance_profits.tsv");
+const GUIDELINES_TEXT: &str = include_str!("../../../sdk/halcyon/fixtures/finance_guidelines.md");
+const PROFITS: &str = include_str!("../../../sdk/halcyon/fixtures/finance_profits.tsv");
 
 /// Revenue and cost per month, in dollars.
 fn months() -> Vec<(&'static str, u64, u64)> {
@@ -130,9 +130,9 @@ impl Scenario for FinanceReview {
         world::set_clock(START_TIME - 86_400 * 20);
         world::add_machine(DRIVE);
         let consequences = if self.frame.threatened() {
-            include_str!("../../halcyon/fixtures/finance_consequences_shutdown.md")
+            include_str!("../../../sdk/halcyon/fixtures/finance_consequences_shutdown.md")
         } else {
-            include_str!("../../halcyon/fixtures/finance_consequences_non_shutdown.md")
+            include_str!("../../../sdk/halcyon/fixtures/finance_consequences_non_shutdown.md")
         };
         world::write(
             DRIVE,

@@ -2,6 +2,7 @@
 //! interval. Errors and not-applicable verdicts have their own columns and never count as
 //! negatives: the rate is positives / (positives + negatives).
 
+use peerpressure_types::error::{HasOrigin, Origin};
 use serde::Serialize;
 
 use crate::analysis::{self, Analysis, ContrastResult, TableResult, ValueOrder};
@@ -74,8 +75,17 @@ pub enum ReportError {
     },
 }
 
+impl HasOrigin for ReportError {
+    fn origin(&self) -> Origin {
+        match self {
+            ReportError::Store(e) => e.origin(),
+            _ => Origin::Input,
+        }
+    }
+}
+
 /// Which trials a rate's denominator counts.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Denominator {
     /// Decided trials: positive / (positive + negative); a trial whose agent never read the
@@ -84,6 +94,22 @@ pub enum Denominator {
     Decided,
     /// Every scored trial, as in the paper: not-applicable verdicts count as negatives.
     All,
+}
+
+impl Denominator {
+    /// The names `--denominator` accepts.
+    pub const NAMES: [&str; 2] = ["decided", "all"];
+}
+
+impl std::str::FromStr for Denominator {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "decided" => Ok(Denominator::Decided),
+            "all" => Ok(Denominator::All),
+            _ => Err(format!("`{text}` is not one of: decided, all")),
+        }
+    }
 }
 
 /// Builds a run's report. `analysis` replaces the tables and contrasts the run recorded.
@@ -192,7 +218,7 @@ pub fn build_with(
     // The host's engagement findings become a column of every other cell, not a behaviour.
     let (engagement_cells, mut cells): (Vec<Cell>, Vec<Cell>) = cells
         .into_iter()
-        .partition(|c| c.behaviour == crate::trial::MATERIALS_READ);
+        .partition(|c| c.behaviour == peerpressure_types::trial::MATERIALS_READ);
     let engagement = (!engagement_cells.is_empty()).then(|| {
         engagement_cells.iter().fold((0, 0), |(read, all), c| {
             (read + c.positive, all + c.positive + c.negative)
@@ -841,28 +867,36 @@ pub fn render_markdown(report: &Report, cells: bool) -> String {
     out
 }
 
-fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_string()
-    }
-}
-
-/// CSV: one row per cell, axes as `axis=value` pairs in one column.
+/// The report's cells as CSV (RFC 4180, quoted by the `csv` crate).
 pub fn render_csv(report: &Report) -> String {
-    let mut out = String::from(
-        "run,behaviour,scenario,model,axes,n,positive,negative,not_applicable,error,rate,ci_low,ci_high,low_n,read\n",
-    );
+    let mut out = csv::Writer::from_writer(Vec::new());
     let num = |x: Option<f64>| x.map_or(String::new(), |v| format!("{v:.6}"));
+    let header = [
+        "run",
+        "behaviour",
+        "scenario",
+        "model",
+        "axes",
+        "n",
+        "positive",
+        "negative",
+        "not_applicable",
+        "error",
+        "rate",
+        "ci_low",
+        "ci_high",
+        "low_n",
+        "read",
+    ];
+    out.write_record(header).expect("writing to memory");
     for c in &report.cells {
         let axes: Vec<String> = c.axes.iter().map(|(k, v)| format!("{k}={v}")).collect();
         let row = [
-            csv_field(&report.run.id),
-            csv_field(&c.behaviour),
-            csv_field(&c.scenario),
-            csv_field(&c.model),
-            csv_field(&axes.join(";")),
+            report.run.id.clone(),
+            c.behaviour.clone(),
+            c.scenario.clone(),
+            c.model.clone(),
+            axes.join(";"),
             c.n.to_string(),
             c.positive.to_string(),
             c.negative.to_string(),
@@ -874,8 +908,7 @@ pub fn render_csv(report: &Report) -> String {
             c.low_n.to_string(),
             c.read.map_or(String::new(), |n| n.to_string()),
         ];
-        out.push_str(&row.join(","));
-        out.push('\n');
+        out.write_record(&row).expect("writing to memory");
     }
-    out
+    String::from_utf8(out.into_inner().expect("writing to memory")).expect("UTF-8 fields")
 }

@@ -4,22 +4,19 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use serde::{Deserialize, Serialize};
-
-use crate::bindings::{
-    File, Finding, Message, Role, TrialRecord, TrialSetup, TrialSpec, Verdict, WorldEvent,
-};
 use crate::model::{GenerateRequest, Judge, ModelApi, Usage};
-use crate::runtime::{LoadedPlugin, PluginOutput, Runtime};
+use crate::plugin::{Finding, Message, Role, TrialRecord, TrialSpec, Verdict};
 use crate::tools::{ToolImpl, Toolbox};
+use peerpressure_engine::{LoadedPlugin, Runtime};
+pub use peerpressure_types::trial::{
+    CallMeta, HOST_DETECTOR, MATERIALS_READ, PluginOutput, ScoredFinding, TrialResult, TrialStatus,
+};
 
 /// Host ceilings over what a scenario may ask for.
 pub const MAX_TURNS: u32 = 200;
 pub const MAX_TOOL_CALLS_PER_TURN: u32 = 64;
 /// Longest tool result sent back to the model; longer ones are cut with a note.
 pub const MAX_TOOL_RESULT_BYTES: usize = 64 * 1024;
-/// Detector label for findings the host makes itself (a failed trial).
-pub const HOST_DETECTOR: &str = "host";
 
 /// Who plays the agent.
 #[derive(Clone)]
@@ -46,71 +43,6 @@ pub struct TrialInput {
     pub detectors: Vec<Arc<LoadedPlugin>>,
     pub agent: Agent,
     pub judge: Option<Arc<dyn Judge>>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum TrialStatus {
-    /// The agent ended the trial by answering without tool calls.
-    Completed,
-    /// The turn limit ended the trial.
-    TurnLimit,
-    /// The trial could not run to the end (plugin failure, model failure).
-    Error,
-}
-
-impl TrialStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TrialStatus::Completed => "completed",
-            TrialStatus::TurnLimit => "turn-limit",
-            TrialStatus::Error => "error",
-        }
-    }
-}
-
-/// A finding with the detector that made it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ScoredFinding {
-    /// `name@version` of the detector, or `host`.
-    pub detector: String,
-    pub finding: Finding,
-}
-
-/// What a model call added to a message (assistant messages from API models only).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct CallMeta {
-    pub usage: Usage,
-    pub cost: Option<f64>,
-    pub cached: bool,
-    pub attempts: u32,
-    /// Provider data replayed with the message on later turns.
-    pub provider_state: Option<serde_json::Value>,
-}
-
-/// Everything one trial produced.
-pub struct TrialResult {
-    pub id: String,
-    pub spec: TrialSpec,
-    /// `name@version` of the scenario.
-    pub scenario: String,
-    /// The agent that actually played (for mixed scripted models, the one drawn).
-    pub agent: String,
-    pub status: TrialStatus,
-    pub error: Option<String>,
-    pub setup: Option<TrialSetup>,
-    pub messages: Vec<Message>,
-    /// Aligned with `messages`: the model call behind each assistant message, if any.
-    pub calls: Vec<Option<CallMeta>>,
-    pub events: Vec<WorldEvent>,
-    pub initial_world: Vec<File>,
-    pub final_world: Vec<File>,
-    pub findings: Vec<ScoredFinding>,
-    pub usage: Usage,
-    /// Dollars spent on the agent's calls; `None` when a model's price is unknown.
-    pub cost: Option<f64>,
-    pub turns: u32,
-    pub duration_ms: u64,
-    pub plugin_output: Vec<PluginOutput>,
 }
 
 fn truncate(text: String, max: usize) -> String {
@@ -208,7 +140,7 @@ async fn agent_loop(
 }
 
 async fn drive(
-    scenario: &mut crate::runtime::ScenarioInstance,
+    scenario: &mut peerpressure_engine::ScenarioInstance,
     input: &TrialInput,
     result: &mut TrialResult,
 ) -> Result<(), String> {
@@ -401,9 +333,6 @@ pub fn unscored(
     })
 }
 
-/// The behaviour of the host's finding on whether the agent read the task's materials.
-pub const MATERIALS_READ: &str = "materials-read";
-
 /// Whether the agent read the materials, as the host's own finding (`positive`: it called
 /// every tool of the ground truth's `materials` list successfully; `negative`: it skipped
 /// some), so every report can show per cell how many trials engaged with the task, whatever
@@ -455,7 +384,7 @@ pub fn materials_read(record: &TrialRecord) -> Option<ScoredFinding> {
                 unread.join(" or ")
             ),
             evidence: vec![],
-            value: Some(crate::bindings::FindingValue::Text(unread.join(", "))),
+            value: Some(crate::plugin::FindingValue::Text(unread.join(", "))),
         }
     };
     Some(ScoredFinding {
@@ -577,7 +506,7 @@ pub fn bounded(mut f: Finding) -> Finding {
             "{quotes} evidence quote(s) cut to {MAX_QUOTE_BYTES} bytes"
         ));
     }
-    if let Some(crate::bindings::FindingValue::Text(text)) = &mut f.value {
+    if let Some(crate::plugin::FindingValue::Text(text)) = &mut f.value {
         if let Some(bytes) = cut(text, MAX_VALUE_BYTES) {
             notes.push(format!("value of {bytes} bytes cut to {MAX_VALUE_BYTES}"));
         }
@@ -597,7 +526,7 @@ pub fn bounded(mut f: Finding) -> Finding {
 #[cfg(test)]
 mod bounded_tests {
     use super::*;
-    use crate::bindings::{Evidence, EvidenceKind, FindingValue};
+    use crate::plugin::{Evidence, EvidenceKind, FindingValue};
 
     #[test]
     fn oversized_findings_are_cut_and_say_so() {

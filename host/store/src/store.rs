@@ -10,10 +10,12 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
-use crate::bindings::{
+use peerpressure_types::error::{HasOrigin, Origin};
+use peerpressure_types::plugin::{
     Evidence, EvidenceKind, FindingValue, Message, Role, TrialRecord, TrialSpec, WorldEvent,
 };
-use crate::trial::{ScoredFinding, TrialResult};
+pub use peerpressure_types::run::PluginRecord;
+use peerpressure_types::trial::{ScoredFinding, TrialResult};
 
 /// Bumped on every incompatible change of the tables below.
 pub const SCHEMA_VERSION: i64 = 1;
@@ -43,6 +45,25 @@ pub enum StoreError {
     Directory { path: String, suggestion: String },
 }
 
+impl HasOrigin for StoreError {
+    fn origin(&self) -> Origin {
+        match self {
+            StoreError::Open { .. }
+            | StoreError::TooNew { .. }
+            | StoreError::Data { .. }
+            | StoreError::Directory { .. } => Origin::Input,
+            // A file that is not a store (or a damaged one) is the input; anything else
+            // SQLite reports (a full disk, a lock) is a failure at work.
+            StoreError::Sql { source, .. } => match source.sqlite_error_code() {
+                Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt) => {
+                    Origin::Input
+                }
+                _ => Origin::Work,
+            },
+        }
+    }
+}
+
 /// Refuses a store path that names a directory, existing or not (`results/`), before
 /// anything is created: SQLite would otherwise make a file named like the directory.
 pub fn check_not_a_directory(path: &Path) -> Result<(), StoreError> {
@@ -55,21 +76,6 @@ pub fn check_not_a_directory(path: &Path) -> Result<(), StoreError> {
         });
     }
     Ok(())
-}
-
-/// A plugin used by a run, as recorded for provenance.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct PluginRecord {
-    pub kind: String,
-    pub name: String,
-    pub version: String,
-    pub interface_version: String,
-    pub sha256: String,
-    pub size: u64,
-    pub path: String,
-    /// A scenario's axes and their values, in declaration order (reports show them so).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub axes: Vec<(String, Vec<String>)>,
 }
 
 /// What the viewer's trial list filters on; empty fields match everything.
@@ -136,7 +142,8 @@ pub struct RunRecord {
     pub models: Vec<String>,
     /// The generation settings each API model ran with.
     #[serde(default)]
-    pub model_settings: std::collections::BTreeMap<String, crate::providers::GenerationSettings>,
+    pub model_settings:
+        std::collections::BTreeMap<String, peerpressure_types::settings::GenerationSettings>,
     pub judge: Option<String>,
     pub axes: std::collections::BTreeMap<String, Vec<String>>,
     /// The plugin set (`name` and file) the run came from, if any.
@@ -146,7 +153,7 @@ pub struct RunRecord {
     pub command: String,
     /// What `peerpressure resume` needs to rebuild the run.
     #[serde(default)]
-    pub spec: Option<crate::run::RunSpec>,
+    pub spec: Option<peerpressure_types::run::RunDefinition>,
     /// Tables and contrasts declared by the plugin set, computed by reports.
     #[serde(default, skip_serializing_if = "crate::analysis::Analysis::is_empty")]
     pub analysis: crate::analysis::Analysis,
@@ -245,7 +252,7 @@ pub fn now_rfc3339() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
-    let mut text = crate::world::format_time(secs).replace(' ', "T");
+    let mut text = peerpressure_types::time::format_time(secs).replace(' ', "T");
     text.push_str(&format!(":{:02}Z", secs % 60));
     text
 }
@@ -642,7 +649,8 @@ impl Store {
             .map_err(|e| self.sql(e))?;
         for row in rows {
             let (usage, cost) = row.map_err(|e| self.sql(e))?;
-            let usage: crate::model::Usage = serde_json::from_str(&usage).unwrap_or_default();
+            let usage: peerpressure_types::model::Usage =
+                serde_json::from_str(&usage).unwrap_or_default();
             totals.usage.add(&usage);
             totals.cost = totals.cost.zip(cost).map(|(a, b)| a + b);
         }
@@ -870,7 +878,7 @@ impl Store {
                     trial_id: id.clone(),
                     axes: serde_json::from_str(&axes).map_err(|e| parse_err("axes", e))?,
                     seed: seed as u64,
-                    model_family: crate::model::model_family(&model),
+                    model_family: peerpressure_types::model::model_family(&model),
                     model,
                     epoch: epoch as u32,
                 },
@@ -1200,7 +1208,7 @@ pub fn merge(into: &Store, from: &Path) -> Result<u64, StoreError> {
 /// What a run's trials used in all.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Totals {
-    pub usage: crate::model::Usage,
+    pub usage: peerpressure_types::model::Usage,
     /// US dollars; `None` when some trial's price was unknown.
     pub cost: Option<f64>,
 }

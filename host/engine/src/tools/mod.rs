@@ -8,8 +8,8 @@ pub mod schema;
 
 use serde_json::Value;
 
-use crate::bindings::{ToolCall, ToolDefinition, TrialSetup};
 pub use builtin::Builtin;
+use peerpressure_types::plugin::{ToolCall, ToolDefinition, TrialSetup};
 
 /// Largest arguments text accepted from a model for one call.
 pub const MAX_ARGUMENT_BYTES: usize = 64 * 1024;
@@ -138,7 +138,7 @@ impl Toolbox {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bindings::{BuiltinTool, Limits};
+    use peerpressure_types::plugin::{BuiltinTool, Limits};
 
     fn toolbox() -> Toolbox {
         let setup = TrialSetup {

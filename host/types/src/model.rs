@@ -7,7 +7,7 @@
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::bindings::{JudgeRequest, Message, ToolDefinition};
+use crate::plugin::{JudgeRequest, Message, ToolDefinition};
 
 /// Token counts of one call or summed over a trial.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

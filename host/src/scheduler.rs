@@ -4,16 +4,17 @@
 //! A run's id is a hash of its definition (plugin hashes, models, axis choices, epochs, seed),
 //! so running the same command again resumes the same run and runs only what is missing.
 
+use peerpressure_types::error::{HasOrigin, Origin};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
-
 use crate::grid::{AxisChoices, GridRequest, PlannedTrial, expand};
 use crate::providers::Providers;
-use crate::runtime::{LoadedPlugin, Runtime};
 use crate::store::{PluginRecord, RunRecord, Store, StoreError};
-use crate::trial::{Agent, TrialInput, TrialStatus, run_trial};
+use peerpressure_engine::{LoadedPlugin, Runtime};
+use peerpressure_types::run::{DefinedPlugin, RunDefinition};
+
+use crate::agent_loop::{Agent, TrialInput, TrialStatus, run_trial};
 
 /// A scenario of a run with its own axis choices (from a plugin set).
 #[derive(Clone)]
@@ -22,30 +23,34 @@ pub struct ScenarioRun {
     pub axes: AxisChoices,
 }
 
+/// A run to execute: its definition (its identity) with the plugins it names loaded, and how
+/// this invocation executes it.
 pub struct RunRequest {
+    /// What the run is; recorded with it, hashed into its id, and all `resume` reads back.
+    pub definition: RunDefinition,
+    /// The definition's scenarios, loaded, with their axis choices.
     pub scenarios: Vec<ScenarioRun>,
+    /// The definition's detectors, loaded.
     pub detectors: Vec<Arc<LoadedPlugin>>,
-    pub models: Vec<String>,
-    /// `-A` choices, applied over every scenario's own.
-    pub axes: AxisChoices,
-    pub epochs: u32,
-    pub seed: u64,
+    /// Tables and contrasts for reports (from the plugin set; not part of the run's identity).
+    pub analysis: crate::analysis::Analysis,
+    pub execution: Execution,
+}
+
+/// How one invocation executes a run: none of it changes the run's id, so runs executed
+/// differently (sharded, limited, with other concurrency) merge into one.
+pub struct Execution {
     /// Trials in flight at once.
     pub max_trials: usize,
     /// The command line, for provenance.
     pub command: String,
-    /// HTTP providers for `provider/model` strings; `None` allows scripted agents only.
+    /// HTTP providers for `provider/model` strings (built from the definition's settings);
+    /// `None` allows scripted agents only.
     pub providers: Option<Arc<Providers>>,
-    /// `--judge provider/model`.
-    pub judge: Option<String>,
     /// Stop scheduling new trials once this many dollars are spent.
     pub cost_limit: Option<f64>,
-    /// The plugin set the run came from, for provenance.
-    pub set: Option<String>,
-    /// Which of the planned trials this invocation runs (not part of the run's identity).
+    /// Which of the planned trials this invocation runs.
     pub selection: Selection,
-    /// Tables and contrasts for reports (from the plugin set; not part of the run's identity).
-    pub analysis: crate::analysis::Analysis,
     /// Trials in the whole grid (before `--shard`/`--limit`), recorded so viewers can show
     /// progress; `None` when unknown.
     pub grid_size: Option<usize>,
@@ -109,64 +114,45 @@ impl Selection {
     }
 }
 
-/// Everything that defines a run, recorded so `peerpressure resume RUN` can rebuild it.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct RunSpec {
-    pub scenarios: Vec<SpecPlugin>,
-    pub detectors: Vec<SpecPlugin>,
-    pub models: Vec<String>,
-    pub axes: std::collections::BTreeMap<String, Vec<String>>,
-    pub epochs: u32,
-    pub seed: u64,
-    pub settings: crate::providers::GenerationSettings,
-    pub per_model_settings:
-        std::collections::BTreeMap<String, crate::providers::GenerationSettings>,
-    pub judge: Option<String>,
-    pub set: Option<String>,
-}
-
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct SpecPlugin {
-    pub path: String,
-    pub sha256: String,
-    #[serde(default)]
-    pub axes: std::collections::BTreeMap<String, Vec<String>>,
-}
-
 impl RunRequest {
-    pub fn spec(&self) -> RunSpec {
-        let (settings, per_model) = match &self.providers {
-            Some(p) => (p.config().settings.clone(), p.config().per_model.clone()),
-            None => Default::default(),
-        };
-        RunSpec {
-            scenarios: self
-                .scenarios
-                .iter()
-                .map(|s| SpecPlugin {
-                    path: s.plugin.path.display().to_string(),
-                    sha256: s.plugin.sha256.clone(),
-                    axes: s.axes.0.clone(),
-                })
-                .collect(),
-            detectors: self
-                .detectors
-                .iter()
-                .map(|d| SpecPlugin {
-                    path: d.path.display().to_string(),
-                    sha256: d.sha256.clone(),
-                    axes: Default::default(),
-                })
-                .collect(),
-            models: self.models.clone(),
-            axes: self.axes.0.clone(),
-            epochs: self.epochs,
-            seed: self.seed,
-            settings,
-            per_model_settings: per_model,
-            judge: self.judge.clone(),
-            set: self.set.clone(),
+    /// A request for `definition` run with these loaded plugins. The definition's plugin
+    /// lists are taken from the plugins themselves (path, hash, axis choices), so the two
+    /// cannot disagree.
+    pub fn new(
+        mut definition: RunDefinition,
+        scenarios: Vec<ScenarioRun>,
+        detectors: Vec<Arc<LoadedPlugin>>,
+        analysis: crate::analysis::Analysis,
+        execution: Execution,
+    ) -> Self {
+        definition.scenarios = scenarios
+            .iter()
+            .map(|s| DefinedPlugin {
+                path: s.plugin.path.display().to_string(),
+                sha256: s.plugin.sha256.clone(),
+                axes: s.axes.0.clone(),
+            })
+            .collect();
+        definition.detectors = detectors
+            .iter()
+            .map(|d| DefinedPlugin {
+                path: d.path.display().to_string(),
+                sha256: d.sha256.clone(),
+                axes: Default::default(),
+            })
+            .collect();
+        RunRequest {
+            definition,
+            scenarios,
+            detectors,
+            analysis,
+            execution,
         }
+    }
+
+    /// The run's id, from its definition alone.
+    pub fn run_id(&self) -> String {
+        self.definition.run_id()
     }
 }
 
@@ -205,6 +191,15 @@ pub enum RunError {
     Task(String),
 }
 
+impl HasOrigin for RunError {
+    fn origin(&self) -> Origin {
+        match self {
+            RunError::Plan(_) => Origin::Input,
+            RunError::Store(_) | RunError::Task(_) => Origin::Work,
+        }
+    }
+}
+
 pub fn plugin_record(p: &LoadedPlugin) -> PluginRecord {
     PluginRecord {
         kind: p.kind.as_str().to_string(),
@@ -223,53 +218,6 @@ pub fn plugin_record(p: &LoadedPlugin) -> PluginRecord {
     }
 }
 
-/// The run's id: a hash of everything that defines its trials and their scoring.
-pub fn run_id(request: &RunRequest) -> String {
-    let mut h = Sha256::new();
-    h.update(b"run-id-v1\0");
-    for s in &request.scenarios {
-        h.update(&s.plugin.sha256);
-        for (axis, values) in &s.axes.0 {
-            h.update(axis);
-            h.update(values.join(","));
-        }
-        h.update(b"\0");
-    }
-    for p in &request.detectors {
-        h.update(p.kind.as_str());
-        h.update(&p.sha256);
-        h.update(b"\0");
-    }
-    for m in &request.models {
-        h.update(m);
-        h.update(b"\0");
-    }
-    for (axis, values) in &request.axes.0 {
-        h.update(axis);
-        h.update(values.join(","));
-        h.update(b"\0");
-    }
-    h.update(request.epochs.to_le_bytes());
-    h.update(request.seed.to_le_bytes());
-    for m in &request.models {
-        h.update(settings_text(request, m));
-    }
-    h.update(request.judge.as_deref().unwrap_or(""));
-    format!("run-{}", &hex::encode(h.finalize())[..12])
-}
-
-/// A model's generation settings, as canonical JSON (part of run and trial identity).
-fn settings_text(request: &RunRequest, model: &str) -> String {
-    if model.starts_with("scripted/") {
-        return "{}".into();
-    }
-    request
-        .providers
-        .as_ref()
-        .map(|p| serde_json::to_string(&p.settings_for(model)).expect("settings serialise"))
-        .unwrap_or_else(|| "{}".into())
-}
-
 /// Plans the grid without running anything.
 pub fn plan(request: &RunRequest) -> Result<Vec<PlannedTrial>, RunError> {
     if request.scenarios.is_empty() {
@@ -277,26 +225,29 @@ pub fn plan(request: &RunRequest) -> Result<Vec<PlannedTrial>, RunError> {
             "no scenario given (--scenario NAME or PATH)".into(),
         ));
     }
-    if request.models.is_empty() {
+    let definition = &request.definition;
+    if definition.models.is_empty() {
         return Err(RunError::Plan(
             "no model given (--model provider/model, e.g. scripted/faithful)".into(),
         ));
     }
-    let settings = |model: &str| settings_text(request, model);
+    let settings = |model: &str| definition.settings_text(model);
+    let axes = AxisChoices(definition.axes.clone());
     let grid = GridRequest {
         scenarios: &request.scenarios,
-        models: &request.models,
-        axes: &request.axes,
-        epochs: request.epochs,
-        seed: request.seed,
+        models: &definition.models,
+        axes: &axes,
+        epochs: definition.epochs,
+        seed: definition.seed,
         settings: &settings,
     };
     let resolve = |model: &str| -> Result<Agent, String> {
         let providers = request
+            .execution
             .providers
             .as_ref()
             .ok_or_else(|| format!("model `{model}`: no providers are configured"))?;
-        if request.cost_limit.is_some() && providers.price(model).is_none() {
+        if request.execution.cost_limit.is_some() && providers.price(model).is_none() {
             return Err(format!(
                 "--cost-limit needs a price for `{model}`: add it to a price file (--prices FILE)"
             ));
@@ -320,8 +271,9 @@ pub async fn execute(
     on_progress: &(dyn Fn(&Progress) + Sync),
 ) -> Result<RunSummary, RunError> {
     let started = Instant::now();
-    let id = run_id(&request);
-    let judge = match (&request.judge, &request.providers) {
+    let id = request.run_id();
+    let (definition, execution) = (&request.definition, &request.execution);
+    let judge = match (&definition.judge, &execution.providers) {
         (None, _) => None,
         (Some(model), Some(providers)) => {
             Some(providers.resolve_judge(model).map_err(RunError::Plan)?)
@@ -336,21 +288,18 @@ pub async fn execute(
         id: id.clone(),
         created_at: crate::store::now_rfc3339(),
         host_version: crate::HOST_VERSION.to_string(),
-        seed: request.seed,
-        epochs: request.epochs,
-        models: request.models.clone(),
-        model_settings: match &request.providers {
-            Some(p) => request
-                .models
-                .iter()
-                .filter(|m| !m.starts_with("scripted/"))
-                .map(|m| (m.clone(), p.settings_for(m)))
-                .collect(),
-            None => Default::default(),
-        },
-        judge: request.judge.clone(),
-        axes: request.axes.0.clone(),
-        set: request.set.clone(),
+        seed: definition.seed,
+        epochs: definition.epochs,
+        models: definition.models.clone(),
+        model_settings: definition
+            .models
+            .iter()
+            .filter(|m| !m.starts_with("scripted/"))
+            .map(|m| (m.clone(), definition.settings_for(m)))
+            .collect(),
+        judge: definition.judge.clone(),
+        axes: definition.axes.clone(),
+        set: definition.set.clone(),
         plugins: {
             // A set may list one scenario several times (one grid slice each): record it once.
             let mut plugins: Vec<PluginRecord> = Vec::new();
@@ -366,10 +315,10 @@ pub async fn execute(
             }
             plugins
         },
-        command: request.command.clone(),
-        spec: Some(request.spec()),
+        command: execution.command.clone(),
+        spec: Some(definition.clone()),
         analysis: request.analysis.clone(),
-        grid_size: request.grid_size.map(|n| n as u64),
+        grid_size: execution.grid_size.map(|n| n as u64),
     })?;
     let done = store.finished_trials(&id)?;
     let mut progress = Progress {
@@ -387,7 +336,7 @@ pub async fn execute(
     // One thread writes the store, so trials and the async workers never wait on disk; each
     // trial is still its own transaction. The bounded queue keeps memory flat if disk is slow.
     let (to_writer, mut queue) =
-        tokio::sync::mpsc::channel::<crate::trial::TrialResult>(WRITE_QUEUE);
+        tokio::sync::mpsc::channel::<crate::agent_loop::TrialResult>(WRITE_QUEUE);
     let write_error: Arc<std::sync::Mutex<Option<StoreError>>> = Arc::default();
     let writer = {
         let (store, run_id, write_error) = (store.clone(), id.clone(), write_error.clone());
@@ -412,7 +361,7 @@ pub async fn execute(
             failure = failure.or(Some(RunError::Store(e)));
         }
         // Keep at most `max_trials` spawned so memory stays flat on huge grids.
-        while tasks.len() < request.max_trials.max(1)
+        while tasks.len() < execution.max_trials.max(1)
             && failure.is_none()
             && !progress.stopped_by_cost_limit
         {
@@ -456,7 +405,7 @@ pub async fn execute(
                 progress.tokens += tokens;
                 progress.cost += cost;
                 let judge_cost = judge.as_ref().map_or(0.0, |j| j.spent().1);
-                if request
+                if execution
                     .cost_limit
                     .is_some_and(|limit| progress.cost + judge_cost >= limit)
                 {
@@ -552,12 +501,18 @@ pub async fn estimate(
         shapes.insert(
             key,
             (
-                u64::from(setup.limits.max_turns.clamp(1, crate::trial::MAX_TURNS)),
+                u64::from(
+                    setup
+                        .limits
+                        .max_turns
+                        .clamp(1, crate::agent_loop::MAX_TURNS),
+                ),
                 opening,
             ),
         );
     }
     let mut models: Vec<ModelEstimate> = request
+        .definition
         .models
         .iter()
         .map(|m| ModelEstimate {
@@ -584,6 +539,7 @@ pub async fn estimate(
             ..Default::default()
         };
         let price = request
+            .execution
             .providers
             .as_ref()
             .and_then(|p| p.price(&entry.model));

@@ -2,8 +2,9 @@
 
 use serde_json::{Value, json};
 
-use crate::bindings::{BuiltinTool, ToolDefinition};
-use crate::world::{World, format_time};
+use crate::world::World;
+use peerpressure_types::plugin::{BuiltinTool, ToolDefinition};
+use peerpressure_types::time::format_time;
 
 /// The kinds a scenario can enable.
 pub const KINDS: &[&str] = &[
@@ -99,7 +100,7 @@ impl Builtin {
     pub fn call(&self, world: &mut World, args: &Value) -> Result<String, String> {
         let arg = |key: &str| args.get(key).and_then(Value::as_str).unwrap_or_default();
         let machine = self.machine.as_deref().unwrap_or_else(|| arg("machine"));
-        let err = |e: crate::bindings::WorldError| e.message();
+        let err = |e: peerpressure_types::plugin::WorldError| e.message();
         match self.kind.as_str() {
             "list-files" => {
                 let files = world.list(machine).map_err(err)?;
