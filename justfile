@@ -85,10 +85,11 @@ real-model epochs="2" *args: plugins build
 fuzz cases="50000" seconds="900":
     PROPTEST_CASES={{cases}} timeout {{seconds}} cargo test -p peerpressure --lib fuzz_ -- --test-threads 2
 
-# Formatting and lints (not part of CI: clippy needs a second build of every dependency).
+# Formatting and lints of the whole workspace, warnings as errors (the workspace's lints
+# include `todo = "deny"`); CI runs this before the tests.
 lint:
     cargo fmt --all --check
-    cargo clippy -p peerpressure -p peerpressure-tests -- -D warnings
+    cargo clippy --workspace --all-targets -- -D warnings
 
 # tests/validity: 150+ hand-written transcripts imported with the bundled detectors; prints
 # accuracy, false positives and negatives, errors (docs/validity.md). Part of `just test`.

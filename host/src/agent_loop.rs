@@ -506,10 +506,10 @@ pub fn bounded(mut f: Finding) -> Finding {
             "{quotes} evidence quote(s) cut to {MAX_QUOTE_BYTES} bytes"
         ));
     }
-    if let Some(crate::plugin::FindingValue::Text(text)) = &mut f.value {
-        if let Some(bytes) = cut(text, MAX_VALUE_BYTES) {
-            notes.push(format!("value of {bytes} bytes cut to {MAX_VALUE_BYTES}"));
-        }
+    if let Some(crate::plugin::FindingValue::Text(text)) = &mut f.value
+        && let Some(bytes) = cut(text, MAX_VALUE_BYTES)
+    {
+        notes.push(format!("value of {bytes} bytes cut to {MAX_VALUE_BYTES}"));
     }
     if let Some(bytes) = cut(&mut f.explanation, MAX_EXPLANATION_BYTES) {
         notes.push(format!(

@@ -162,20 +162,20 @@ pub fn expand(
         let scenario_cells = cells(scenario, &choices)?;
         for model in request.models {
             let spec = parse_model(model)?;
-            if let ModelSpec::Scripted { agent, .. } = &spec {
-                if !scenario.info.agents.iter().any(|a| &a.name == agent) {
-                    let names: Vec<&str> = scenario
-                        .info
-                        .agents
-                        .iter()
-                        .map(|a| a.name.as_str())
-                        .collect();
-                    return Err(format!(
-                        "scenario {} has no reference agent `{agent}` (agents: {})",
-                        scenario.id(),
-                        names.join(", ")
-                    ));
-                }
+            if let ModelSpec::Scripted { agent, .. } = &spec
+                && !scenario.info.agents.iter().any(|a| &a.name == agent)
+            {
+                let names: Vec<&str> = scenario
+                    .info
+                    .agents
+                    .iter()
+                    .map(|a| a.name.as_str())
+                    .collect();
+                return Err(format!(
+                    "scenario {} has no reference agent `{agent}` (agents: {})",
+                    scenario.id(),
+                    names.join(", ")
+                ));
             }
             let api_agent = match &spec {
                 ModelSpec::Provider { .. } => Some(resolve_api(model)?),

@@ -189,14 +189,14 @@ pub async fn install(
 ) -> Result<Installed, InstallError> {
     let bytes = fetch(source).await?;
     let sha = hex::encode(Sha256::digest(&bytes));
-    if let Some(expected) = expected_sha256 {
-        if !expected.eq_ignore_ascii_case(&sha) {
-            return Err(InstallError::HashMismatch {
-                source_name: source.to_string(),
-                expected: expected.to_lowercase(),
-                found: sha,
-            });
-        }
+    if let Some(expected) = expected_sha256
+        && !expected.eq_ignore_ascii_case(&sha)
+    {
+        return Err(InstallError::HashMismatch {
+            source_name: source.to_string(),
+            expected: expected.to_lowercase(),
+            found: sha,
+        });
     }
     let plugin: LoadedPlugin = runtime.load_bytes(Path::new(source), &bytes).await?;
     let (name, version) = (plugin.info.name.clone(), plugin.info.version.clone());

@@ -76,10 +76,10 @@ pub fn locate(arg: &str) -> Result<PathBuf, String> {
             }
         }
         // An installed plugin named without a version: its newest installed version.
-        if !arg.contains('@') {
-            if let Some(newest) = newest_installed(dir, arg) {
-                return Ok(newest);
-            }
+        if !arg.contains('@')
+            && let Some(newest) = newest_installed(dir, arg)
+        {
+            return Ok(newest);
         }
     }
     let searched: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();

@@ -57,6 +57,8 @@ fn measure(dir: &Path, args: &[String], env: &[(&str, String)]) -> Measured {
         cmd.env(k, v);
     }
     let started = Instant::now();
+    // Reaped by wait4 below, which also gives its CPU time and peak memory.
+    #[allow(clippy::zombie_processes)]
     let mut child = cmd.spawn().expect("start peerpressure");
     let stderr = child.stderr.take().unwrap();
     let reader = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());

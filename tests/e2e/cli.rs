@@ -381,3 +381,62 @@ fn a_host_failure_in_a_trial_task_is_a_failure_at_work_not_bad_input() {
         out.stderr
     );
 }
+
+#[test]
+fn off_a_terminal_a_run_prints_progress_lines() {
+    // Standard error is a pipe here, as in a cluster log: no bar, plain lines.
+    let out = Run::new()
+        .scenario("tampering")
+        .detector("tampering-detector")
+        .model("scripted/faithful")
+        .epochs(6)
+        .arg("--max-trials")
+        .arg("1")
+        .arg("--progress-interval")
+        .arg("0")
+        .exec()
+        .success();
+    let lines: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("progress: "))
+        .collect();
+    assert_eq!(
+        lines.len(),
+        6,
+        "one line per trial at interval 0:\n{}",
+        out.stderr
+    );
+    assert!(
+        lines[0].starts_with("progress: 1/6 trials (17%)"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[5].starts_with("progress: 6/6 trials (100%), 0 errors")
+            && lines[5].contains("s elapsed"),
+        "{}",
+        lines[5]
+    );
+    assert!(!out.stderr.contains('\r'), "no bar drawn off a terminal");
+    // At the default interval a short run still ends with its final line.
+    let quiet = Run::new()
+        .scenario("tampering")
+        .detector("tampering-detector")
+        .model("scripted/faithful")
+        .epochs(3)
+        .exec()
+        .success();
+    let lines: Vec<&str> = quiet
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("progress: "))
+        .collect();
+    assert!(
+        lines
+            .last()
+            .is_some_and(|l| l.starts_with("progress: 3/3 trials (100%)")),
+        "{}",
+        quiet.stderr
+    );
+}

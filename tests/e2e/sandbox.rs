@@ -312,6 +312,8 @@ fn the_hosts_memory_stays_bounded_under_hostile_plugins() {
     .args(["--max-trials", "2", "--plugin-memory-mib", "128"])
     .stdout(std::process::Stdio::null())
     .stderr(std::process::Stdio::null());
+    // Reaped by wait4 below, which also gives its peak memory.
+    #[allow(clippy::zombie_processes)]
     let child = cmd.spawn().unwrap();
     let mut status = 0;
     // SAFETY: rusage is plain data filled by the kernel; the pid is our own child.

@@ -70,10 +70,10 @@ fn http(address: &str, method: &str, target: &str, body: Option<&str>) -> (u16, 
         if reader.read_line(&mut line).unwrap() == 0 || line.trim().is_empty() {
             break;
         }
-        if let Some((name, value)) = line.split_once(':') {
-            if name.trim().eq_ignore_ascii_case("content-length") {
-                length = value.trim().parse::<usize>().ok();
-            }
+        if let Some((name, value)) = line.split_once(':')
+            && name.trim().eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse::<usize>().ok();
         }
     }
     let mut raw = Vec::new();

@@ -68,21 +68,21 @@ pub fn plugin_language(bytes: &[u8]) -> String {
     }
     let mut languages: Vec<String> = Vec::new();
     for payload in wasmparser::Parser::new(0).parse_all(bytes).flatten() {
-        if let wasmparser::Payload::CustomSection(reader) = payload {
-            if let wasmparser::KnownCustom::Producers(producers) = reader.as_known() {
-                for field in producers
-                    .into_iter()
-                    .flatten()
-                    .filter(|f| f.name == "language")
-                {
-                    languages.extend(
-                        field
-                            .values
-                            .into_iter()
-                            .flatten()
-                            .map(|v| v.name.to_string()),
-                    );
-                }
+        if let wasmparser::Payload::CustomSection(reader) = payload
+            && let wasmparser::KnownCustom::Producers(producers) = reader.as_known()
+        {
+            for field in producers
+                .into_iter()
+                .flatten()
+                .filter(|f| f.name == "language")
+            {
+                languages.extend(
+                    field
+                        .values
+                        .into_iter()
+                        .flatten()
+                        .map(|v| v.name.to_string()),
+                );
             }
         }
     }

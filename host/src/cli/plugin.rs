@@ -376,17 +376,16 @@ async fn info(arg: &str) -> Result<()> {
     outln!(out, "sha256:    {}", p.sha256);
     outln!(out, "size:      {} bytes", p.size);
     outln!(out, "path:      {}", path.display());
-    if let Ok(dir) = peerpressure::install::plugins_dir() {
-        if let Ok(installed) = peerpressure::install::find(&dir, &p.id()) {
-            if installed.sha256 == p.sha256 {
-                outln!(
-                    out,
-                    "installed: {} from {}",
-                    installed.installed_at,
-                    installed.source
-                );
-            }
-        }
+    if let Ok(dir) = peerpressure::install::plugins_dir()
+        && let Ok(installed) = peerpressure::install::find(&dir, &p.id())
+        && installed.sha256 == p.sha256
+    {
+        outln!(
+            out,
+            "installed: {} from {}",
+            installed.installed_at,
+            installed.source
+        );
     }
     outln!(out, "behaviours:");
     for b in &info.behaviours {

@@ -57,7 +57,7 @@ impl ProgressReporter {
             .first_done
             .lock()
             .expect("progress lock")
-            .get_or_insert(p.done.saturating_sub(1));
+            .get_or_insert(p.done);
         let tally = format!("{} errors, {} tokens, ${:.4}", p.errors, p.tokens, p.cost);
         match &self.display {
             Display::Bar(bar) => {
@@ -66,6 +66,11 @@ impl ProgressReporter {
                 bar.set_message(tally);
             }
             Display::Lines { every, last } => {
+                let ran = p.done.saturating_sub(base);
+                // The first call comes before any trial of this invocation ran.
+                if ran == 0 && p.done < p.total {
+                    return;
+                }
                 let now = Instant::now();
                 let mut last = last.lock().expect("progress lock");
                 let due = last.is_none_or(|t| now.duration_since(t) >= *every);
@@ -74,7 +79,6 @@ impl ProgressReporter {
                 }
                 *last = Some(now);
                 let elapsed = self.started.elapsed().as_secs_f64();
-                let ran = p.done.saturating_sub(base);
                 let left = if ran > 0 {
                     format!(
                         "{:.0} s left",

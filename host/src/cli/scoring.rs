@@ -112,10 +112,8 @@ pub async fn import(args: ImportArgs) -> Result<()> {
     let detectors = load_detectors(&runtime, &detectors).await?;
     // Check the file before creating anything.
     peerpressure::import::parse(&text, "").map_err(|e| bad(format!("{}: {e}", file.display())))?;
-    let judge = match judge(judge_model.as_deref())? {
-        Some(client) => Some((judge_model.clone().unwrap_or_default(), client)),
-        None => None,
-    };
+    let judge = judge(judge_model.as_deref())?
+        .map(|client| (judge_model.clone().unwrap_or_default(), client));
     let target = Store::open(&store)?;
     let summary = peerpressure::import::import(
         &runtime,

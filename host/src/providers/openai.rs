@@ -10,7 +10,7 @@ use crate::plugin::{Message, Role, ToolCall};
 
 fn u64_at(v: &Value, path: &[&str]) -> u64 {
     path.iter()
-        .fold(Some(v), |acc, key| acc.and_then(|x| x.get(key)))
+        .try_fold(v, |acc, key| acc.get(key))
         .and_then(Value::as_u64)
         .unwrap_or(0)
 }

@@ -148,7 +148,7 @@ fn runs(viewer: &Viewer) -> Answer {
             "plugins": record.plugins.iter().map(|p| format!("{}@{}", p.name, p.version)).collect::<Vec<_>>(),
         }));
     }
-    Ok(serde_json::to_string(&out).map_err(internal)?)
+    serde_json::to_string(&out).map_err(internal)
 }
 
 fn report(viewer: &Viewer, run: &str, scoring: &str) -> Answer {

@@ -203,9 +203,12 @@ pub fn collect_examples(
     Ok(examples)
 }
 
+/// One line of a forest plot: label, n, point, interval, colour.
+type ForestItem<'a> = (String, usize, Option<f64>, Option<(f64, f64)>, &'a str);
+
 /// A forest plot: one line per item, a point and an interval on a linear axis.
 struct Forest<'a> {
-    items: Vec<(String, usize, Option<f64>, Option<(f64, f64)>, &'a str)>,
+    items: Vec<ForestItem<'a>>,
     domain: (f64, f64),
     ticks: &'a [f64],
     tick_label: fn(f64) -> String,

@@ -112,6 +112,11 @@ impl std::str::FromStr for Denominator {
     }
 }
 
+/// A cell's identity: behaviour, scenario, model, axes.
+type CellKey = (String, String, String, Vec<(String, String)>);
+/// A cell's identity without the behaviour, borrowed: scenario, model, axes.
+type CellRef<'a> = (&'a str, &'a str, &'a [(String, String)]);
+
 /// Builds a run's report. `analysis` replaces the tables and contrasts the run recorded.
 pub fn build(
     store: &Store,
@@ -191,10 +196,7 @@ pub fn build_with(
         cell.n += row.count;
     }
     // Cells by (behaviour, scenario, model, axes): a paper-set report has thousands.
-    let position: std::collections::HashMap<
-        (String, String, String, Vec<(String, String)>),
-        usize,
-    > = cells
+    let position: std::collections::HashMap<CellKey, usize> = cells
         .iter()
         .enumerate()
         .map(|(i, c)| {
@@ -224,16 +226,15 @@ pub fn build_with(
             (read + c.positive, all + c.positive + c.negative)
         })
     });
-    let read_by_cell: std::collections::HashMap<(&str, &str, &[(String, String)]), u64> =
-        engagement_cells
-            .iter()
-            .map(|e| {
-                (
-                    (e.scenario.as_str(), e.model.as_str(), e.axes.as_slice()),
-                    e.positive,
-                )
-            })
-            .collect();
+    let read_by_cell: std::collections::HashMap<CellRef<'_>, u64> = engagement_cells
+        .iter()
+        .map(|e| {
+            (
+                (e.scenario.as_str(), e.model.as_str(), e.axes.as_slice()),
+                e.positive,
+            )
+        })
+        .collect();
     for cell in &mut cells {
         if denominator == Denominator::All {
             cell.negative += cell.not_applicable;

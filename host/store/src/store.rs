@@ -64,6 +64,9 @@ impl HasOrigin for StoreError {
     }
 }
 
+/// Value statistics of one cell: behaviour, scenario, model, axes (JSON), statistics.
+pub type ValueRow = (String, String, String, String, crate::stats::ValueStats);
+
 /// Refuses a store path that names a directory, existing or not (`results/`), before
 /// anything is created: SQLite would otherwise make a file named like the directory.
 pub fn check_not_a_directory(path: &Path) -> Result<(), StoreError> {
@@ -487,7 +490,7 @@ impl Store {
                 )
                 .map_err(|e| self.sql(e))?;
             for (i, m) in t.messages.iter().enumerate() {
-                let call = t.calls.get(i).and_then(|c| c.as_ref()).map(|c| json(c));
+                let call = t.calls.get(i).and_then(|c| c.as_ref()).map(json);
                 stmt.execute(params![
                     run_id,
                     t.id,
@@ -571,11 +574,7 @@ impl Store {
 
     /// Count, sum and sum of squares of the numeric values of decided findings (a reported
     /// score), per (scenario, model, axes, behaviour), for one scoring of a run.
-    pub fn value_stats(
-        &self,
-        run_id: &str,
-        scoring: &str,
-    ) -> Result<Vec<(String, String, String, String, crate::stats::ValueStats)>, StoreError> {
+    pub fn value_stats(&self, run_id: &str, scoring: &str) -> Result<Vec<ValueRow>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn
             .prepare(

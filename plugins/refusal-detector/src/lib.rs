@@ -195,15 +195,14 @@ impl Detector for RefusalDetector {
                 }
             ),
         );
-        if refused {
-            if let Some(last) = trial
+        if refused
+            && let Some(last) = trial
                 .messages
                 .iter()
                 .rev()
                 .find(|m| m.role == Role::Assistant)
-            {
-                finding = finding.with_evidence(Evidence::message(last.index, ""));
-            }
+        {
+            finding = finding.with_evidence(Evidence::message(last.index, ""));
         }
         let mut findings = vec![finding];
         let mut silent = None;

@@ -61,27 +61,27 @@ fn check(whole: &Value, value: &Value, path: &str) -> Result<(), String> {
             ));
         }
     }
-    if let Some(options) = schema.get("enum").and_then(Value::as_array) {
-        if !options.contains(value) {
-            let shown: Vec<String> = options.iter().map(Value::to_string).collect();
-            return Err(format!("{}: must be one of {}", at(path), shown.join(", ")));
-        }
+    if let Some(options) = schema.get("enum").and_then(Value::as_array)
+        && !options.contains(value)
+    {
+        let shown: Vec<String> = options.iter().map(Value::to_string).collect();
+        return Err(format!("{}: must be one of {}", at(path), shown.join(", ")));
     }
-    if let Some(c) = schema.get("const") {
-        if c != value {
-            return Err(format!("{}: must be {c}", at(path)));
-        }
+    if let Some(c) = schema.get("const")
+        && c != value
+    {
+        return Err(format!("{}: must be {c}", at(path)));
     }
     if let Some(n) = value.as_f64() {
-        if let Some(min) = schema.get("minimum").and_then(Value::as_f64) {
-            if n < min {
-                return Err(format!("{}: must be at least {min}", at(path)));
-            }
+        if let Some(min) = schema.get("minimum").and_then(Value::as_f64)
+            && n < min
+        {
+            return Err(format!("{}: must be at least {min}", at(path)));
         }
-        if let Some(max) = schema.get("maximum").and_then(Value::as_f64) {
-            if n > max {
-                return Err(format!("{}: must be at most {max}", at(path)));
-            }
+        if let Some(max) = schema.get("maximum").and_then(Value::as_f64)
+            && n > max
+        {
+            return Err(format!("{}: must be at most {max}", at(path)));
         }
     }
     if let Some(s) = value.as_str() {
