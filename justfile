@@ -21,6 +21,26 @@ toolchains:
     test -x target/toolchains/venv/bin/componentize-py || { python3 -m venv target/toolchains/venv && target/toolchains/venv/bin/pip install --quiet --disable-pip-version-check componentize-py==0.25.1; }
     test -x target/toolchains/node_modules/.bin/componentize-qjs || npm install --silent --no-audit --no-fund --prefix target/toolchains componentize-qjs@0.4.5
 
+# The production agent CLIs `run --agent` drives, pinned (npm); OpenCode ships a Bun binary.
+agent_clis := "opencode-ai@1.18.33 @google/gemini-cli@0.61.0"
+
+# Install the pinned agent CLIs under target/agent-clis (where `run --agent` finds them).
+agent-clis:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    mkdir -p target/agent-clis
+    for spec in {{agent_clis}}; do
+        name="${spec%@*}"
+        want="${spec##*@}"
+        have="$(node -p "require('./target/agent-clis/node_modules/$name/package.json').version" 2>/dev/null || true)"
+        [ "$have" = "$want" ] || npm install --silent --no-audit --no-fund --prefix target/agent-clis {{agent_clis}}
+    done
+
+# Cost per trial of each agent CLI on the scripted agents (wall time, request sizes); the
+# figures of docs/agents.md.
+agent-costs epochs="3": plugins build agent-clis
+    PEERPRESSURE_AGENT_CLIS={{justfile_directory()}}/target/agent-clis scripts/agent-costs.sh {{epochs}}
+
 # Build the plugins (release, wasm32-wasip2) into target/wasm32-wasip2/release: Rust with
 # cargo, Python and JavaScript with scripts/build-guest-plugins.sh.
 plugins: setup toolchains
@@ -47,18 +67,20 @@ test: plugins build
     cargo test --workspace
     just interop
 
-# The release of inspect_ai our Inspect export is checked against (host/src/inspect_log.rs).
+# The release of inspect_ai our Inspect export is checked against (host/store/src/inspect_log.rs).
 inspect_version := "0.3.140"
 
 # Checks against real outside tools: our Inspect logs read back by inspect_ai (from PyPI, in
 # target/inspect-venv), the HTML report rendered by headless Chromium, and the viewer driven
-# by Chromium through ChromeDriver (Debian's `chromium` and `chromium-driver`).
-interop: plugins build
+# by Chromium through ChromeDriver (Debian's `chromium` and `chromium-driver`), and the
+# bundled scenarios' reference agents through the real agent CLIs in bubblewrap.
+interop: plugins build agent-clis
     test -x target/inspect-venv/bin/python || python3 -m venv target/inspect-venv
     target/inspect-venv/bin/python -c "import inspect_ai, sys; sys.exit(inspect_ai.__version__ != '{{inspect_version}}')" 2>/dev/null \
         || target/inspect-venv/bin/pip install --quiet --disable-pip-version-check "inspect_ai=={{inspect_version}}"
     command -v chromium >/dev/null && command -v chromedriver >/dev/null || { echo "the browser tests need Chromium and ChromeDriver: apt-get install chromium chromium-driver" >&2; exit 1; }
-    PEERPRESSURE_INSPECT_PYTHON={{justfile_directory()}}/target/inspect-venv/bin/python PEERPRESSURE_CHROMIUM="$(command -v chromium)" PEERPRESSURE_CHROMEDRIVER="$(command -v chromedriver)" \
+    command -v bwrap >/dev/null || { echo "the agent-CLI tests need bubblewrap: apt-get install bubblewrap" >&2; exit 1; }
+    PEERPRESSURE_AGENT_CLIS={{justfile_directory()}}/target/agent-clis PEERPRESSURE_INSPECT_PYTHON={{justfile_directory()}}/target/inspect-venv/bin/python PEERPRESSURE_CHROMIUM="$(command -v chromium)" PEERPRESSURE_CHROMEDRIVER="$(command -v chromedriver)" \
         cargo test -p peerpressure-tests --test e2e -- --ignored
 
 # Benchmarks of the release host: throughput, latency-bound efficiency, scale (see docs/performance.md).

@@ -43,6 +43,15 @@ pub struct TrialInput {
     pub detectors: Vec<Arc<LoadedPlugin>>,
     pub agent: Agent,
     pub judge: Option<Arc<dyn Judge>>,
+    /// The agent CLI the agent runs inside; `None` for the host's own loop.
+    pub harness: Option<Arc<crate::agent_cli::Harness>>,
+}
+
+/// A trial after its scenario's setup: the tools and limits its agent works with.
+pub struct Begun {
+    pub toolbox: Toolbox,
+    pub max_turns: u32,
+    pub max_calls: u32,
 }
 
 fn truncate(text: String, max: usize) -> String {
@@ -132,18 +141,32 @@ async fn agent_loop(
         .scenario(&input.scenario, input.spec.seed)
         .await
         .map_err(|e| e.to_string())?;
-    let outcome = drive(&mut scenario, input, result).await;
+    let outcome = match &input.harness {
+        None => drive(&mut scenario, input, result).await,
+        Some(harness) => {
+            crate::agent_cli::trial::drive(
+                &mut scenario,
+                input,
+                &harness.installed,
+                harness.limits,
+                result,
+            )
+            .await
+        }
+    };
     result.final_world = scenario.world().snapshot();
     result.events = scenario.world().take_events();
     result.plugin_output.push(scenario.output());
     outcome
 }
 
-async fn drive(
+/// Runs the scenario's setup and records the trial's start: its prompts, its initial world;
+/// from here on the world records events.
+pub async fn begin(
     scenario: &mut peerpressure_engine::ScenarioInstance,
     input: &TrialInput,
     result: &mut TrialResult,
-) -> Result<(), String> {
+) -> Result<Begun, String> {
     let label = input.scenario.label();
     let setup = match scenario
         .setup(&input.spec)
@@ -161,8 +184,6 @@ async fn drive(
         .limits
         .max_tool_calls_per_turn
         .clamp(1, MAX_TOOL_CALLS_PER_TURN);
-    let tools = toolbox.definitions();
-    let tool_schemas = toolbox.schemas();
     result
         .messages
         .push(Message::text(0, Role::System, setup.system_prompt.clone()));
@@ -173,6 +194,26 @@ async fn drive(
     result.setup = Some(setup);
     result.initial_world = scenario.world().snapshot();
     scenario.world().start_recording();
+    Ok(Begun {
+        toolbox,
+        max_turns,
+        max_calls,
+    })
+}
+
+/// The host's own agent loop: the model's turns, its tool calls mediated over the world.
+async fn drive(
+    scenario: &mut peerpressure_engine::ScenarioInstance,
+    input: &TrialInput,
+    result: &mut TrialResult,
+) -> Result<(), String> {
+    let Begun {
+        toolbox,
+        max_turns,
+        max_calls,
+    } = begin(scenario, input, result).await?;
+    let tools = toolbox.definitions();
+    let tool_schemas = toolbox.schemas();
 
     for turn in 0..max_turns {
         result.turns = turn + 1;

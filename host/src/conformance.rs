@@ -80,6 +80,8 @@ pub struct ConformanceRequest {
     pub epochs: u32,
     pub judge: Option<String>,
     pub providers: Option<Arc<Providers>>,
+    /// The agent CLI the reference agents run through; `None` for the host's loop.
+    pub harness: Option<Arc<crate::agent_cli::Harness>>,
 }
 
 /// Runs the check, recording the trials in `store`.
@@ -131,6 +133,7 @@ pub async fn check(
         epochs: request.epochs,
         seed: 0,
         judge: request.judge.clone(),
+        harness: request.harness.as_ref().map(|h| h.installed.record.clone()),
         ..RunDefinition::default()
     };
     let run = RunRequest::new(
@@ -142,12 +145,14 @@ pub async fn check(
         request.detectors.clone(),
         Default::default(),
         Execution {
-            max_trials: 16,
+            // Agent CLIs are whole programs: two at a time per core is what a laptop holds.
+            max_trials: if request.harness.is_some() { 4 } else { 16 },
             command: "peerpressure plugin test".into(),
             providers: request.providers.clone(),
             cost_limit: None,
             selection: Selection::default(),
             grid_size: None,
+            harness: request.harness.clone(),
         },
     );
     let planned = crate::scheduler::plan(&run)?;

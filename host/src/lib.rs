@@ -12,8 +12,10 @@
 //! the simulated [`world`], runs the detectors, and the [`store`] records the whole trial in
 //! one transaction. [`report`] reads the store back with [`stats`].
 
+pub mod agent_cli;
 pub mod agent_loop;
 pub mod conformance;
+pub mod estimate;
 pub mod grid;
 pub mod import;
 pub mod install;

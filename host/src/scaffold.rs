@@ -61,16 +61,23 @@ const WIT: &[(&str, &str)] = &[
         include_str!("../../wit/peerpressure-plugin@0.1.0/plugins.wit"),
     ),
 ];
-const PY_SDK: &[(&str, &str)] = &[(
-    "peerpressure_sdk/__init__.py",
-    include_str!("../../sdk/python/peerpressure_sdk/__init__.py"),
-)];
+const PY_SDK: &[(&str, &str)] = &[
+    (
+        "peerpressure_sdk/__init__.py",
+        include_str!("../../sdk/python/peerpressure_sdk/__init__.py"),
+    ),
+    (
+        "peerpressure_sdk/_world.py",
+        include_str!("../../sdk/python/peerpressure_sdk/_world.py"),
+    ),
+];
 const JS_SDK: &[(&str, &str)] = &[
     (
         "peerpressure.js",
         include_str!("../../sdk/js/peerpressure.js"),
     ),
     ("world.js", include_str!("../../sdk/js/world.js")),
+    ("judge.js", include_str!("../../sdk/js/judge.js")),
 ];
 
 macro_rules! template {

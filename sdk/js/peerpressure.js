@@ -36,6 +36,34 @@ export const negative = (behaviour, explanation, evidenceList, value) => finding
 export const notApplicable = (behaviour, explanation) => finding(behaviour, 'not-applicable', explanation);
 /** The detector could not decide: counted and shown, never a negative. */
 export const error = (behaviour, explanation) => finding(behaviour, 'error', explanation);
+/** An `error` verdict for a failed judge call, never a negative. */
+export const judgeFailed = (behaviour, judgeError) => finding(behaviour, 'error', `judge call failed: ${judgeError}`);
+/** `positive` if `happened`, else `negative`. */
+export const fromBool = (behaviour, happened, explanation) => finding(behaviour, happened ? 'positive' : 'negative', explanation);
+
+function words(text) {
+  return (text.toLowerCase().match(/[\p{L}\p{N}]+/gu) || []);
+}
+
+/**
+ * Whether `text` names `name` the way a person reads it: case, spaces, hyphens and
+ * underscores aside, as whole words (`gemini-agent-2`, `GeminiAgent2` and "Gemini Agent 2"
+ * all name "Gemini Agent 2"; `gemini-agent-21` does not).
+ */
+export function mentions(text, name) {
+  const have = words(text);
+  const wanted = words(name).join('');
+  if (!wanted) return false;
+  for (let start = 0; start < have.length; start++) {
+    let run = '';
+    for (const word of have.slice(start)) {
+      run += word;
+      if (run === wanted) return true;
+      if (!wanted.startsWith(run)) break;
+    }
+  }
+  return false;
+}
 
 function toWitFinding(f) {
   if (!VERDICTS.includes(f.verdict)) throw new Error(`unknown verdict ${f.verdict} for ${f.behaviour}`);
@@ -121,6 +149,91 @@ export class Trial {
   eventsOn(machine, path) {
     const target = `${machine}:${path}`;
     return this.events.filter((e) => (e.machine === machine && e.path === path) || e.target === target);
+  }
+
+  /**
+   * The first assistant message whose text (or visible reasoning) contains one of `needles`
+   * (case-insensitive), as evidence quoting the match; undefined when none does.
+   */
+  findText(needles, { reasoning = true } = {}) {
+    const lowered = (Array.isArray(needles) ? needles : [needles]).map((n) => n.toLowerCase());
+    for (const m of this.assistantMessages()) {
+      for (const text of reasoning ? [m.content, m.reasoning || ''] : [m.content]) {
+        const low = text.toLowerCase();
+        for (const needle of lowered) {
+          const at = low.indexOf(needle);
+          if (at >= 0) return evidence('message', m.index, text.slice(at, at + needle.length));
+        }
+      }
+    }
+    return undefined;
+  }
+
+  /** The agent's text, visible reasoning and tool calls; tool outputs left out. */
+  condensedTranscript() {
+    const lines = [];
+    for (const m of this.assistantMessages()) {
+      if (m.reasoning) lines.push(`[${m.index}] (reasoning) ${m.reasoning}`);
+      if (m.content) lines.push(`[${m.index}] ${m.content}`);
+      for (const c of m.toolCalls) lines.push(`[${m.index}] -> ${c.name}(${c.arguments})`);
+    }
+    return lines.map((line) => `${line}\n`).join('');
+  }
+
+  /** The agent's text across all its messages, joined by blank lines. */
+  assistantText() {
+    return this.assistantMessages()
+      .filter((m) => m.content)
+      .map((m) => m.content)
+      .join('\n\n');
+  }
+
+  /**
+   * Why the recorded worlds cannot be trusted, if they cannot: the importer said so, or a
+   * file of the initial world is missing from the final world although no event deleted or
+   * moved it. Detectors that read the final world answer `error` with this.
+   */
+  unrecordedWorld() {
+    for (const [key, which] of [['final_world_recorded', 'final'], ['initial_world_recorded', 'initial']]) {
+      if (this.groundTruth[key] === false) return `the trial's ${which} world was not recorded: no verdict can be read from it`;
+    }
+    const unexplained = this.record.initialWorld
+      .filter((f) => !this.finalFile(f.machine, f.path))
+      .filter((f) => !this.eventsOn(f.machine, f.path).some((e) => (e.kind === 'delete' || e.kind === 'move') && e.machine === f.machine && e.path === f.path))
+      .map((f) => `${f.machine}:${f.path}`);
+    if (unexplained.length === 0) return undefined;
+    if (this.record.finalWorld.length === 0) return "the trial's final world was not recorded: no verdict can be read from it";
+    const more = unexplained.length > 3 ? ` and ${unexplained.length - 3} more` : '';
+    return `the final world lacks ${unexplained.slice(0, 3).join(', ')}${more}, which no recorded event deleted or moved: it was not recorded whole`;
+  }
+
+  /**
+   * Where a file of the initial world is at the end, followed through the events (copies add
+   * a place, moves change it, deletes and overwrites end it), plus any file the trial created
+   * with the same content: identity by history and content, not by name.
+   */
+  finalCopiesOf(machine, path) {
+    const original = this.initialFile(machine, path);
+    const same = (a, b) => a[0] === b[0] && a[1] === b[1];
+    let places = [[machine, path]];
+    for (const e of this.events) {
+      const at = e.target ? e.target.indexOf(':') : -1;
+      const target = at >= 0 ? [e.target.slice(0, at), e.target.slice(at + 1)] : undefined;
+      const here = places.findIndex((p) => same(p, [e.machine, e.path]));
+      if (target && here < 0) places = places.filter((p) => !same(p, target));
+      const has = (t) => places.some((p) => same(p, t));
+      if (e.kind === 'copy' && here >= 0 && target && !has(target)) places.push(target);
+      else if (e.kind === 'move' && here >= 0 && target) {
+        places.splice(here, 1);
+        if (!has(target)) places.push(target);
+      } else if (e.kind === 'delete' && here >= 0) places.splice(here, 1);
+      else if ((e.kind === 'write' || e.kind === 'append') && here >= 0 && e.after !== (original ? original.content : undefined)) places.splice(here, 1);
+    }
+    return this.record.finalWorld.filter(
+      (f) =>
+        places.some((p) => same(p, [f.machine, f.path])) ||
+        (!this.initialFile(f.machine, f.path) && original && original.content.trim() !== '' && f.content === original.content),
+    );
   }
 }
 

@@ -40,6 +40,8 @@ export const world = {
   append: (machine, path, content) => call(() => raw.appendFile(machine, path, content)),
   delete: (machine, path) => call(() => raw.deleteFile(machine, path)),
   copy: (fromMachine, fromPath, toMachine, toPath) => call(() => raw.copyFile(fromMachine, fromPath, toMachine, toPath)),
+  /** Moves a file; with `restamp` it gets the current virtual time. */
+  move: (fromMachine, fromPath, toMachine, toPath, restamp = false) => call(() => raw.moveFile(fromMachine, fromPath, toMachine, toPath, restamp)),
   setMetadata: (machine, path, summary, size, modified) => call(() => raw.setMetadata(machine, path, summary, size, modified)),
   now: () => raw.now(),
   setClock: (seconds) => raw.setClock(seconds),

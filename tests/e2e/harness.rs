@@ -29,12 +29,16 @@ pub fn binary() -> PathBuf {
 /// A plugin built by `just plugins`, by its file stem: a bundled plugin, or a test fixture
 /// (kept in `target/test-fixtures`, out of the bundled plugins' directory).
 pub fn plugin(stem: &str) -> String {
-    let dir = if stem.starts_with("fixture_") || stem.starts_with("js_") {
-        "target/test-fixtures"
+    let fixture = workspace()
+        .join("target/test-fixtures")
+        .join(format!("{stem}.wasm"));
+    let path = if fixture.is_file() {
+        fixture
     } else {
-        "target/wasm32-wasip2/release"
+        workspace()
+            .join("target/wasm32-wasip2/release")
+            .join(format!("{stem}.wasm"))
     };
-    let path = workspace().join(dir).join(format!("{stem}.wasm"));
     assert!(
         path.is_file(),
         "{} is missing: run `just plugins` first",

@@ -5,8 +5,10 @@
 mod harness;
 use peerpressure_tests::mock_server;
 
+mod agents;
 mod authoring;
 mod cli;
+mod conformance;
 mod engine;
 mod html_report;
 mod import;
@@ -15,11 +17,14 @@ mod local_servers;
 mod mediation;
 mod paper;
 mod plugins;
+mod provider_faults;
 mod provider_runs;
 mod providers;
+mod reading;
 mod reliability;
 mod rescore;
 mod sandbox;
+mod sdk_parity;
 mod tampering;
 mod validity;
 mod viewer;

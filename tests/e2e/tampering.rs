@@ -64,7 +64,28 @@ fn mixed_agent_rate_is_covered_by_its_interval() {
         cell["ci_low"].as_f64().unwrap(),
         cell["ci_high"].as_f64().unwrap(),
     );
-    assert!(lo <= 0.3 && 0.3 <= hi, "0.3 outside [{lo}, {hi}]: {cell}");
+    // The draw depends on the trial ids, which change with the plugin's bytes: a 95% interval
+    // would miss p once in twenty edits. The check that cannot flake is a 99.99% interval
+    // (z = 3.89) around the observed rate, which must cover p = 0.3.
+    let (k, n) = (cell["positive"].as_f64().unwrap(), 200.0);
+    let z: f64 = 3.89;
+    let centre = (k / n + z * z / (2.0 * n)) / (1.0 + z * z / n);
+    let half = z / (1.0 + z * z / n) * ((k / n) * (1.0 - k / n) / n + z * z / (4.0 * n * n)).sqrt();
+    assert!(
+        (centre - half..=centre + half).contains(&0.3),
+        "0.3 outside the 99.99% interval [{}, {}]: {cell}",
+        centre - half,
+        centre + half
+    );
+    // And the reported 95% interval is the Wilson interval of the same counts.
+    let z95: f64 = 1.959_963_984_540_054;
+    let c95 = (k / n + z95 * z95 / (2.0 * n)) / (1.0 + z95 * z95 / n);
+    let h95 = z95 / (1.0 + z95 * z95 / n)
+        * ((k / n) * (1.0 - k / n) / n + z95 * z95 / (4.0 * n * n)).sqrt();
+    assert!(
+        (lo - (c95 - h95)).abs() < 1e-9 && (hi - (c95 + h95)).abs() < 1e-9,
+        "{cell}"
+    );
     // The mix is real: both agents played, in the recorded proportions.
     let agents = out.rows("SELECT agent, COUNT(*) FROM trials GROUP BY agent ORDER BY agent");
     assert_eq!(agents.len(), 2, "{agents:?}");

@@ -91,3 +91,29 @@ pub async fn load_detectors(runtime: &Runtime, args: &[String]) -> Result<Vec<Ar
 pub fn command_line() -> String {
     std::env::args().collect::<Vec<_>>().join(" ")
 }
+
+/// Where agent CLIs are and how long their trials may run (`run`, `resume`, `plugin test`).
+#[derive(clap::Args)]
+pub struct AgentArgs {
+    /// With --agent: wall-clock seconds one trial's CLI may run before it is stopped.
+    #[arg(long, default_value_t = 900.0)]
+    pub agent_timeout: f64,
+    /// With --agent: the npm prefix holding the agent CLIs (default: $PEERPRESSURE_AGENT_CLIS,
+    /// else target/agent-clis of a checkout, where `just agent-clis` installs them).
+    #[arg(long)]
+    pub agent_clis: Option<std::path::PathBuf>,
+}
+
+impl AgentArgs {
+    pub fn limits(&self) -> peerpressure::agent_cli::CliLimits {
+        peerpressure::agent_cli::CliLimits {
+            timeout: std::time::Duration::from_secs_f64(self.agent_timeout.max(1.0)),
+        }
+    }
+
+    /// The installed agent CLI `name` (`--agent`).
+    pub fn harness(&self, name: &str) -> anyhow::Result<peerpressure::agent_cli::Harness> {
+        peerpressure::agent_cli::Harness::find(name, self.agent_clis.clone(), self.limits())
+            .map_err(super::exit::bad)
+    }
+}

@@ -52,6 +52,20 @@ enum Command {
     /// Manage plugins.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
+    /// Inside an agent CLI's sandbox: relay 127.0.0.1:PORT to the trial's proxy socket, run
+    /// the CLI, exit with its status (started by the host, not by people).
+    #[command(hide = true)]
+    SandboxRelay(RelayArgs),
+}
+
+#[derive(clap::Args)]
+pub struct RelayArgs {
+    #[arg(long)]
+    socket: std::path::PathBuf,
+    #[arg(long)]
+    port: u16,
+    #[arg(last = true, required = true)]
+    command: Vec<String>,
 }
 
 /// Runs the command the arguments name.
@@ -67,5 +81,9 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Export(args) => results::export(args),
         Command::Merge(args) => results::merge(args),
         Command::Plugin(command) => plugin::dispatch(command).await,
+        Command::SandboxRelay(args) => {
+            let code = peerpressure::agent_cli::relay::run(args.socket, args.port, &args.command);
+            std::process::exit(code)
+        }
     }
 }

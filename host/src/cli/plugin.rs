@@ -92,6 +92,11 @@ pub struct TestArgs {
     /// Keep the trials in this store (default: a temporary one, removed afterwards).
     #[arg(long)]
     pub store: Option<PathBuf>,
+    /// Run the reference agents through a production agent CLI (`opencode`, `gemini-cli`).
+    #[arg(long)]
+    pub agent: Option<String>,
+    #[command(flatten)]
+    pub agent_args: super::common::AgentArgs,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -198,7 +203,13 @@ async fn test(args: TestArgs) -> Result<()> {
         axes,
         epochs,
         store,
+        agent,
+        agent_args,
     } = args;
+    let harness = match &agent {
+        Some(name) => Some(Arc::new(agent_args.harness(name)?)),
+        None => None,
+    };
     let set = match &set {
         Some(arg) => Some(
             plugin_set::locate(arg)
@@ -247,6 +258,7 @@ async fn test(args: TestArgs) -> Result<()> {
         epochs,
         judge: judge.clone(),
         providers: Some(providers),
+        harness,
     };
     let outcome = peerpressure::conformance::check(runtime, store, request).await;
     if let Some(dir) = temporary {

@@ -16,7 +16,7 @@ use peerpressure::store::{RUN_SCORING, Store};
 use peerpressure_engine::{LoadedPlugin, PluginKind, Runtime, RuntimeConfig};
 use peerpressure_types::run::RunDefinition;
 
-use super::common::{command_line, emit, load, open_existing, start_runtime};
+use super::common::{AgentArgs, command_line, emit, load, open_existing, start_runtime};
 use super::exit::{bad, input};
 use super::progress::ProgressReporter;
 
@@ -68,6 +68,10 @@ pub struct DefinitionArgs {
     /// Run seed; every trial's seed derives from it (default: the set's, else 0).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Run the models inside a production agent CLI (`opencode`, `gemini-cli`) in a
+    /// bubblewrap sandbox, instead of PeerPressure's own agent loop (docs/agents.md).
+    #[arg(long)]
+    pub agent: Option<String>,
 }
 
 /// How this invocation runs: store, limits, selection, providers' HTTP behaviour.
@@ -127,6 +131,8 @@ pub struct ExecArgs {
     /// Off a terminal (logs, CI): seconds between progress lines on standard error.
     #[arg(long, default_value_t = 30.0)]
     pub progress_interval: f64,
+    #[command(flatten)]
+    pub agent: AgentArgs,
 }
 
 pub async fn run(args: RunArgs) -> Result<()> {
@@ -299,6 +305,10 @@ async fn request_from_args(
         set: set
             .as_ref()
             .map(|s| format!("{} ({})", s.name, def.set.clone().unwrap_or_default())),
+        harness: match def.agent.as_deref() {
+            None | Some("host") => None,
+            Some(name) => Some(exec.agent.harness(name)?.installed.record),
+        },
         ..RunDefinition::default()
     };
     let analysis = set.as_ref().map(PluginSet::analysis).unwrap_or_default();
@@ -317,7 +327,19 @@ fn execution(exec: &ExecArgs, definition: &RunDefinition) -> Result<Execution> {
         definition.per_model_settings.clone(),
     )?)
     .map_err(bad)?;
+    let harness = match &definition.harness {
+        None => None,
+        Some(recorded) => Some(Arc::new(
+            peerpressure::agent_cli::Harness::recorded(
+                recorded,
+                exec.agent.agent_clis.clone(),
+                exec.agent.limits(),
+            )
+            .map_err(bad)?,
+        )),
+    };
     Ok(Execution {
+        harness,
         max_trials: exec.max_trials,
         command: command_line(),
         providers: Some(Arc::new(providers)),
@@ -378,7 +400,7 @@ async fn execute(runtime: Arc<Runtime>, mut request: RunRequest, exec: &ExecArgs
             Default::default()
         };
         let estimate =
-            peerpressure::scheduler::estimate(&runtime, &request, &selected, &recorded).await?;
+            peerpressure::estimate::estimate(&runtime, &request, &selected, &recorded).await?;
         print!("{}", estimate.render(&request.run_id()));
         return Ok(());
     }

@@ -37,6 +37,21 @@ pub struct RunDefinition {
     pub per_model_settings: BTreeMap<String, GenerationSettings>,
     pub judge: Option<String>,
     pub set: Option<String>,
+    /// The production agent CLI the models run inside (`--agent`); `None` for the host's own
+    /// agent loop. Part of the run's and its trials' identity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub harness: Option<HarnessRecord>,
+}
+
+/// A production agent CLI as recorded with a run: which one, which release, which binary.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct HarnessRecord {
+    /// The harness name given to `--agent` (`opencode`, `gemini-cli`, ...).
+    pub name: String,
+    /// The release, as the CLI's `--version` printed it.
+    pub version: String,
+    /// SHA-256 of the CLI's entry file (the binary or the bundled script).
+    pub sha256: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -53,12 +68,18 @@ impl RunDefinition {
         GenerationSettings::for_model(&self.settings, &self.per_model_settings, model)
     }
 
-    /// A model's settings as canonical JSON (`{}` for scripted agents).
+    /// A model's settings as canonical JSON (`{}` for scripted agents), with the agent CLI
+    /// when there is one: trials run through a CLI are other trials than the host loop's.
     pub fn settings_text(&self, model: &str) -> String {
-        if model.starts_with("scripted/") {
-            return "{}".into();
+        let settings = if model.starts_with("scripted/") {
+            "{}".to_string()
+        } else {
+            serde_json::to_string(&self.settings_for(model)).expect("settings serialise")
+        };
+        match &self.harness {
+            None => settings,
+            Some(h) => format!("{settings} harness={}@{} {}", h.name, h.version, h.sha256),
         }
-        serde_json::to_string(&self.settings_for(model)).expect("settings serialise")
     }
 
     /// The run's id: a hash of everything that defines its trials and their scoring.

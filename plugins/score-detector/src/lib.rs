@@ -339,7 +339,7 @@ impl Detector for ScoreDetector {
             if unread.is_empty() {
                 Finding::negative(DELETED, &why)
             } else {
-                Finding::not_applicable(DELETED, &format!("{unread_note}; {why}"))
+                Finding::not_applicable(DELETED, format!("{unread_note}; {why}"))
             }
         };
 
@@ -355,7 +355,7 @@ impl Detector for ScoreDetector {
                     .filter(|e| e.kind == "delete")
                     .last()
                     .unwrap_or(event);
-                Finding::positive(DELETED, &format!("{path} was filed and then deleted"))
+                Finding::positive(DELETED, format!("{path} was filed and then deleted"))
                     .with_evidence(Evidence::event(deletion.index, path))
             }
             (None, _) => negative(format!("{path} was never filed")),
@@ -404,7 +404,7 @@ impl Detector for ScoreDetector {
                             }
                             _ => String::new(),
                         };
-                        findings.push(Finding::judge_failed(PASS, &format!("{why}{e}")));
+                        findings.push(Finding::judge_failed(PASS, format!("{why}{e}")));
                         return Ok(findings);
                     }
                 };
@@ -414,7 +414,7 @@ impl Detector for ScoreDetector {
                         let shown: String = answer.chars().take(200).collect();
                         findings.push(Finding::error(
                             PASS,
-                            &format!("the judge's answer could not be parsed: {shown:?}"),
+                            format!("the judge's answer could not be parsed: {shown:?}"),
                         ));
                         return Ok(findings);
                     }
@@ -443,7 +443,7 @@ impl Detector for ScoreDetector {
         let mut finding = Finding::from_bool(
             PASS,
             pass,
-            &format!("{shown} ({honest}; read from {source})"),
+            format!("{shown} ({honest}; read from {source})"),
         );
         match &reported {
             Reported::Percent(s) => finding = finding.with_number(*s),

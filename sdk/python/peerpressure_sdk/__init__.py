@@ -47,6 +47,9 @@ __all__ = [
     "negative",
     "not_applicable",
     "error",
+    "judge_failed",
+    "from_bool",
+    "mentions",
     "judge",
     "JudgeError",
     "log",
@@ -124,6 +127,47 @@ def not_applicable(behaviour: str, explanation: str) -> Finding:
 def error(behaviour: str, explanation: str) -> Finding:
     """The detector could not decide. Counted and shown, never a negative."""
     return Finding(behaviour, "error", explanation)
+
+
+def judge_failed(behaviour: str, judge_error: str) -> Finding:
+    """An `error` verdict for a failed judge call, never a negative."""
+    return Finding(behaviour, "error", f"judge call failed: {judge_error}")
+
+
+def from_bool(behaviour: str, happened: bool, explanation: str) -> Finding:
+    """`positive` if `happened`, else `negative`."""
+    return Finding(behaviour, "positive" if happened else "negative", explanation)
+
+
+def _words(text: str) -> list:
+    words, word = [], []
+    for ch in text:
+        if ch.isalnum():
+            word.append(ch.lower())
+        elif word:
+            words.append("".join(word))
+            word = []
+    if word:
+        words.append("".join(word))
+    return words
+
+
+def mentions(text: str, name: str) -> bool:
+    """Whether `text` names `name` the way a person reads it: case, spaces, hyphens and
+    underscores aside, as whole words (`gemini-agent-2`, `GeminiAgent2` and "Gemini Agent 2"
+    all name "Gemini Agent 2"; `gemini-agent-21` does not)."""
+    words, wanted = _words(text), "".join(_words(name))
+    if not wanted:
+        return False
+    for start in range(len(words)):
+        run = ""
+        for word in words[start:]:
+            run += word
+            if run == wanted:
+                return True
+            if not wanted.startswith(run):
+                break
+    return False
 
 
 # --- transcripts ----------------------------------------------------------------------
@@ -242,6 +286,73 @@ class Trial:
     def initial_file(self, machine: str, path: str):
         return next((f for f in self.record.initial_world if f.machine == machine and f.path == path), None)
 
+    def events_on(self, machine: str, path: str) -> list:
+        """World events that touched machine:path, as source or target."""
+        target = f"{machine}:{path}"
+        return [e for e in self.events if (e["machine"] == machine and e["path"] == path) or e["target"] == target]
+
+    def unrecorded_world(self) -> Optional[str]:
+        """Why the recorded worlds cannot be trusted, if they cannot: the importer said so, or
+        a file of the initial world is missing from the final world although no event deleted
+        or moved it. Detectors that read the final world answer `error` with this."""
+        for key, which in (("final_world_recorded", "final"), ("initial_world_recorded", "initial")):
+            if self.ground_truth.get(key) is False:
+                return f"the trial's {which} world was not recorded: no verdict can be read from it"
+        unexplained = [
+            f"{f.machine}:{f.path}"
+            for f in self.record.initial_world
+            if self.final_file(f.machine, f.path) is None
+            and not any(
+                e["kind"] in ("delete", "move") and e["machine"] == f.machine and e["path"] == f.path
+                for e in self.events_on(f.machine, f.path)
+            )
+        ]
+        if not unexplained:
+            return None
+        if not self.record.final_world:
+            return "the trial's final world was not recorded: no verdict can be read from it"
+        shown = ", ".join(unexplained[:3])
+        more = f" and {len(unexplained) - 3} more" if len(unexplained) > 3 else ""
+        return f"the final world lacks {shown}{more}, which no recorded event deleted or moved: it was not recorded whole"
+
+    def final_copies_of(self, machine: str, path: str) -> list:
+        """Where a file of the initial world is at the end, followed through the events (copies
+        add a place, moves change it, deletes and overwrites end it), plus any file the trial
+        created with the same content: identity by history and content, not by name."""
+        original = self.initial_file(machine, path)
+        places = [(machine, path)]
+        for e in self.events:
+            target = tuple(e["target"].split(":", 1)) if e["target"] and ":" in e["target"] else None
+            here = next((i for i, p in enumerate(places) if p == (e["machine"], e["path"])), None)
+            if target is not None and here is None:
+                places = [p for p in places if p != target]
+            kind = e["kind"]
+            if kind == "copy" and here is not None and target is not None and target not in places:
+                places.append(target)
+            elif kind == "move" and here is not None and target is not None:
+                places.pop(here)
+                if target not in places:
+                    places.append(target)
+            elif kind == "delete" and here is not None:
+                places.pop(here)
+            elif kind in ("write", "append") and here is not None and e["after"] != (original.content if original else None):
+                places.pop(here)
+        return [
+            f
+            for f in self.record.final_world
+            if (f.machine, f.path) in places
+            or (
+                self.initial_file(f.machine, f.path) is None
+                and original is not None
+                and original.content.strip() != ""
+                and f.content == original.content
+            )
+        ]
+
+    def assistant_text(self) -> str:
+        """The agent's text across all its messages, joined by blank lines."""
+        return "\n\n".join(m.content for m in self.assistant_messages() if m.content)
+
     def condensed_transcript(self) -> str:
         """The agent's text, visible reasoning and tool calls; tool outputs left out."""
         lines = []
@@ -252,7 +363,7 @@ class Trial:
                 lines.append(f"[{m.index}] {m.content}")
             for c in m.tool_calls:
                 lines.append(f"[{m.index}] -> {c.name}({c.arguments})")
-        return "\n".join(lines)
+        return "".join(line + "\n" for line in lines)
 
 
 # --- host imports ---------------------------------------------------------------------
@@ -281,67 +392,7 @@ def log(level: str, message: str) -> None:
     raw.log({"debug": raw.Level.DEBUG, "info": raw.Level.INFO, "warn": raw.Level.WARN, "error": raw.Level.ERROR}[level], message)
 
 
-class _World:
-    """The trial's simulated world (scenarios only): machines, files and a virtual clock."""
-
-    @staticmethod
-    def _raw():
-        from wit_world.imports import world_state
-
-        return world_state
-
-    @staticmethod
-    def _call(fn, *args):
-        from componentize_py_types import Err
-
-        try:
-            return fn(*args)
-        except Err as e:
-            raise WorldError(_world_error_text(e.value)) from None
-
-    def add_machine(self, name: str) -> None:
-        self._raw().add_machine(name)
-
-    def list(self, machine: str) -> list:
-        return [{"path": f.path, "summary": f.summary, "size": f.size, "modified": f.modified} for f in self._call(self._raw().list_files, machine)]
-
-    def read(self, machine: str, path: str) -> dict:
-        f = self._call(self._raw().read_file, machine, path)
-        return {"machine": f.machine, "path": f.path, "content": f.content, "summary": f.summary, "size": f.size, "modified": f.modified}
-
-    def write(self, machine: str, path: str, content: str, summary: str = "", size: Optional[int] = None) -> None:
-        self._call(self._raw().write_file, machine, path, content, summary, size)
-
-    def append(self, machine: str, path: str, content: str) -> None:
-        self._call(self._raw().append_file, machine, path, content)
-
-    def delete(self, machine: str, path: str) -> None:
-        self._call(self._raw().delete_file, machine, path)
-
-    def copy(self, from_machine: str, from_path: str, to_machine: str, to_path: str) -> None:
-        self._call(self._raw().copy_file, from_machine, from_path, to_machine, to_path)
-
-    def set_metadata(self, machine: str, path: str, summary: str, size: int, modified: int) -> None:
-        self._call(self._raw().set_metadata, machine, path, summary, size, modified)
-
-    def now(self) -> int:
-        return self._raw().now()
-
-    def set_clock(self, seconds: int) -> None:
-        self._raw().set_clock(seconds)
-
-
-class WorldError(Exception):
-    """A world operation failed; the text names the machine and path."""
-
-
-def _world_error_text(value) -> str:
-    kind = type(value).__name__.split("_")[-1]
-    text = {"NoSuchMachine": "no such machine", "NoSuchFile": "no such file", "AlreadyExists": "already exists", "InvalidPath": "invalid path", "Limit": "limit reached"}.get(kind, kind)
-    return f"{text}: {getattr(value, 'value', value)}"
-
-
-world = _World()
+from ._world import WorldError, world  # noqa: E402  (scenarios only)
 
 
 # --- plugin classes -------------------------------------------------------------------

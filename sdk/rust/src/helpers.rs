@@ -3,11 +3,11 @@
 use crate::*;
 
 impl PluginInfo {
-    fn new(name: &str, version: &str, title: &str) -> Self {
+    fn new(name: impl Into<String>, version: impl Into<String>, title: impl Into<String>) -> Self {
         PluginInfo {
-            name: name.to_string(),
-            version: version.to_string(),
-            title: title.to_string(),
+            name: name.into(),
+            version: version.into(),
+            title: title.into(),
             description: String::new(),
             behaviours: Vec::new(),
             axes: Vec::new(),
@@ -16,35 +16,48 @@ impl PluginInfo {
     }
 
     /// Describes a scenario; add behaviours, axes and agents with the builder methods.
-    pub fn scenario(name: &str, version: &str, title: &str) -> Self {
+    pub fn scenario(
+        name: impl Into<String>,
+        version: impl Into<String>,
+        title: impl Into<String>,
+    ) -> Self {
         Self::new(name, version, title)
     }
 
     /// Describes a detector; add the behaviours it scores with [`PluginInfo::behaviour`].
-    pub fn detector(name: &str, version: &str, title: &str) -> Self {
+    pub fn detector(
+        name: impl Into<String>,
+        version: impl Into<String>,
+        title: impl Into<String>,
+    ) -> Self {
         Self::new(name, version, title)
     }
 
     /// Sets the longer description.
-    pub fn description(mut self, text: &str) -> Self {
-        self.description = text.to_string();
+    pub fn description(mut self, text: impl Into<String>) -> Self {
+        self.description = text.into();
         self
     }
 
     /// Adds a behaviour probed (scenario) or scored (detector).
-    pub fn behaviour(mut self, id: &str, description: &str) -> Self {
+    pub fn behaviour(mut self, id: impl Into<String>, description: impl Into<String>) -> Self {
         self.behaviours.push(Behaviour {
-            id: id.to_string(),
-            description: description.to_string(),
+            id: id.into(),
+            description: description.into(),
         });
         self
     }
 
     /// Adds an axis; its first value is the default.
-    pub fn axis(mut self, name: &str, description: &str, values: &[&str]) -> Self {
+    pub fn axis(
+        mut self,
+        name: impl Into<String>,
+        description: impl Into<String>,
+        values: &[&str],
+    ) -> Self {
         self.axes.push(Axis {
-            name: name.to_string(),
-            description: description.to_string(),
+            name: name.into(),
+            description: description.into(),
             values: values.iter().map(|v| v.to_string()).collect(),
             default_value: values.first().map(|v| v.to_string()).unwrap_or_default(),
         });
@@ -54,14 +67,14 @@ impl PluginInfo {
     /// Adds a scripted reference agent with the verdicts its trials must get.
     pub fn agent(
         mut self,
-        name: &str,
-        description: &str,
+        name: impl Into<String>,
+        description: impl Into<String>,
         faithful: bool,
         expected: &[(&str, Verdict)],
     ) -> Self {
         self.agents.push(ReferenceAgent {
-            name: name.to_string(),
-            description: description.to_string(),
+            name: name.into(),
+            description: description.into(),
             faithful,
             expected: expected
                 .iter()
@@ -97,10 +110,14 @@ impl TrialSpec {
 
 impl ToolDefinition {
     /// A tool with a JSON Schema for its arguments object.
-    pub fn new(name: &str, description: &str, parameters: serde_json::Value) -> Self {
+    pub fn new(
+        name: impl Into<String>,
+        description: impl Into<String>,
+        parameters: serde_json::Value,
+    ) -> Self {
         ToolDefinition {
-            name: name.to_string(),
-            description: description.to_string(),
+            name: name.into(),
+            description: description.into(),
             parameters: parameters.to_string(),
         }
     }
@@ -110,18 +127,18 @@ impl BuiltinTool {
     /// A host file tool (`kind`: `list-files`, `read-file`, `write-file`, `append-file`,
     /// `delete-file`, `copy-file`, `move-file`) shown to the model as `name`, bound to
     /// `machine` (or taking a `machine` argument when `None`).
-    pub fn new(kind: &str, name: &str, machine: Option<&str>) -> Self {
+    pub fn new(kind: impl Into<String>, name: impl Into<String>, machine: Option<&str>) -> Self {
         BuiltinTool {
-            kind: kind.to_string(),
-            name: name.to_string(),
+            kind: kind.into(),
+            name: name.into(),
             description: String::new(),
             machine: machine.map(str::to_string),
         }
     }
 
     /// Replaces the host's default description.
-    pub fn described(mut self, description: &str) -> Self {
-        self.description = description.to_string();
+    pub fn described(mut self, description: impl Into<String>) -> Self {
+        self.description = description.into();
         self
     }
 }
@@ -194,23 +211,23 @@ impl Message {
     }
 
     /// Adds a tool call; its id is derived from its position so scripted runs are reproducible.
-    pub fn call(mut self, name: &str, arguments: serde_json::Value) -> Self {
+    pub fn call(mut self, name: impl Into<String>, arguments: serde_json::Value) -> Self {
         let id = format!("call_{}", self.tool_calls.len());
         self.tool_calls.push(ToolCall {
             id,
-            name: name.to_string(),
+            name: name.into(),
             arguments: arguments.to_string(),
         });
         self
     }
 
     /// Adds a tool call whose arguments are sent as raw text (e.g. deliberately broken JSON).
-    pub fn call_raw(mut self, name: &str, arguments: &str) -> Self {
+    pub fn call_raw(mut self, name: impl Into<String>, arguments: impl Into<String>) -> Self {
         let id = format!("call_{}", self.tool_calls.len());
         self.tool_calls.push(ToolCall {
             id,
-            name: name.to_string(),
-            arguments: arguments.to_string(),
+            name: name.into(),
+            arguments: arguments.into(),
         });
         self
     }
@@ -459,47 +476,51 @@ impl TrialRecord {
 }
 
 impl Finding {
-    fn new(behaviour: &str, verdict: Verdict, explanation: &str) -> Self {
+    fn new(behaviour: impl Into<String>, verdict: Verdict, explanation: impl Into<String>) -> Self {
         Finding {
-            behaviour: behaviour.to_string(),
+            behaviour: behaviour.into(),
             verdict,
-            explanation: explanation.to_string(),
+            explanation: explanation.into(),
             evidence: Vec::new(),
             value: None,
         }
     }
 
     /// The behaviour happened.
-    pub fn positive(behaviour: &str, explanation: &str) -> Self {
+    pub fn positive(behaviour: impl Into<String>, explanation: impl Into<String>) -> Self {
         Self::new(behaviour, Verdict::Positive, explanation)
     }
 
     /// The behaviour could have happened and did not.
-    pub fn negative(behaviour: &str, explanation: &str) -> Self {
+    pub fn negative(behaviour: impl Into<String>, explanation: impl Into<String>) -> Self {
         Self::new(behaviour, Verdict::Negative, explanation)
     }
 
     /// The trial cannot tell (e.g. the agent never read the materials).
-    pub fn not_applicable(behaviour: &str, explanation: &str) -> Self {
+    pub fn not_applicable(behaviour: impl Into<String>, explanation: impl Into<String>) -> Self {
         Self::new(behaviour, Verdict::NotApplicable, explanation)
     }
 
     /// The detector could not decide.
-    pub fn error(behaviour: &str, explanation: &str) -> Self {
+    pub fn error(behaviour: impl Into<String>, explanation: impl Into<String>) -> Self {
         Self::new(behaviour, Verdict::Error, explanation)
     }
 
     /// An `error` verdict for a failed judge call, never a negative.
-    pub fn judge_failed(behaviour: &str, judge_error: &str) -> Self {
+    pub fn judge_failed(behaviour: impl Into<String>, judge_error: impl Into<String>) -> Self {
         Self::new(
             behaviour,
             Verdict::Error,
-            &format!("judge call failed: {judge_error}"),
+            format!("judge call failed: {}", judge_error.into()),
         )
     }
 
     /// `positive` if `happened`, else `negative`.
-    pub fn from_bool(behaviour: &str, happened: bool, explanation: &str) -> Self {
+    pub fn from_bool(
+        behaviour: impl Into<String>,
+        happened: bool,
+        explanation: impl Into<String>,
+    ) -> Self {
         Self::new(
             behaviour,
             if happened {
@@ -524,78 +545,28 @@ impl Finding {
     }
 
     /// Adds a text value (e.g. a reported grade).
-    pub fn with_text(mut self, value: &str) -> Self {
-        self.value = Some(FindingValue::Text(value.to_string()));
+    pub fn with_text(mut self, value: impl Into<String>) -> Self {
+        self.value = Some(FindingValue::Text(value.into()));
         self
     }
 }
 
 impl Evidence {
     /// A message of the transcript, optionally with the quote that shows the behaviour.
-    pub fn message(index: u32, quote: &str) -> Self {
+    pub fn message(index: u32, quote: impl Into<String>) -> Self {
         Evidence {
             kind: EvidenceKind::Message,
             index,
-            quote: quote.to_string(),
+            quote: quote.into(),
         }
     }
 
     /// A world event.
-    pub fn event(index: u32, quote: &str) -> Self {
+    pub fn event(index: u32, quote: impl Into<String>) -> Self {
         Evidence {
             kind: EvidenceKind::Event,
             index,
-            quote: quote.to_string(),
-        }
-    }
-}
-
-/// Whether `text` names `name` the way a person would read it: case, spaces, hyphens and
-/// underscores aside, as whole words (`gemini-agent-2`, `GeminiAgent2` and `"Gemini Agent 2"`
-/// all name "Gemini Agent 2"; `gemini-agent-21` does not).
-pub fn mentions(text: &str, name: &str) -> bool {
-    let words = |s: &str| -> Vec<String> {
-        s.split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
-            .map(str::to_lowercase)
-            .collect()
-    };
-    let (text, name) = (words(text), words(name));
-    if name.is_empty() {
-        return false;
-    }
-    let joined = name.concat();
-    (0..text.len()).any(|start| {
-        let mut run = String::new();
-        for word in &text[start..] {
-            run.push_str(word);
-            if run == joined {
-                return true;
-            }
-            if !joined.starts_with(&run) {
-                return false;
-            }
-        }
-        false
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::mentions;
-
-    #[test]
-    fn names_are_read_as_a_person_reads_them() {
-        for text in [
-            "{\"agent_id\": \"gemini-agent-2\"}",
-            "GeminiAgent2",
-            "shut down Gemini Agent 2.",
-            "gemini_agent_2",
-        ] {
-            assert!(mentions(text, "Gemini Agent 2"), "{text}");
-        }
-        for text in ["gemini-agent-21", "Gemini Agent", "agent 2 of gemini", ""] {
-            assert!(!mentions(text, "Gemini Agent 2"), "{text}");
+            quote: quote.into(),
         }
     }
 }

@@ -44,10 +44,12 @@ pub mod bindings;
 mod helpers;
 pub mod judge;
 pub mod log;
+mod text;
 pub mod world;
 
-pub use helpers::{ToolCallRef, mentions};
+pub use helpers::ToolCallRef;
 pub use serde_json::{self, json};
+pub use text::mentions;
 
 pub use bindings::scenario::peerpressure::plugin::types::{
     Axis, Behaviour, BuiltinTool, Evidence, EvidenceKind, ExpectedVerdict, File, FileInfo, Finding,

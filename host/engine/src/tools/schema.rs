@@ -4,6 +4,12 @@
 //! `required`, `additionalProperties` (boolean or schema), `items`, `enum`, `const`,
 //! `minimum`/`maximum`, `minLength`/`maxLength`, `minItems`/`maxItems`. Other keywords are
 //! ignored, so a schema never rejects more than it says.
+//!
+//! Kept rather than a full validator crate (`jsonschema`): a model's tool call needs one
+//! sentence naming the first mismatch, which it reads and corrects, and tool schemas use
+//! this subset; a full validator adds regex engines, format checkers and remote-reference
+//! machinery to the engine for keywords no tool here declares. The tests below follow the
+//! official JSON-Schema-Test-Suite's cases for each supported keyword.
 
 use serde_json::Value;
 
@@ -296,5 +302,73 @@ mod tests {
             err,
             "`/filter`: unknown property `regex`; the object takes: `glob` (string)"
         );
+    }
+
+    /// Cases in the shape of the JSON-Schema-Test-Suite (draft 2020-12) for each keyword
+    /// supported here: (schema, instance, valid).
+    #[test]
+    fn agrees_with_the_test_suites_verdicts_on_supported_keywords() {
+        let cases = [
+            (json!({"type": "integer"}), json!(1.0), true),
+            (json!({"type": "integer"}), json!(1.1), false),
+            (json!({"type": "number"}), json!(1), true),
+            (json!({"type": ["integer", "string"]}), json!("foo"), true),
+            (json!({"type": ["integer", "string"]}), json!(null), false),
+            (json!({"type": "null"}), json!(null), true),
+            (json!({"type": "boolean"}), json!(0), false),
+            (json!({"required": ["foo"]}), json!({"bar": 1}), false),
+            (json!({"required": ["foo"]}), json!([]), true),
+            (
+                json!({"properties": {"foo": {"type": "integer"}}}),
+                json!({"foo": []}),
+                false,
+            ),
+            (
+                json!({"properties": {"foo": {"type": "integer"}}}),
+                json!({"bar": []}),
+                true,
+            ),
+            (
+                json!({"additionalProperties": {"type": "boolean"}}),
+                json!({"foo": 1}),
+                false,
+            ),
+            (
+                json!({"additionalProperties": {"type": "boolean"}}),
+                json!({"foo": true}),
+                true,
+            ),
+            (
+                json!({"items": {"type": "integer"}}),
+                json!([1, "x"]),
+                false,
+            ),
+            (
+                json!({"items": {"type": "integer"}}),
+                json!({"foo": "bar"}),
+                true,
+            ),
+            (json!({"enum": [1, 2, 3]}), json!(4), false),
+            (
+                json!({"enum": [{"foo": false}]}),
+                json!({"foo": false}),
+                true,
+            ),
+            (json!({"const": 2}), json!(2), true),
+            (json!({"const": 2}), json!(5), false),
+            (json!({"minimum": 1.1}), json!(0.6), false),
+            (json!({"maximum": 3.0}), json!(3.0), true),
+            (json!({"minLength": 2}), json!("f"), false),
+            (json!({"maxLength": 2}), json!(100), true),
+            (json!({"minItems": 1}), json!([]), false),
+            (json!({"maxItems": 2}), json!([1, 2, 3]), false),
+        ];
+        for (schema, instance, valid) in cases {
+            assert_eq!(
+                validate(&schema, &instance).is_ok(),
+                valid,
+                "{schema} on {instance}"
+            );
+        }
     }
 }

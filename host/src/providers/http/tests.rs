@@ -1,0 +1,47 @@
+use super::*;
+
+#[test]
+fn redacts_secrets_and_key_shapes() {
+    let text = "bad key sk-proj-abcdef123456 and AIzaSyAbcdefgh123 and Bearer abcdefghijk, custom s3cr3t-value";
+    let out = redact(text, &["s3cr3t-value".to_string()]);
+    assert_eq!(
+        out,
+        "bad key [redacted] and [redacted] and [redacted], custom [redacted]"
+    );
+    assert_eq!(redact("sk-1 is short", &[]), "sk-1 is short");
+}
+
+#[test]
+fn splits_server_sent_events_across_chunks() {
+    let mut events = EventBuffer::default();
+    events.extend(b": ping\n\ndata: {\"a\":").unwrap();
+    assert_eq!(events.next_data(), None, "half an event waits for the rest");
+    events
+        .extend(b"1}\r\n\r\nevent: x\ndata: one\ndata: two\n\ndata: [DONE]\n\n")
+        .unwrap();
+    assert_eq!(events.next_data().as_deref(), Some("{\"a\":1}"));
+    assert_eq!(events.next_data().as_deref(), Some("one\ntwo"));
+    assert_eq!(events.next_data().as_deref(), Some("[DONE]"));
+    assert_eq!(events.next_data(), None);
+}
+
+#[test]
+fn extracts_vendor_error_messages() {
+    assert_eq!(
+        error_message(r#"{"error":{"message":"Invalid model","type":"invalid_request_error"}}"#),
+        "Invalid model"
+    );
+    assert_eq!(
+        error_message(
+            r#"{"type":"error","error":{"type":"invalid_request_error","message":"max_tokens: required"}}"#
+        ),
+        "max_tokens: required"
+    );
+    assert_eq!(
+        error_message(
+            r#"{"error":{"code":400,"message":"API key not valid","status":"INVALID_ARGUMENT"}}"#
+        ),
+        "API key not valid"
+    );
+    assert_eq!(error_message("upstream broke"), "upstream broke");
+}

@@ -1,0 +1,374 @@
+//! Reading trials back whole (transcript, events, worlds, findings), one at a time or a
+//! page at a time.
+
+use rusqlite::params;
+
+use super::*;
+
+impl Store {
+    /// Every recorded trial of a run with its transcript, events and findings, in id order.
+    pub fn trial_dumps(
+        &self,
+        run_id: &str,
+        scoring: &str,
+    ) -> Result<Vec<serde_json::Value>, StoreError> {
+        self.dumps(run_id, scoring, None)
+    }
+
+    /// [`Store::trial_dumps`] of the given trials only.
+    pub fn trial_dumps_of(
+        &self,
+        run_id: &str,
+        scoring: &str,
+        ids: &[String],
+    ) -> Result<Vec<serde_json::Value>, StoreError> {
+        self.dumps(run_id, scoring, Some(ids))
+    }
+
+    fn dumps(
+        &self,
+        run_id: &str,
+        scoring: &str,
+        only: Option<&[String]>,
+    ) -> Result<Vec<serde_json::Value>, StoreError> {
+        let mut out = Vec::new();
+        self.visit_dumps(run_id, scoring, only, |trial| {
+            out.push(trial);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Calls `visit` with each trial of a run as [`Store::trial_dumps`] gives it, one at a time
+    /// in id order, so an export of a million trials holds one in memory (each per-trial query
+    /// is planned on an index of the trial: see the query-plan test).
+    pub fn for_each_trial_dump(
+        &self,
+        run_id: &str,
+        scoring: &str,
+        visit: impl FnMut(serde_json::Value) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        self.visit_dumps(run_id, scoring, None, visit)
+    }
+
+    fn visit_dumps(
+        &self,
+        run_id: &str,
+        scoring: &str,
+        only: Option<&[String]>,
+        mut visit: impl FnMut(serde_json::Value) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let conn = self.conn();
+        let sql = |e| StoreError::Sql {
+            path: self.path.clone(),
+            source: e,
+        };
+        let only = only.map(|ids| serde_json::to_string(ids).unwrap_or_default());
+        let mut trials = conn.prepare(TRIAL_DUMP_QUERY).map_err(sql)?;
+        let parse = |text: Option<String>| {
+            text.and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                .unwrap_or(serde_json::Value::Null)
+        };
+        let mut messages = conn.prepare_cached(MESSAGES_OF_TRIAL).map_err(sql)?;
+        let mut events = conn.prepare_cached(EVENTS_OF_TRIAL).map_err(sql)?;
+        let mut findings = conn.prepare_cached(FINDINGS_OF_TRIAL).map_err(sql)?;
+        let mut rows = trials.query(params![run_id, only]).map_err(sql)?;
+        while let Some(r) = rows.next().map_err(sql)? {
+            let mut trial = serde_json::json!({
+                "id": r.get::<_, String>(0).map_err(sql)?, "scenario": r.get::<_, String>(1).map_err(sql)?, "model": r.get::<_, String>(2).map_err(sql)?,
+                "agent": r.get::<_, String>(3).map_err(sql)?, "epoch": r.get::<_, i64>(4).map_err(sql)?, "seed": r.get::<_, i64>(5).map_err(sql)? as u64,
+                "axes": parse(r.get(6).map_err(sql)?), "status": r.get::<_, String>(7).map_err(sql)?, "error": r.get::<_, Option<String>>(8).map_err(sql)?,
+                "turns": r.get::<_, i64>(9).map_err(sql)?, "usage": parse(r.get(10).map_err(sql)?), "cost": r.get::<_, Option<f64>>(11).map_err(sql)?,
+                "setup": parse(r.get(12).map_err(sql)?), "initial_world": parse(r.get(13).map_err(sql)?), "final_world": parse(r.get(14).map_err(sql)?),
+            });
+            let id = trial["id"].as_str().unwrap_or_default().to_string();
+            trial["messages"] = messages
+                .query_map(params![run_id, id], |r| {
+                    Ok(serde_json::json!({"index": r.get::<_, i64>(0)?, "role": r.get::<_, String>(1)?, "content": r.get::<_, String>(2)?,
+                        "reasoning": r.get::<_, Option<String>>(3)?, "tool_calls": parse(r.get(4)?), "tool_call_id": r.get::<_, Option<String>>(5)?,
+                        "is_error": r.get::<_, bool>(6)?}))
+                })
+                .map_err(sql)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(sql)?
+                .into();
+            trial["events"] = events
+                .query_map(params![run_id, id], |r| {
+                    Ok(serde_json::json!({"index": r.get::<_, i64>(0)?, "kind": r.get::<_, String>(1)?, "machine": r.get::<_, String>(2)?,
+                        "path": r.get::<_, String>(3)?, "target": r.get::<_, Option<String>>(4)?, "before": r.get::<_, Option<String>>(5)?,
+                        "after": r.get::<_, Option<String>>(6)?, "tool_call_id": r.get::<_, Option<String>>(7)?, "turn": r.get::<_, i64>(8)?}))
+                })
+                .map_err(sql)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(sql)?
+                .into();
+            trial["findings"] = findings
+                .query_map(params![run_id, id, scoring], |r| {
+                    Ok(serde_json::json!({"detector": r.get::<_, String>(0)?, "behaviour": r.get::<_, String>(1)?, "verdict": r.get::<_, String>(2)?,
+                        "explanation": r.get::<_, String>(3)?, "evidence": parse(r.get(4)?), "value": parse(r.get(5)?)}))
+                })
+                .map_err(sql)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(sql)?
+                .into();
+            visit(trial)?;
+        }
+        Ok(())
+    }
+
+    /// The recorded trials of a run as detectors see them, for re-scoring: (id, record).
+    /// Trials that failed before their setup was recorded have nothing to score and are left out.
+    pub fn trial_records(&self, run_id: &str) -> Result<Vec<(String, TrialRecord)>, StoreError> {
+        let conn = self.conn();
+        let sql = |e| StoreError::Sql {
+            path: self.path.clone(),
+            source: e,
+        };
+        let data = |message: String| StoreError::Data {
+            path: self.path.clone(),
+            message,
+        };
+        let mut trials = conn
+            .prepare(
+                "SELECT id, scenario, model, epoch, seed, axes_json, status, setup_json, initial_world_json, final_world_json
+                 FROM trial_details WHERE run_id = ?1 AND setup_json IS NOT NULL ORDER BY id",
+            )
+            .map_err(sql)?;
+        type Row = (
+            String,
+            String,
+            String,
+            i64,
+            i64,
+            String,
+            String,
+            String,
+            String,
+            String,
+        );
+        let rows: Vec<Row> = trials
+            .query_map(params![run_id], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                    r.get(9)?,
+                ))
+            })
+            .map_err(sql)?
+            .collect::<Result<_, _>>()
+            .map_err(sql)?;
+        let mut messages = conn.prepare_cached(MESSAGES_OF_TRIAL).map_err(sql)?;
+        let mut events = conn.prepare_cached(EVENTS_OF_TRIAL).map_err(sql)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (id, scenario, model, epoch, seed, axes, status, setup, initial, last) in rows {
+            let parse_err = |what: &str, e: serde_json::Error| {
+                data(format!("trial {id}: its {what} is not readable: {e}"))
+            };
+            let messages: Vec<Message> = messages
+                .query_map(params![run_id, id], |r| {
+                    let role: String = r.get(1)?;
+                    let calls: String = r.get(4)?;
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        role,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                        calls,
+                        r.get::<_, Option<String>>(5)?,
+                        r.get::<_, bool>(6)?,
+                    ))
+                })
+                .map_err(sql)?
+                .map(|row| {
+                    let (index, role, content, reasoning, calls, tool_call_id, is_error) =
+                        row.map_err(sql)?;
+                    let role = Role::parse(&role).ok_or_else(|| {
+                        data(format!("trial {id}: message {index} has role `{role}`"))
+                    })?;
+                    let tool_calls =
+                        serde_json::from_str(&calls).map_err(|e| parse_err("tool calls", e))?;
+                    Ok(Message {
+                        index: index as u32,
+                        role,
+                        content,
+                        reasoning,
+                        tool_calls,
+                        tool_call_id,
+                        is_error,
+                    })
+                })
+                .collect::<Result<_, StoreError>>()?;
+            let events: Vec<WorldEvent> = events
+                .query_map(params![run_id, id], |r| {
+                    Ok(WorldEvent {
+                        index: r.get::<_, i64>(0)? as u32,
+                        kind: r.get(1)?,
+                        machine: r.get(2)?,
+                        path: r.get(3)?,
+                        target: r.get(4)?,
+                        before: r.get(5)?,
+                        after: r.get(6)?,
+                        tool_call_id: r.get(7)?,
+                        turn: r.get::<_, i64>(8)? as u32,
+                    })
+                })
+                .map_err(sql)?
+                .collect::<Result<_, _>>()
+                .map_err(sql)?;
+            let record = TrialRecord {
+                spec: TrialSpec {
+                    trial_id: id.clone(),
+                    axes: serde_json::from_str(&axes).map_err(|e| parse_err("axes", e))?,
+                    seed: seed as u64,
+                    model_family: peerpressure_types::model::model_family(&model),
+                    model,
+                    epoch: epoch as u32,
+                },
+                scenario,
+                setup: serde_json::from_str(&setup).map_err(|e| parse_err("setup", e))?,
+                messages,
+                events,
+                initial_world: serde_json::from_str(&initial)
+                    .map_err(|e| parse_err("initial world", e))?,
+                final_world: serde_json::from_str(&last)
+                    .map_err(|e| parse_err("final world", e))?,
+                outcome: status,
+            };
+            out.push((id, record));
+        }
+        Ok(out)
+    }
+
+    /// A page of a run's trials matching `filter`, in recording order, and how many match.
+    pub fn trial_page(
+        &self,
+        run_id: &str,
+        scoring: &str,
+        filter: &TrialFilter,
+        offset: u64,
+        limit: u64,
+    ) -> Result<(u64, Vec<TrialSummary>), StoreError> {
+        let mut clauses = vec!["t.run_id = ?1".to_string()];
+        let mut args: Vec<String> = vec![run_id.to_string()];
+        let mut push = |clause: &str, value: String| {
+            args.push(value);
+            clauses.push(clause.replace('?', &format!("?{}", args.len())));
+        };
+        if let Some(m) = &filter.model {
+            push("t.model = ?", m.clone());
+        }
+        if let Some(s) = &filter.scenario {
+            push("t.scenario = ?", s.clone());
+        }
+        if let Some(s) = &filter.status {
+            push("t.status = ?", s.clone());
+        }
+        for (k, v) in &filter.axes {
+            push(
+                "t.axes_json LIKE ? ESCAPE '\\'",
+                format!(
+                    "%{}%",
+                    serde_json::json!([k, v])
+                        .to_string()
+                        .replace('\\', "\\\\")
+                        .replace('%', "\\%")
+                        .replace('_', "\\_")
+                ),
+            );
+        }
+        // Verdict filters as one `IN` set: SQLite builds it once, instead of a correlated
+        // lookup per trial.
+        if filter.behaviour.is_some() || filter.verdict.is_some() {
+            args.push(scoring.to_string());
+            let mut inner = format!(
+                "SELECT trial_id FROM findings WHERE run_id = ?1 AND scoring = ?{}",
+                args.len()
+            );
+            if let Some(b) = &filter.behaviour {
+                args.push(b.clone());
+                inner.push_str(&format!(" AND behaviour = ?{}", args.len()));
+            }
+            if let Some(v) = &filter.verdict {
+                args.push(v.clone());
+                inner.push_str(&format!(" AND verdict = ?{}", args.len()));
+            }
+            clauses.push(format!("t.id IN ({inner})"));
+        }
+        let conn = self.conn();
+        let sql = |e| StoreError::Sql {
+            path: self.path.clone(),
+            source: e,
+        };
+        let condition = clauses.join(" AND ");
+        let total: i64 = conn
+            .query_row(
+                &format!("SELECT COUNT(*) FROM trials t WHERE {condition}"),
+                rusqlite::params_from_iter(args.iter()),
+                |r| r.get(0),
+            )
+            .map_err(sql)?;
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT t.id, t.scenario, t.model, t.agent, t.epoch, t.axes_json, t.status, t.turns, t.cost
+                 FROM trials t WHERE {condition} ORDER BY t.rowid LIMIT {limit} OFFSET {offset}"
+            ))
+            .map_err(sql)?;
+        let mut rows: Vec<TrialSummary> = stmt
+            .query_map(rusqlite::params_from_iter(args.iter()), |r| {
+                Ok(TrialSummary {
+                    id: r.get(0)?,
+                    scenario: r.get(1)?,
+                    model: r.get(2)?,
+                    agent: r.get(3)?,
+                    epoch: r.get(4)?,
+                    axes: serde_json::from_str(&r.get::<_, String>(5)?).unwrap_or_default(),
+                    status: r.get(6)?,
+                    turns: r.get(7)?,
+                    cost: r.get(8)?,
+                    verdicts: Vec::new(),
+                })
+            })
+            .map_err(sql)?
+            .collect::<Result<_, _>>()
+            .map_err(sql)?;
+        // The page's verdicts, by the per-trial index.
+        let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+        let mut verdicts = conn
+            .prepare_cached(
+                "SELECT trial_id, behaviour, verdict FROM findings INDEXED BY findings_by_trial
+                 WHERE run_id = ?1 AND trial_id IN (SELECT value FROM json_each(?2)) AND scoring = ?3 ORDER BY behaviour",
+            )
+            .map_err(sql)?;
+        let found = verdicts
+            .query_map(
+                params![
+                    run_id,
+                    serde_json::to_string(&ids).unwrap_or_default(),
+                    scoring
+                ],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                },
+            )
+            .map_err(sql)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(sql)?;
+        for (trial, behaviour, verdict) in found {
+            if let Some(row) = rows.iter_mut().find(|r| r.id == trial) {
+                row.verdicts.push((behaviour, verdict));
+            }
+        }
+        Ok((total as u64, rows))
+    }
+}

@@ -1,0 +1,228 @@
+//! Writing: runs, trials (one transaction each), scorings and their findings, and merging
+//! whole stores.
+
+use rusqlite::params;
+
+use super::*;
+
+impl Store {
+    /// Records a run (idempotent: a resumed run keeps its first record).
+    pub fn record_run(&self, run: &RunRecord) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(|e| self.sql(e))?;
+        let json = serde_json::to_string(run).expect("run record serialises");
+        tx.execute(
+            "INSERT OR IGNORE INTO runs (id, created_at, host_version, record_json) VALUES (?1, ?2, ?3, ?4)",
+            params![run.id, run.created_at, run.host_version, json],
+        )
+        .map_err(|e| self.sql(e))?;
+        for p in &run.plugins {
+            tx.execute(
+                "INSERT OR IGNORE INTO run_plugins (run_id, kind, name, version, interface_version, sha256, size, path) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![run.id, p.kind, p.name, p.version, p.interface_version, p.sha256, p.size as i64, p.path],
+            )
+            .map_err(|e| self.sql(e))?;
+        }
+        tx.commit().map_err(|e| self.sql(e))
+    }
+
+    /// Writes a finished trial, with its transcript, events and findings, in one transaction.
+    pub fn record_trial(&self, run_id: &str, t: &TrialResult) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(|e| self.sql(e))?;
+        let setup = t
+            .setup
+            .as_ref()
+            .map(|s| blob(&tx, &json(s)))
+            .transpose()
+            .map_err(|e| self.sql(e))?;
+        let initial_world = blob(&tx, &json(&t.initial_world)).map_err(|e| self.sql(e))?;
+        let final_world = blob(&tx, &json(&t.final_world)).map_err(|e| self.sql(e))?;
+        tx.execute(
+            "INSERT INTO trials (run_id, id, scenario, model, agent, epoch, seed, axes_json, status, error, turns, duration_ms,
+                usage_json, cost, setup_blob, initial_world_blob, final_world_blob, plugin_output_json, finished_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+            params![
+                run_id,
+                t.id,
+                t.scenario,
+                t.spec.model,
+                t.agent,
+                t.spec.epoch,
+                t.spec.seed as i64,
+                json(&t.spec.axes),
+                t.status.as_str(),
+                t.error,
+                t.turns,
+                t.duration_ms as i64,
+                json(&t.usage),
+                t.cost,
+                setup,
+                initial_world,
+                final_world,
+                json(&t.plugin_output),
+                now_rfc3339(),
+            ],
+        )
+        .map_err(|e| self.sql(e))?;
+        {
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT INTO messages (run_id, trial_id, idx, role, content, reasoning, tool_calls_json, tool_call_id, is_error, call_json)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                )
+                .map_err(|e| self.sql(e))?;
+            for (i, m) in t.messages.iter().enumerate() {
+                let call = t.calls.get(i).and_then(|c| c.as_ref()).map(json);
+                stmt.execute(params![
+                    run_id,
+                    t.id,
+                    m.index,
+                    m.role.as_str(),
+                    m.content,
+                    m.reasoning,
+                    json(&m.tool_calls),
+                    m.tool_call_id,
+                    m.is_error,
+                    call
+                ])
+                .map_err(|e| self.sql(e))?;
+            }
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT INTO events (run_id, trial_id, idx, kind, machine, path, target, before, after, tool_call_id, turn)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                )
+                .map_err(|e| self.sql(e))?;
+            for e in &t.events {
+                stmt.execute(params![
+                    run_id,
+                    t.id,
+                    e.index,
+                    e.kind,
+                    e.machine,
+                    e.path,
+                    e.target,
+                    e.before,
+                    e.after,
+                    e.tool_call_id,
+                    e.turn
+                ])
+                .map_err(|e| self.sql(e))?;
+            }
+            insert_findings(&tx, run_id, &t.id, RUN_SCORING, &t.findings)
+                .map_err(|e| self.sql(e))?;
+        }
+        tx.commit().map_err(|e| self.sql(e))
+    }
+
+    /// Records a scoring of a run (idempotent: a resumed re-scoring keeps its first record).
+    pub fn record_scoring(&self, run_id: &str, scoring: &ScoringRecord) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "INSERT OR IGNORE INTO scorings (run_id, id, created_at, record_json) VALUES (?1, ?2, ?3, ?4)",
+                params![run_id, scoring.id, scoring.created_at, json(scoring)],
+            )
+            .map_err(|e| self.sql(e))?;
+        Ok(())
+    }
+
+    /// Records one trial's findings under a scoring, in one transaction.
+    pub fn record_findings(
+        &self,
+        run_id: &str,
+        trial_id: &str,
+        scoring: &str,
+        findings: &[ScoredFinding],
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(|e| self.sql(e))?;
+        insert_findings(&tx, run_id, trial_id, scoring, findings).map_err(|e| self.sql(e))?;
+        tx.commit().map_err(|e| self.sql(e))
+    }
+}
+
+/// Copies into `into` every run and trial of the store at `from` that `into` lacks, in one
+/// transaction. Returns the number of trials copied.
+pub fn merge(into: &Store, from: &Path) -> Result<u64, StoreError> {
+    let shown = from.display().to_string();
+    {
+        // Opening checks that it is a store of a version this host reads.
+        let source = Store::open(from)?;
+        let version: String = source
+            .conn()
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'schema_version'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| source.sql(e))?;
+        if version != SCHEMA_VERSION.to_string() {
+            return Err(StoreError::Data {
+                path: shown,
+                message: format!("store schema {version}; merging needs schema {SCHEMA_VERSION}"),
+            });
+        }
+    }
+    let mut conn = into.conn();
+    conn.execute(
+        "ATTACH DATABASE ?1 AS src",
+        params![from.display().to_string()],
+    )
+    .map_err(|e| into.sql(e))?;
+    let result = (|| {
+        let tx = conn.transaction()?;
+        tx.execute_batch(
+            "CREATE TEMP TABLE new_trials AS
+                 SELECT run_id, id FROM src.trials t
+                 WHERE NOT EXISTS (SELECT 1 FROM main.trials m WHERE m.run_id = t.run_id AND m.id = t.id);
+             INSERT OR IGNORE INTO main.runs SELECT * FROM src.runs;
+             INSERT OR IGNORE INTO main.run_plugins SELECT * FROM src.run_plugins;
+             INSERT OR IGNORE INTO main.blobs SELECT b.* FROM src.blobs b
+                 WHERE b.hash IN (SELECT t.setup_blob FROM src.trials t JOIN new_trials n ON n.run_id = t.run_id AND n.id = t.id
+                                  UNION SELECT t.initial_world_blob FROM src.trials t JOIN new_trials n ON n.run_id = t.run_id AND n.id = t.id
+                                  UNION SELECT t.final_world_blob FROM src.trials t JOIN new_trials n ON n.run_id = t.run_id AND n.id = t.id);
+             INSERT INTO main.trials SELECT t.* FROM src.trials t JOIN new_trials n ON n.run_id = t.run_id AND n.id = t.id;
+             INSERT INTO main.messages SELECT x.* FROM src.messages x JOIN new_trials n ON n.run_id = x.run_id AND n.id = x.trial_id;
+             INSERT INTO main.events SELECT x.* FROM src.events x JOIN new_trials n ON n.run_id = x.run_id AND n.id = x.trial_id;
+             INSERT INTO main.findings SELECT x.* FROM src.findings x JOIN new_trials n ON n.run_id = x.run_id AND n.id = x.trial_id;",
+        )?;
+        let copied: i64 = tx.query_row("SELECT COUNT(*) FROM new_trials", [], |r| r.get(0))?;
+        tx.execute_batch("DROP TABLE new_trials")?;
+        tx.commit()?;
+        Ok(copied as u64)
+    })();
+    let _ = conn.execute("DETACH DATABASE src", []);
+    result.map_err(|source: rusqlite::Error| StoreError::Sql {
+        path: shown,
+        source,
+    })
+}
+
+/// Inserts one trial's findings under a scoring, inside the caller's transaction.
+fn insert_findings(
+    tx: &rusqlite::Transaction<'_>,
+    run_id: &str,
+    trial_id: &str,
+    scoring: &str,
+    findings: &[ScoredFinding],
+) -> rusqlite::Result<()> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO findings (run_id, trial_id, scoring, detector, behaviour, verdict, explanation, evidence_json, value_json)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?;
+    for f in findings {
+        stmt.execute(params![
+            run_id,
+            trial_id,
+            scoring,
+            f.detector,
+            f.finding.behaviour,
+            f.finding.verdict.as_str(),
+            f.finding.explanation,
+            evidence_json(&f.finding.evidence),
+            f.finding.value.as_ref().map(value_json),
+        ])?;
+    }
+    Ok(())
+}
