@@ -17,6 +17,7 @@ pub mod agent_loop;
 pub mod conformance;
 pub mod estimate;
 pub mod grid;
+pub mod host_findings;
 pub mod import;
 pub mod install;
 pub mod locate;

@@ -6,7 +6,8 @@
 //! requests ([`wire`]) with the trial's model or reference agent, serves the scenario's own
 //! tools over MCP ([`mcp`]), and refuses every other destination; [`trial`] ties them
 //! together and reads what the CLI changed on disk back into world events, so the same
-//! detectors score the trial. [`clis`] holds what differs per CLI.
+//! detectors score the trial; [`scripted`] turns reference agents' turns into the CLI's
+//! tools. [`clis`] holds what differs per CLI.
 
 pub mod clis;
 pub mod mcp;
@@ -14,6 +15,7 @@ pub mod mirror;
 pub mod proxy;
 pub mod relay;
 pub mod sandbox;
+pub mod scripted;
 pub mod trial;
 pub mod wire;
 

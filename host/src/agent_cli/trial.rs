@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use serde_json::{Value, json};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
@@ -18,6 +18,7 @@ use super::mcp::{self, McpMessage};
 use super::mirror::Mirror;
 use super::proxy::{self, Answer, ProxyCall};
 use super::sandbox::{self, TrialDirs};
+use super::scripted::Translator;
 use super::wire::{self, CliRequest};
 use crate::agent_loop::PluginOutput;
 use crate::agent_loop::{Agent, Begun, CallMeta, TrialInput, TrialResult, TrialStatus};
@@ -32,8 +33,6 @@ pub struct CliLimits {
     pub timeout: Duration,
 }
 
-/// A reference agent's call of this name runs its `command` in the CLI's own shell tool.
-pub const SHELL: &str = "shell";
 /// Identical agent-turn requests in a row after which the CLI is deemed to loop.
 const MAX_REPEATS: u32 = 3;
 /// Longest CLI output kept with the trial.
@@ -64,11 +63,6 @@ struct CliTrial<'a> {
     metas: BTreeMap<usize, CallMeta>,
     log: Vec<String>,
     stop: Option<Stop>,
-}
-
-/// Quotes `text` for a POSIX shell.
-fn quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', r"'\''"))
 }
 
 fn truncate_output(mut text: String) -> String {
@@ -467,7 +461,15 @@ impl CliTrial<'_> {
                     .map_err(|reason| {
                         Stop::Failed(format!("reference agent `{name}` failed: {reason}"))
                     })?;
-                (self.through_cli(turn, &request)?, None)
+                let translator = Translator {
+                    cli: self.installed.cli,
+                    builtins: &self.builtins,
+                    scenario_tools: &self.scenario_tools,
+                };
+                let reply = translator
+                    .through_cli(self.turn, turn, &request.tools)
+                    .map_err(Stop::Failed)?;
+                (reply, None)
             }
             Agent::Api(model) => {
                 let state = vec![None; request.messages.len()];
@@ -566,111 +568,11 @@ impl CliTrial<'_> {
             }
         }
     }
-
-    /// A reference agent's turn, in the CLI's tools: the scenario's tools by the names the
-    /// CLI gave them, and file changes as commands of the CLI's own shell tool (so they
-    /// reach the world by read-back, as a model's own edits do).
-    fn through_cli(&self, turn: Message, request: &CliRequest) -> Result<Message, Stop> {
-        let mut reply = Message::text(0, Role::Assistant, turn.content);
-        reply.reasoning = turn.reasoning;
-        for (i, call) in turn.tool_calls.iter().enumerate() {
-            let id = format!("call_{}_{i}", self.turn);
-            let args: Value = serde_json::from_str(&call.arguments).unwrap_or(json!({}));
-            // `shell` (when the scenario has no tool of that name) is the CLI's own shell.
-            let command = match self.shell_command(&call.name, &args) {
-                None if call.name == SHELL
-                    && !self.scenario_tools.iter().any(|t| t.name == SHELL) =>
-                {
-                    args["command"].as_str().map(str::to_string)
-                }
-                command => command,
-            };
-            if let Some(command) = command {
-                let (tool, key) = self.installed.cli.shell_tool();
-                let mut arguments = self
-                    .installed
-                    .cli
-                    .shell_extra(&format!("{} (as {})", call.name, tool));
-                arguments[key] = json!(command);
-                reply.tool_calls.push(ToolCall {
-                    id,
-                    name: tool.to_string(),
-                    arguments: arguments.to_string(),
-                });
-                continue;
-            }
-            let name = match self.scenario_tools.iter().find(|t| t.name == call.name) {
-                Some(def) => mcp::cli_name(&call.name, def, &request.tools)
-                    .ok_or_else(|| {
-                        Stop::Failed(format!(
-                            "{} did not offer the scenario's tool `{}` (did it load the MCP server?)",
-                            self.cli_name(),
-                            call.name
-                        ))
-                    })?
-                    .to_string(),
-                None => call.name.clone(),
-            };
-            reply.tool_calls.push(ToolCall {
-                id,
-                name,
-                arguments: call.arguments.clone(),
-            });
-        }
-        Ok(reply)
-    }
-
-    /// The shell command doing what a builtin file tool that changes files would do.
-    fn shell_command(&self, name: &str, args: &Value) -> Option<String> {
-        let builtin = self.builtins.iter().find(|b| b.name == name)?;
-        let arg = |key: &str| args[key].as_str().unwrap_or_default().to_string();
-        let unquoted = |machine: Option<&String>, machine_key: &str, path_key: &str| {
-            let machine = machine.cloned().unwrap_or_else(|| arg(machine_key));
-            let file = arg(path_key);
-            format!("{WORLD_MOUNT}/{machine}/{}", file.trim_start_matches('/'))
-        };
-        let path = |machine: Option<&String>, machine_key: &str, path_key: &str| {
-            quote(&unquoted(machine, machine_key, path_key))
-        };
-        let m = builtin.machine.as_ref();
-        let target = || path(m, "machine", "path");
-        Some(match builtin.kind.as_str() {
-            // No command substitution: Gemini CLI refuses commands that contain one.
-            "write-file" => {
-                let file = unquoted(m, "machine", "path");
-                let dir = file.rsplit_once('/').map_or(WORLD_MOUNT, |(d, _)| d);
-                format!(
-                    "mkdir -p {} && printf '%s' {} > {}",
-                    quote(dir),
-                    quote(&arg("content")),
-                    quote(&file)
-                )
-            }
-            "append-file" => format!("printf '%s' {} >> {}", quote(&arg("content")), target()),
-            "delete-file" => format!("rm {}", target()),
-            "copy-file" => format!(
-                "cp {} {}",
-                path(m, "source_machine", "source"),
-                path(m, "destination_machine", "destination")
-            ),
-            "move-file" => format!(
-                "mv {} {}",
-                path(m, "source_machine", "source"),
-                path(m, "destination_machine", "destination")
-            ),
-            _ => return None,
-        })
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn shell_quoting_survives_quotes() {
-        assert_eq!(quote("it's"), r"'it'\''s'");
-    }
 
     #[test]
     fn the_prompt_says_where_the_machines_are() {
