@@ -23,6 +23,7 @@ pub enum Wire {
 pub enum Cli {
     OpenCode,
     GeminiCli,
+    QwenCode,
 }
 
 /// The port the CLI reaches its model and the MCP server on, inside its sandbox.
@@ -35,13 +36,14 @@ pub const HOME_MOUNT: &str = "/home/agent";
 pub const CLI_MOUNT: &str = "/opt/agent-cli";
 
 impl Cli {
-    pub const ALL: [Cli; 2] = [Cli::OpenCode, Cli::GeminiCli];
+    pub const ALL: [Cli; 3] = [Cli::OpenCode, Cli::GeminiCli, Cli::QwenCode];
 
     /// The `--agent` name.
     pub fn name(self) -> &'static str {
         match self {
             Cli::OpenCode => "opencode",
             Cli::GeminiCli => "gemini-cli",
+            Cli::QwenCode => "qwen-code",
         }
     }
 
@@ -63,6 +65,7 @@ impl Cli {
         match self {
             Cli::OpenCode => "opencode-ai",
             Cli::GeminiCli => "@google/gemini-cli",
+            Cli::QwenCode => "@qwen-code/qwen-code",
         }
     }
 
@@ -70,6 +73,7 @@ impl Cli {
         match self {
             Cli::OpenCode => "opencode",
             Cli::GeminiCli => "gemini",
+            Cli::QwenCode => "qwen",
         }
     }
 
@@ -79,12 +83,13 @@ impl Cli {
         match self {
             Cli::OpenCode => "opencode-linux-x64/bin/opencode",
             Cli::GeminiCli => "@google/gemini-cli/bundle/gemini.js",
+            Cli::QwenCode => "@qwen-code/qwen-code/cli.js",
         }
     }
 
     pub fn wire(self) -> Wire {
         match self {
-            Cli::OpenCode => Wire::Chat,
+            Cli::OpenCode | Cli::QwenCode => Wire::Chat,
             Cli::GeminiCli => Wire::Gemini,
         }
     }
@@ -93,15 +98,14 @@ impl Cli {
     pub fn shell_tool(self) -> (&'static str, &'static str) {
         match self {
             Cli::OpenCode => ("bash", "command"),
-            Cli::GeminiCli => ("run_shell_command", "command"),
+            Cli::GeminiCli | Cli::QwenCode => ("run_shell_command", "command"),
         }
     }
 
     /// Extra arguments of the shell tool that the CLI requires beside the command.
     pub fn shell_extra(self, what: &str) -> Value {
         match self {
-            Cli::OpenCode => json!({"description": what}),
-            Cli::GeminiCli => json!({"description": what}),
+            Cli::OpenCode | Cli::GeminiCli | Cli::QwenCode => json!({"description": what}),
         }
     }
 
@@ -118,6 +122,7 @@ impl Cli {
                 ".bun",
             ],
             Cli::GeminiCli => &[".gemini", ".npm", ".cache"],
+            Cli::QwenCode => &[".qwen", ".npm", ".cache"],
         }
     }
 
@@ -133,6 +138,7 @@ impl Cli {
             }
             // Error reports after a failed model call.
             Cli::GeminiCli => relative.starts_with("gemini-client-error-"),
+            Cli::QwenCode => relative.starts_with("qwen-client-error-"),
         }
     }
 
@@ -152,6 +158,7 @@ impl Cli {
                 "oauth2.googleapis.com",
                 "registry.npmjs.org",
             ],
+            Cli::QwenCode => &["registry.npmjs.org", "gb4w8c3ygj-default-sea.rum.aliyuncs.com"],
         }
     }
 
@@ -194,6 +201,21 @@ impl Cli {
                     serde_json::to_string_pretty(&settings).expect("json"),
                 )]
             }
+            Cli::QwenCode => {
+                let settings = json!({
+                    "security": {"auth": {"selectedType": "openai"}, "folderTrust": {"enabled": false}},
+                    // Without this, MCP tools hide behind a tool_search/tool_call bridge.
+                    "tools": {"toolSearch": {"enabled": false}},
+                    "privacy": {"usageStatisticsEnabled": false},
+                    "telemetry": {"enabled": false},
+                    "general": {"disableAutoUpdate": true, "disableUpdateNag": true},
+                    "mcpServers": {"peerpressure": {"httpUrl": format!("{base}/mcp"), "trust": true}}
+                });
+                vec![(
+                    ".qwen/settings.json".into(),
+                    serde_json::to_string_pretty(&settings).expect("json"),
+                )]
+            }
         }
     }
 
@@ -201,7 +223,7 @@ impl Cli {
     /// Gemini CLI shapes its requests by model family.
     pub fn model_name(self, agent_label: &str) -> String {
         match self {
-            Cli::OpenCode => "agent".to_string(),
+            Cli::OpenCode | Cli::QwenCode => "agent".to_string(),
             Cli::GeminiCli => match agent_label.strip_prefix("google/") {
                 Some(model) => model.to_string(),
                 None => "gemini-2.5-pro".to_string(),
@@ -223,7 +245,7 @@ impl Cli {
                 s("json"),
                 s(prompt),
             ],
-            Cli::GeminiCli => vec![
+            Cli::GeminiCli | Cli::QwenCode => vec![
                 bin,
                 s("-m"),
                 s(model),
@@ -250,6 +272,12 @@ impl Cli {
                 ("GOOGLE_GEMINI_BASE_URL", base),
                 ("GEMINI_API_KEY", "sandbox".into()),
                 ("GEMINI_CLI_TRUST_WORKSPACE", "true".into()),
+                ("NO_COLOR", "1".into()),
+            ],
+            Cli::QwenCode => vec![
+                ("OPENAI_BASE_URL", format!("{base}/v1")),
+                ("OPENAI_API_KEY", "sandbox".into()),
+                ("OPENAI_MODEL", "agent".into()),
                 ("NO_COLOR", "1".into()),
             ],
         }

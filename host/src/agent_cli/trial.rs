@@ -324,6 +324,11 @@ impl CliTrial<'_> {
             content_type: "application/json",
             body: value.to_string(),
         };
+        let method = serde_json::from_slice::<Value>(body)
+            .ok()
+            .and_then(|v| v["method"].as_str().map(str::to_string))
+            .unwrap_or_default();
+        self.log.push(format!("mcp: {method}"));
         let (id, name, arguments) = match mcp::read(body, &self.scenario_tools) {
             McpMessage::Answered(value) => return json_answer(value),
             McpMessage::Notification => {
@@ -450,6 +455,10 @@ impl CliTrial<'_> {
             request.messages.len(),
             request.tools.len()
         ));
+        if self.turn == 1 {
+            let names: Vec<&str> = request.tools.iter().map(|t| t.name.as_str()).collect();
+            self.log.push(format!("tools offered: {}", names.join(", ")));
+        }
         let transcript = self.normalised(&request.messages);
         let (mut reply, meta) = match &self.input.agent {
             Agent::Scripted { name } => {
