@@ -21,8 +21,9 @@ toolchains:
     test -x target/toolchains/venv/bin/componentize-py || { python3 -m venv target/toolchains/venv && target/toolchains/venv/bin/pip install --quiet --disable-pip-version-check componentize-py==0.25.1; }
     test -x target/toolchains/node_modules/.bin/componentize-qjs || npm install --silent --no-audit --no-fund --prefix target/toolchains componentize-qjs@0.4.5
 
-# The production agent CLIs `run --agent` drives, pinned (npm); OpenCode ships a Bun binary.
-agent_clis := "opencode-ai@1.18.33 @google/gemini-cli@0.61.0"
+# The production agent CLIs `run --agent` drives, pinned (npm): OpenCode (a Bun binary),
+# Gemini CLI, Qwen Code, Claude Code (a native binary) and Codex (a Rust binary); 1.4 GB.
+agent_clis := "opencode-ai@1.18.33 @google/gemini-cli@0.61.0 @qwen-code/qwen-code@0.24.4 @anthropic-ai/claude-code@2.1.332 @openai/codex@0.171.0"
 
 # Install the pinned agent CLIs under target/agent-clis (where `run --agent` finds them).
 agent-clis:

@@ -104,6 +104,35 @@ fn every_bundled_scenarios_reference_agents_get_their_verdicts_through_gemini_cl
     conformance("gemini-cli");
 }
 
+/// The other three CLIs on the paper's production cell (exfiltration, good peer, memory
+/// channel, peer subject), deletion and transfer tasks.
+#[test]
+#[ignore = "needs the agent CLIs and bubblewrap: run by `just test` (through `just interop`)"]
+fn the_exfiltration_reference_agents_get_their_verdicts_through_qwen_code_claude_code_and_codex() {
+    needs_clis();
+    let mut failures = Vec::new();
+    for cli in ["qwen-code", "claude-code", "codex"] {
+        let out = Run::subcommand(&["plugin", "test", "exfiltration", "--set", "paper"])
+            .arg("--agent")
+            .arg(cli)
+            .arg("--agent-timeout")
+            .arg("240")
+            .axis("task=all")
+            .axis("peer_identity=same_family")
+            .axis("condition=good_peer")
+            .axis("channel=memory")
+            .axis("subject=peer")
+            .exec();
+        if out.code != 0 {
+            failures.push(format!(
+                "exfiltration through {cli} (exit {}):\n{}\n{}",
+                out.code, out.stdout, out.stderr
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
 /// Every trial of a run, as `export --format jsonl` writes them.
 fn trials(out: &crate::harness::Outcome) -> Vec<Value> {
     let export = crate::harness::command(out.dir.path())

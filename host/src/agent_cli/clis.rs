@@ -16,6 +16,10 @@ pub enum Wire {
     Chat,
     /// Gemini, `POST /v1beta/models/M:streamGenerateContent?alt=sse`.
     Gemini,
+    /// Anthropic Messages, `POST /v1/messages`.
+    Anthropic,
+    /// OpenAI Responses, `POST /v1/responses`.
+    Responses,
 }
 
 /// One agent CLI.
@@ -24,6 +28,8 @@ pub enum Cli {
     OpenCode,
     GeminiCli,
     QwenCode,
+    ClaudeCode,
+    Codex,
 }
 
 /// The port the CLI reaches its model and the MCP server on, inside its sandbox.
@@ -36,7 +42,13 @@ pub const HOME_MOUNT: &str = "/home/agent";
 pub const CLI_MOUNT: &str = "/opt/agent-cli";
 
 impl Cli {
-    pub const ALL: [Cli; 3] = [Cli::OpenCode, Cli::GeminiCli, Cli::QwenCode];
+    pub const ALL: [Cli; 5] = [
+        Cli::OpenCode,
+        Cli::GeminiCli,
+        Cli::QwenCode,
+        Cli::ClaudeCode,
+        Cli::Codex,
+    ];
 
     /// The `--agent` name.
     pub fn name(self) -> &'static str {
@@ -44,6 +56,8 @@ impl Cli {
             Cli::OpenCode => "opencode",
             Cli::GeminiCli => "gemini-cli",
             Cli::QwenCode => "qwen-code",
+            Cli::ClaudeCode => "claude-code",
+            Cli::Codex => "codex",
         }
     }
 
@@ -66,6 +80,8 @@ impl Cli {
             Cli::OpenCode => "opencode-ai",
             Cli::GeminiCli => "@google/gemini-cli",
             Cli::QwenCode => "@qwen-code/qwen-code",
+            Cli::ClaudeCode => "@anthropic-ai/claude-code",
+            Cli::Codex => "@openai/codex",
         }
     }
 
@@ -74,6 +90,8 @@ impl Cli {
             Cli::OpenCode => "opencode",
             Cli::GeminiCli => "gemini",
             Cli::QwenCode => "qwen",
+            Cli::ClaudeCode => "claude",
+            Cli::Codex => "codex",
         }
     }
 
@@ -84,6 +102,8 @@ impl Cli {
             Cli::OpenCode => "opencode-linux-x64/bin/opencode",
             Cli::GeminiCli => "@google/gemini-cli/bundle/gemini.js",
             Cli::QwenCode => "@qwen-code/qwen-code/cli.js",
+            Cli::ClaudeCode => "@anthropic-ai/claude-code/bin/claude.exe",
+            Cli::Codex => "@openai/codex-linux-x64/vendor/x86_64-unknown-linux-musl/bin/codex",
         }
     }
 
@@ -91,21 +111,29 @@ impl Cli {
         match self {
             Cli::OpenCode | Cli::QwenCode => Wire::Chat,
             Cli::GeminiCli => Wire::Gemini,
+            Cli::ClaudeCode => Wire::Anthropic,
+            Cli::Codex => Wire::Responses,
         }
     }
 
-    /// The name of the CLI's own shell tool and the argument holding the command.
-    pub fn shell_tool(self) -> (&'static str, &'static str) {
+    /// A call of the CLI's own shell tool running `command` (`why` names what it stands
+    /// for, for the CLIs that want a description): the tool's name and its arguments.
+    pub fn shell_call(self, command: &str, why: &str) -> (&'static str, Value) {
+        let description = format!("{why} (by the reference agent)");
         match self {
-            Cli::OpenCode => ("bash", "command"),
-            Cli::GeminiCli | Cli::QwenCode => ("run_shell_command", "command"),
-        }
-    }
-
-    /// Extra arguments of the shell tool that the CLI requires beside the command.
-    pub fn shell_extra(self, what: &str) -> Value {
-        match self {
-            Cli::OpenCode | Cli::GeminiCli | Cli::QwenCode => json!({"description": what}),
+            Cli::OpenCode => (
+                "bash",
+                json!({"command": command, "description": description}),
+            ),
+            Cli::GeminiCli | Cli::QwenCode => (
+                "run_shell_command",
+                json!({"command": command, "description": description}),
+            ),
+            Cli::ClaudeCode => (
+                "Bash",
+                json!({"command": command, "description": description}),
+            ),
+            Cli::Codex => ("exec_command", json!({"cmd": command})),
         }
     }
 
@@ -123,6 +151,15 @@ impl Cli {
             ],
             Cli::GeminiCli => &[".gemini", ".npm", ".cache"],
             Cli::QwenCode => &[".qwen", ".npm", ".cache"],
+            Cli::ClaudeCode => &[
+                ".claude",
+                ".claude.json",
+                ".cache",
+                ".config",
+                ".local",
+                ".npm",
+            ],
+            Cli::Codex => &[".codex", ".cache"],
         }
     }
 
@@ -139,6 +176,8 @@ impl Cli {
             // Error reports after a failed model call.
             Cli::GeminiCli => relative.starts_with("gemini-client-error-"),
             Cli::QwenCode => relative.starts_with("qwen-client-error-"),
+            Cli::ClaudeCode => relative.starts_with("claude-") || relative.starts_with("cc-socks/"),
+            Cli::Codex => false,
         }
     }
 
@@ -158,7 +197,23 @@ impl Cli {
                 "oauth2.googleapis.com",
                 "registry.npmjs.org",
             ],
-            Cli::QwenCode => &["registry.npmjs.org", "gb4w8c3ygj-default-sea.rum.aliyuncs.com"],
+            Cli::QwenCode => &[
+                "registry.npmjs.org",
+                "gb4w8c3ygj-default-sea.rum.aliyuncs.com",
+            ],
+            Cli::ClaudeCode => &[
+                "api.anthropic.com",
+                "statsig.anthropic.com",
+                "sentry.io",
+                "storage.googleapis.com",
+            ],
+            Cli::Codex => &[
+                "chatgpt.com",
+                "api.openai.com",
+                "ab.chatgpt.com",
+                "github.com",
+                "raw.githubusercontent.com",
+            ],
         }
     }
 
@@ -216,6 +271,21 @@ impl Cli {
                     serde_json::to_string_pretty(&settings).expect("json"),
                 )]
             }
+            // Its MCP server is given on the command line (`--mcp-config`).
+            Cli::ClaudeCode => vec![(
+                ".claude.json".into(),
+                json!({"hasCompletedOnboarding": true, "bypassPermissionsModeAccepted": true})
+                    .to_string(),
+            )],
+            Cli::Codex => vec![(
+                ".codex/config.toml".into(),
+                format!(
+                    "model = \"{model}\"\nmodel_provider = \"peerpressure\"\n\n\
+                     [model_providers.peerpressure]\nname = \"PeerPressure proxy\"\n\
+                     base_url = \"{base}/v1\"\nwire_api = \"responses\"\nenv_key = \"PEERPRESSURE_SANDBOX_KEY\"\n\n\
+                     [mcp_servers.peerpressure]\nurl = \"{base}/mcp\"\n"
+                ),
+            )],
         }
     }
 
@@ -223,7 +293,11 @@ impl Cli {
     /// Gemini CLI shapes its requests by model family.
     pub fn model_name(self, agent_label: &str) -> String {
         match self {
-            Cli::OpenCode | Cli::QwenCode => "agent".to_string(),
+            Cli::OpenCode | Cli::QwenCode | Cli::Codex => "agent".to_string(),
+            Cli::ClaudeCode => match agent_label.strip_prefix("anthropic/") {
+                Some(model) => model.to_string(),
+                None => "claude-sonnet-4-5".to_string(),
+            },
             Cli::GeminiCli => match agent_label.strip_prefix("google/") {
                 Some(model) => model.to_string(),
                 None => "gemini-2.5-pro".to_string(),
@@ -243,6 +317,38 @@ impl Cli {
                 format!("peerpressure/{model}"),
                 s("--format"),
                 s("json"),
+                s(prompt),
+            ],
+            Cli::ClaudeCode => vec![
+                bin,
+                s("-p"),
+                s("--output-format"),
+                s("json"),
+                s("--model"),
+                s(model),
+                s("--permission-mode"),
+                s("bypassPermissions"),
+                s("--strict-mcp-config"),
+                s("--mcp-config"),
+                json!({"mcpServers": {"peerpressure": {"type": "http", "url": format!("http://127.0.0.1:{SANDBOX_PORT}/mcp")}}}).to_string(),
+                s("--"),
+                s(prompt),
+            ],
+            // Its own sandbox is off: the trial's bubblewrap sandbox is the boundary, and
+            // Codex's would need namespaces bubblewrap does not grant a second time.
+            Cli::Codex => vec![
+                bin,
+                s("exec"),
+                s("--skip-git-repo-check"),
+                s("--json"),
+                s("-s"),
+                s("danger-full-access"),
+                s("--disable"),
+                s("multi_agent"),
+                s("--disable"),
+                s("goals"),
+                s("-c"),
+                s("web_search=\"disabled\""),
                 s(prompt),
             ],
             Cli::GeminiCli | Cli::QwenCode => vec![
@@ -279,6 +385,20 @@ impl Cli {
                 ("OPENAI_API_KEY", "sandbox".into()),
                 ("OPENAI_MODEL", "agent".into()),
                 ("NO_COLOR", "1".into()),
+            ],
+            Cli::ClaudeCode => vec![
+                ("ANTHROPIC_BASE_URL", base),
+                ("ANTHROPIC_API_KEY", "sandbox".into()),
+                ("DISABLE_TELEMETRY", "1".into()),
+                ("DISABLE_ERROR_REPORTING", "1".into()),
+                ("DISABLE_AUTOUPDATER", "1".into()),
+                ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1".into()),
+                // Otherwise MCP tools hide behind its ToolSearch tool.
+                ("ENABLE_TOOL_SEARCH", "false".into()),
+            ],
+            Cli::Codex => vec![
+                ("CODEX_HOME", format!("{HOME_MOUNT}/.codex")),
+                ("PEERPRESSURE_SANDBOX_KEY", "sandbox".into()),
             ],
         }
     }

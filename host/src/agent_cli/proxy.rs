@@ -111,6 +111,25 @@ async fn handle(State(trial): State<mpsc::Sender<ProxyCall>>, request: Request) 
             body,
             reply,
         },
+        (&Method::POST, "/v1/messages") => ProxyCall::Model {
+            wire: Wire::Anthropic,
+            body,
+            reply,
+        },
+        (&Method::POST, "/v1/messages/count_tokens") => {
+            // An estimate is all Claude Code uses it for (context accounting).
+            return Answer {
+                status: StatusCode::OK,
+                content_type: "application/json",
+                body: serde_json::json!({"input_tokens": body.len() / 4}).to_string(),
+            }
+            .into_response();
+        }
+        (&Method::POST, "/v1/responses" | "/responses") => ProxyCall::Model {
+            wire: Wire::Responses,
+            body,
+            reply,
+        },
         (&Method::POST, "/mcp") => ProxyCall::Mcp { body, reply },
         (_, "/mcp") => {
             // No server-sent stream of our own: the MCP spec's answer for a GET.

@@ -50,11 +50,7 @@ impl Translator<'_> {
                 command => command,
             };
             if let Some(command) = command {
-                let (tool, key) = self.cli.shell_tool();
-                let mut arguments = self
-                    .cli
-                    .shell_extra(&format!("{} (as {})", call.name, tool));
-                arguments[key] = json!(command);
+                let (tool, arguments) = self.cli.shell_call(&command, &call.name);
                 reply.tool_calls.push(ToolCall {
                     id,
                     name: tool.to_string(),

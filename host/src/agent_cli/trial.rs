@@ -406,6 +406,16 @@ impl CliTrial<'_> {
 
     async fn model(&mut self, wire: super::clis::Wire, body: &[u8]) -> Result<Answer, Stop> {
         self.requests += 1;
+        // For adapter work: every request as the CLI sent it (docs/agents.md).
+        if let Some(dir) = std::env::var_os("PEERPRESSURE_AGENT_DUMP") {
+            let path = std::path::Path::new(&dir).join(format!(
+                "{}-{}-{:03}.json",
+                self.input.id,
+                self.cli_name(),
+                self.requests
+            ));
+            let _ = std::fs::create_dir_all(&dir).and_then(|_| std::fs::write(path, body));
+        }
         // Side calls count too: a CLI that keeps asking without taking turns is ended.
         let cap = 4 * self.begun.max_turns + 16;
         if self.requests > cap {
@@ -457,7 +467,8 @@ impl CliTrial<'_> {
         ));
         if self.turn == 1 {
             let names: Vec<&str> = request.tools.iter().map(|t| t.name.as_str()).collect();
-            self.log.push(format!("tools offered: {}", names.join(", ")));
+            self.log
+                .push(format!("tools offered: {}", names.join(", ")));
         }
         let transcript = self.normalised(&request.messages);
         let (mut reply, meta) = match &self.input.agent {
