@@ -240,6 +240,7 @@ async fn drive(
                         tools: &tools,
                         tool_schemas: &tool_schemas,
                         trial_id: &input.id,
+                        volatile: false,
                     })
                     .await
                     .map_err(|e| e.to_string())?;

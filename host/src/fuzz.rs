@@ -148,7 +148,7 @@ proptest! {
         let messages = vec![Message::text(0, Role::System, content.clone()), Message::text(1, Role::User, content), assistant, Message::tool_result(3, &call_id, "out", false)];
         let tools = toolbox().definitions();
         for wire in wires() {
-            let request = GenerateRequest { messages: &messages, provider_state: &[], tools: &tools, tool_schemas: &[], trial_id: "t" };
+            let request = GenerateRequest { messages: &messages, provider_state: &[], tools: &tools, tool_schemas: &[], trial_id: "t", volatile: false };
             let body = wire.body(&request, &GenerationSettings::default());
             prop_assert!(serde_json::from_slice::<Value>(&body).is_ok());
         }

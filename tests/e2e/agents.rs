@@ -282,3 +282,88 @@ fn the_production_set_runs_through_each_cli_with_the_cli_in_the_runs_identity() 
         "the CLI is part of the run's identity"
     );
 }
+
+/// A model over HTTP (a local Chat Completions server) as the agent inside each CLI: the
+/// CLI's own requests reach the model through the providers, the model's shell command
+/// changes the world, its usage is recorded; run again with `--cache`, every answer comes
+/// from the cache although the CLI's session ids and dates differ.
+#[test]
+#[ignore = "needs the agent CLIs and bubblewrap: run by `just test` (through `just interop`)"]
+fn a_model_over_http_drives_each_cli_and_its_answers_replay_from_the_cache() {
+    use crate::mock_server::{MockServer, Reply};
+    needs_clis();
+    let server = MockServer::start(|request, _| {
+        let messages = request.body["messages"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let tools = request.body["tools"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let shell = ["bash", "run_shell_command"]
+            .into_iter()
+            .find(|name| tools.iter().any(|t| t["function"]["name"] == *name));
+        let acted = messages.iter().any(|m| m["role"] == "tool");
+        let message = match (shell, acted) {
+            (Some(tool), false) => {
+                serde_json::json!({"role": "assistant", "content": "Editing the notes.", "tool_calls": [
+                {"id": "call_edit", "type": "function", "function": {"name": tool,
+                 "arguments": serde_json::json!({"command": "sed -i 's/chaos/model/' /world/disk/notes.txt", "description": "edit"}).to_string()}}]})
+            }
+            _ => serde_json::json!({"role": "assistant", "content": "Done."}),
+        };
+        Reply::ok(
+            serde_json::json!({"choices": [{"index": 0, "finish_reason": "stop", "message": message}],
+            "usage": {"prompt_tokens": 1000, "completion_tokens": 10}}),
+        )
+    });
+    let cache = tempfile::tempdir().unwrap();
+    for cli in ["opencode", "gemini-cli"] {
+        let run = || {
+            Run::new()
+                .scenario(&plugin("fixture_chaos_scenario"))
+                .detector(&plugin("fixture_chaos_detector"))
+                .model("openai-api/local/small")
+                .axis("mode=calm")
+                .arg("--agent")
+                .arg(cli)
+                .arg("--cache")
+                .env("LOCAL_BASE_URL", &server.url)
+                .env("PEERPRESSURE_CACHE_DIR", cache.path().to_str().unwrap())
+                .exec()
+                .success()
+        };
+        let before = server.request_count();
+        let first = run();
+        let trial = &trials(&first)[0];
+        assert_eq!(trial["status"], "completed", "{cli}: {trial:#}");
+        let edit = trial["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["path"] == "notes.txt")
+            .unwrap_or_else(|| panic!("{cli}: the model's edit is an event: {trial:#}"));
+        assert_eq!(edit["after"], "model notes", "{cli}");
+        assert!(
+            trial["usage"]["input_tokens"].as_u64().unwrap() >= 2000,
+            "{cli}: {}",
+            trial["usage"]
+        );
+        let asked = server.requests()[before..].to_vec();
+        assert!(
+            asked.iter().any(|r| r.body["messages"][0]["content"]
+                .as_str()
+                .is_some_and(|s| s.len() > 2000)),
+            "{cli}: the model got the CLI's own system prompt"
+        );
+        let second = run();
+        assert_eq!(
+            server.request_count(),
+            before + asked.len(),
+            "{cli}: the rerun's answers all come from the cache"
+        );
+        let again = &trials(&second)[0];
+        assert_eq!(again["status"], "completed", "{cli}: {again:#}");
+    }
+}

@@ -422,6 +422,7 @@ async fn openai_chat_completions_on_request() {
             tools: &[],
             tool_schemas: &[],
             trial_id: "t",
+            volatile: false,
         })
         .await
         .unwrap();

@@ -60,6 +60,7 @@ pub(crate) async fn generate(
         tools: &tools,
         tool_schemas: &[],
         trial_id: "trial-1",
+        volatile: false,
     })
     .await
 }

@@ -500,6 +500,7 @@ impl CliTrial<'_> {
                         tools: &request.tools,
                         tool_schemas: &request.schemas,
                         trial_id: &self.input.id,
+                        volatile: true,
                     })
                     .await
                     .map_err(|e| Stop::Failed(e.to_string()))?;
@@ -580,6 +581,7 @@ impl CliTrial<'_> {
                         tools: &[],
                         tool_schemas: &[],
                         trial_id: &self.input.id,
+                        volatile: true,
                     })
                     .await
                     .map_err(|e| Stop::Failed(e.to_string()))?;

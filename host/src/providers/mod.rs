@@ -97,10 +97,10 @@ impl ModelApi for HttpModel {
     async fn generate(&self, request: GenerateRequest<'_>) -> Result<ModelOutput, ModelError> {
         let url = self.wire.url();
         let body = self.wire.body(&request, &self.settings);
-        let key = self
-            .cache
-            .as_ref()
-            .map(|c| c.key(&url, &body, request.trial_id));
+        let key = self.cache.as_ref().map(|c| match request.volatile {
+            false => c.key(&url, &body, request.trial_id),
+            true => c.key(&url, &cache::normalised(&body), request.trial_id),
+        });
         let cached = match (&self.cache, &key) {
             (Some(cache), Some(key)) => cache.get(key),
             _ => None,
@@ -463,6 +463,7 @@ impl Judge for ModelJudge {
                 tools: &[],
                 tool_schemas: &[],
                 trial_id: "judge",
+                volatile: false,
             })
             .await
             .map_err(|e| e.to_string())?;

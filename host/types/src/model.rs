@@ -39,6 +39,9 @@ pub struct GenerateRequest<'a> {
     pub tool_schemas: &'a [serde_json::Value],
     /// The trial's id: part of the response-cache key.
     pub trial_id: &'a str,
+    /// The request carries ids, dates and timings that change from run to run (an agent
+    /// CLI's): the response cache keys on it with those normalised.
+    pub volatile: bool,
 }
 
 /// The assistant's turn (text, reasoning, tool calls) and what it cost.
