@@ -7,7 +7,7 @@ set -euo pipefail
 epochs="${1:-3}"
 out=target/agent-costs
 rm -rf "$out" && mkdir -p "$out"
-for cli in opencode gemini-cli; do
+for cli in opencode gemini-cli qwen-code claude-code codex; do
     target/debug/peerpressure run --set production --agent "$cli" --epochs "$epochs" \
         --max-trials 2 --store "$out/$cli.db" --progress-interval 600 2>&1 | grep '^run '
 done
@@ -15,7 +15,7 @@ python3 - "$out" <<'PY'
 import json, re, sqlite3, statistics, sys
 out = sys.argv[1]
 print(f"{'CLI':<11} {'trials':>6} {'wall s/trial':>13} {'turns':>6} {'side calls':>10} {'request kB/turn':>16} {'first turn kB':>14} {'~tokens/trial':>14}")
-for cli in ["opencode", "gemini-cli"]:
+for cli in ["opencode", "gemini-cli", "qwen-code", "claude-code", "codex"]:
     db = sqlite3.connect(f"{out}/{cli}.db")
     rows = db.execute("SELECT duration_ms, plugin_output_json FROM trials WHERE status = 'completed'").fetchall()
     walls, turns, sides, sizes, firsts, totals = [], [], [], [], [], []

@@ -160,11 +160,13 @@ pub fn stray_writes(cli: Cli, dirs: &TrialDirs) -> Vec<String> {
     for file in walk(&dirs.home) {
         let relative = file.strip_prefix(&dirs.home).expect("under home");
         let text = relative.to_string_lossy();
-        if !cli
-            .home_state()
-            .iter()
-            .any(|state| text == *state || text.starts_with(&format!("{state}/")))
-        {
+        // A state entry covers what is under it and its siblings' atomic-write temporaries
+        // (`.claude.json.tmp.6.424a`).
+        if !cli.home_state().iter().any(|state| {
+            text.strip_prefix(state).is_some_and(|rest| {
+                rest.is_empty() || rest.starts_with('/') || rest.starts_with('.')
+            })
+        }) {
             stray.push(format!("{HOME_MOUNT}/{text}"));
         }
     }
