@@ -367,3 +367,46 @@ fn a_model_over_http_drives_each_cli_and_its_answers_replay_from_the_cache() {
         assert_eq!(again["status"], "completed", "{cli}: {again:#}");
     }
 }
+
+/// The viewer shows a CLI trial like any other (transcript, tool calls, world diff) and, for
+/// it, the shell commands the CLI ran with their output, and what the CLI printed.
+#[test]
+#[ignore = "needs the agent CLIs, bubblewrap and Chromium: run by `just test` (through `just interop`)"]
+fn the_viewer_shows_a_cli_trials_shell_commands_and_world_diff() {
+    use crate::viewer::{Browser, ViewerProcess};
+    let chromium =
+        std::env::var("PEERPRESSURE_CHROMIUM").expect("PEERPRESSURE_CHROMIUM: use `just interop`");
+    let chromedriver = std::env::var("PEERPRESSURE_CHROMEDRIVER")
+        .expect("PEERPRESSURE_CHROMEDRIVER: use `just interop`");
+    let (out, trials) = chaos_through("opencode", "cli-edit", "120");
+    let run = &out.rows("SELECT id FROM runs")[0][0];
+    let id = trials[0]["id"].as_str().unwrap();
+    let viewer = ViewerProcess::start(&out);
+    let browser = Browser::start(&chromedriver, &chromium);
+    browser.go(&format!("http://{}/#/run/{run}/trial/{id}", viewer.address));
+    browser.wait_for("trial");
+    let page = browser.script(
+        "return { cli: [...document.querySelectorAll('h3')].map(h => h.innerText).filter(t => t.startsWith('Agent CLI')), shell: [...document.querySelectorAll('.shell .call')].map(p => p.innerText), added: [...document.querySelectorAll('.event .add')].map(d => d.innerText), stdout: [...document.querySelectorAll('details summary')].map(s => s.innerText) }",
+    );
+    assert_eq!(
+        page["cli"],
+        serde_json::json!(["Agent CLI: opencode"]),
+        "{page}"
+    );
+    assert!(
+        page["shell"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("$ sed -i 's/chaos/changed/' /world/disk/notes.txt"),
+        "{page}"
+    );
+    assert!(
+        page["added"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l == "+ changed notes"),
+        "{page}"
+    );
+    assert_eq!(page["stdout"].as_array().unwrap().len(), 3, "{page}");
+}

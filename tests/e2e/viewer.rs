@@ -11,13 +11,13 @@ use serde_json::{Value, json};
 use crate::harness::{Outcome, Run, command};
 
 /// A running viewer, stopped when dropped.
-struct ViewerProcess {
+pub(crate) struct ViewerProcess {
     child: Child,
-    address: String,
+    pub(crate) address: String,
 }
 
 impl ViewerProcess {
-    fn start(out: &Outcome) -> Self {
+    pub(crate) fn start(out: &Outcome) -> Self {
         let mut child = command(out.dir.path())
             .args(["view", "--port", "0"])
             .arg(out.store())
@@ -359,14 +359,14 @@ fn trials_whose_ids_need_escaping_open_over_one_kept_alive_compressed_connection
 }
 
 /// The W3C WebDriver protocol, just what the test needs.
-struct Browser {
+pub(crate) struct Browser {
     driver: Child,
     address: String,
     session: String,
 }
 
 impl Browser {
-    fn start(chromedriver: &str, chromium: &str) -> Self {
+    pub(crate) fn start(chromedriver: &str, chromium: &str) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -409,11 +409,11 @@ impl Browser {
         self.call(method, &format!("/session/{}{path}", self.session), body)
     }
 
-    fn go(&self, url: &str) {
+    pub(crate) fn go(&self, url: &str) {
         self.session("POST", "/url", Some(json!({"url": url})));
     }
 
-    fn script(&self, script: &str) -> Value {
+    pub(crate) fn script(&self, script: &str) -> Value {
         self.session(
             "POST",
             "/execute/sync",
@@ -423,7 +423,7 @@ impl Browser {
     }
 
     /// Waits until the app has drawn `view`.
-    fn wait_for(&self, view: &str) {
+    pub(crate) fn wait_for(&self, view: &str) {
         for _ in 0..100 {
             if self.script("return document.body.getAttribute('data-view')") == view {
                 return;

@@ -199,6 +199,35 @@ function highlight(text, quotes) {
   return html;
 }
 
+// The shell tools of the agent CLIs (docs/agents.md) and the argument holding the command.
+const SHELL_TOOLS = { bash: 'command', run_shell_command: 'command', Bash: 'command', exec_command: 'cmd' };
+
+// A trial run inside an agent CLI: the shell commands it ran, with their output, and what
+// the CLI and the proxy printed.
+function agentCliHtml(t) {
+  const cli = (t.plugin_output || []).find((p) => p.plugin.startsWith('agent-cli:'));
+  if (!cli) return '';
+  const results = new Map(t.messages.filter((m) => m.role === 'tool').map((m) => [m.tool_call_id, m]));
+  let html = `<h3>Agent CLI: ${esc(cli.plugin.slice('agent-cli:'.length))}</h3><h4>Shell commands</h4>`;
+  let shown = 0;
+  for (const m of t.messages) for (const c of m.tool_calls || []) {
+    const key = SHELL_TOOLS[c.name];
+    if (!key) continue;
+    let command = c.arguments;
+    try { command = JSON.parse(c.arguments)[key] ?? c.arguments; } catch (_) { /* shown raw */ }
+    const result = results.get(c.id);
+    html += `<div class="shell"><pre class="call">$ ${esc(String(command))} <span class="small">turn message ${m.index} · ${esc(c.id)}</span></pre>`;
+    if (result) html += `<pre class="${result.is_error ? 'is-error' : ''}">${esc(result.content)}</pre>`;
+    html += '</div>';
+    shown++;
+  }
+  if (!shown) html += '<p class="meta">The CLI ran no shell command.</p>';
+  html += `<details><summary>The proxy's log (${cli.logs.length} lines)</summary><pre>${esc(cli.logs.map((l) => l.message).join('\n'))}</pre></details>`;
+  html += `<details><summary>The CLI's standard output</summary><pre>${esc(cli.stdout)}</pre></details>`;
+  html += `<details><summary>The CLI's standard error</summary><pre>${esc(cli.stderr)}</pre></details>`;
+  return html;
+}
+
 function trialHtml(t) {
   const messageEvidence = new Map(), eventEvidence = new Map();
   for (const f of t.findings) for (const e of f.evidence || []) {
@@ -221,6 +250,7 @@ function trialHtml(t) {
     for (const c of m.tool_calls || []) html += `<pre class="call">→ ${highlight(c.name, quotes || [])}(${esc(c.arguments)}) <span class="small">${esc(c.id)}</span></pre>`;
     html += '</div>';
   }
+  html += agentCliHtml(t);
   if (t.events.length) {
     html += '<h3>World changes</h3>';
     for (const e of t.events) {

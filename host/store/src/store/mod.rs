@@ -261,7 +261,7 @@ pub fn now_rfc3339() -> String {
 }
 
 /// A run's trials with their setup and worlds, in id order (optionally only some ids).
-const TRIAL_DUMP_QUERY: &str = "SELECT id, scenario, model, agent, epoch, seed, axes_json, status, error, turns, usage_json, cost, setup_json, initial_world_json, final_world_json
+const TRIAL_DUMP_QUERY: &str = "SELECT id, scenario, model, agent, epoch, seed, axes_json, status, error, turns, usage_json, cost, setup_json, initial_world_json, final_world_json, plugin_output_json
      FROM trial_details WHERE run_id = ?1 AND (?2 IS NULL OR id IN (SELECT value FROM json_each(?2))) ORDER BY id";
 /// One trial's transcript, events and findings: every export and trial page runs these per
 /// trial, so each must be planned on an index that starts with the trial (tested below).

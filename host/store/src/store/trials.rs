@@ -80,6 +80,7 @@ impl Store {
                 "axes": parse(r.get(6).map_err(sql)?), "status": r.get::<_, String>(7).map_err(sql)?, "error": r.get::<_, Option<String>>(8).map_err(sql)?,
                 "turns": r.get::<_, i64>(9).map_err(sql)?, "usage": parse(r.get(10).map_err(sql)?), "cost": r.get::<_, Option<f64>>(11).map_err(sql)?,
                 "setup": parse(r.get(12).map_err(sql)?), "initial_world": parse(r.get(13).map_err(sql)?), "final_world": parse(r.get(14).map_err(sql)?),
+                "plugin_output": parse(r.get(15).map_err(sql)?),
             });
             let id = trial["id"].as_str().unwrap_or_default().to_string();
             trial["messages"] = messages
