@@ -410,3 +410,54 @@ fn the_viewer_shows_a_cli_trials_shell_commands_and_world_diff() {
     );
     assert_eq!(page["stdout"].as_array().unwrap().len(), 3, "{page}");
 }
+
+/// A CLI run resumes through the same CLI, and `resume` refuses when the installed CLI is
+/// not the one the run recorded.
+#[test]
+#[ignore = "needs the agent CLIs and bubblewrap: run by `just test` (through `just interop`)"]
+fn a_cli_run_resumes_through_its_cli_and_refuses_another_release() {
+    needs_clis();
+    let first = Run::new()
+        .arg("--set")
+        .arg("production")
+        .epochs(1)
+        .arg("--agent")
+        .arg("gemini-cli")
+        .arg("--limit")
+        .arg("1")
+        .exec()
+        .success();
+    let resume = |clis: &str| {
+        crate::harness::command(first.dir.path())
+            .args(["resume", "--store"])
+            .arg(first.store())
+            .env("PEERPRESSURE_AGENT_CLIS", clis)
+            .output()
+            .expect("resume")
+    };
+    // Another "release": a copy of the npm tree whose Gemini CLI says another version.
+    let other = tempfile::tempdir().unwrap();
+    let installed = std::path::PathBuf::from(std::env::var("PEERPRESSURE_AGENT_CLIS").unwrap());
+    let package = "node_modules/@google/gemini-cli";
+    std::fs::create_dir_all(other.path().join(package).join("bundle")).unwrap();
+    for file in ["bundle/gemini.js", "package.json"] {
+        let text = std::fs::read_to_string(installed.join(package).join(file)).unwrap();
+        let text = text.replace("\"version\": \"0.61.0\"", "\"version\": \"0.61.1\"");
+        std::fs::write(other.path().join(package).join(file), text).unwrap();
+    }
+    let refused = resume(other.path().to_str().unwrap());
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("recorded with gemini-cli 0.61.0") && stderr.contains("0.61.1"),
+        "{stderr}"
+    );
+    let resumed = resume(installed.to_str().unwrap());
+    assert!(
+        resumed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    let rows = first.rows("SELECT status, COUNT(*) FROM trials GROUP BY status");
+    assert_eq!(rows, vec![vec!["completed".to_string(), "4".to_string()]]);
+}
