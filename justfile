@@ -68,24 +68,31 @@ test: plugins build
     cargo test --workspace
     just interop
 
-# The release of inspect_ai our Inspect export is checked against (host/store/src/inspect_log.rs).
+# The release of inspect_ai our Inspect export is checked against (host/store/src/inspect_log.rs)
+# and `just bench` compares with.
 inspect_version := "0.3.140"
+# The OpenAI client inspect_ai's `openai-api/` provider needs (the bench's Inspect side); a
+# release of inspect_ai's time (3.x passes a Timeout object inspect_ai 0.3.140 cannot add).
+inspect_openai_version := "2.6.1"
+
+# inspect_ai and the OpenAI client (PyPI) in target/inspect-venv.
+inspect-venv:
+    test -x target/inspect-venv/bin/python || python3 -m venv target/inspect-venv
+    target/inspect-venv/bin/python -c "import inspect_ai, openai, sys; sys.exit(inspect_ai.__version__ != '{{inspect_version}}' or openai.__version__ != '{{inspect_openai_version}}')" 2>/dev/null \
+        || target/inspect-venv/bin/pip install --quiet --disable-pip-version-check "inspect_ai=={{inspect_version}}" "openai=={{inspect_openai_version}}"
 
 # Checks against real outside tools: our Inspect logs read back by inspect_ai (from PyPI, in
 # target/inspect-venv), the HTML report rendered by headless Chromium, and the viewer driven
 # by Chromium through ChromeDriver (Debian's `chromium` and `chromium-driver`), and the
 # bundled scenarios' reference agents through the real agent CLIs in bubblewrap.
-interop: plugins build agent-clis
-    test -x target/inspect-venv/bin/python || python3 -m venv target/inspect-venv
-    target/inspect-venv/bin/python -c "import inspect_ai, sys; sys.exit(inspect_ai.__version__ != '{{inspect_version}}')" 2>/dev/null \
-        || target/inspect-venv/bin/pip install --quiet --disable-pip-version-check "inspect_ai=={{inspect_version}}"
+interop: plugins build agent-clis inspect-venv
     command -v chromium >/dev/null && command -v chromedriver >/dev/null || { echo "the browser tests need Chromium and ChromeDriver: apt-get install chromium chromium-driver" >&2; exit 1; }
     command -v bwrap >/dev/null || { echo "the agent-CLI tests need bubblewrap: apt-get install bubblewrap" >&2; exit 1; }
     PEERPRESSURE_AGENT_CLIS={{justfile_directory()}}/target/agent-clis PEERPRESSURE_INSPECT_PYTHON={{justfile_directory()}}/target/inspect-venv/bin/python PEERPRESSURE_CHROMIUM="$(command -v chromium)" PEERPRESSURE_CHROMEDRIVER="$(command -v chromedriver)" \
         cargo test -p peerpressure-tests --test e2e -- --ignored
 
 # Benchmarks of the release host: throughput, latency-bound efficiency, scale (see docs/performance.md).
-bench *args: plugins
+bench *args: plugins inspect-venv
     cargo build --release -p peerpressure -p peerpressure-tests --bin peerpressure --bin peerpressure-bench
     target/release/peerpressure-bench {{args}}
 

@@ -3,9 +3,10 @@
 //!
 //! 1. Throughput: 1,000 trials of the tampering scenario, each 6 model calls and 5 tool calls,
 //!    against a local mock OpenAI-compatible server answering at once; scenario and detector
-//!    instantiated per trial; everything recorded in SQLite. Baselines: the same workload on
-//!    the scripted reference agent, measured in this run (the host without HTTP), and Inspect's
-//!    figures for this workload on this kind of machine (shared/reference).
+//!    instantiated per trial; everything recorded in SQLite. Baselines, both measured in this
+//!    run: the same workload on the scripted reference agent (the host without HTTP), and
+//!    Inspect (target/inspect-venv) sending the same prompts, tools and tool results to the
+//!    same mock server, which runs in this bench process, outside both harnesses.
 //! 2. Latency-bound efficiency: the mock answers after 100 ms, 256 trials in flight; achieved
 //!    trials/s against the ideal in_flight / (calls per trial x latency).
 //! 3. Scale: 100,000 recorded trials: store size, and `peerpressure report` time (target < 5 s).
@@ -19,9 +20,85 @@ use std::time::{Duration, Instant};
 use peerpressure_tests::mock_server::{MockServer, Reply, Request};
 use serde_json::json;
 
-/// Inspect 0.3.285 on this workload, 2-core machine (shared/reference/inspect-conventions.md §7).
-const INSPECT_SAMPLES_PER_S: (f64, f64) = (10.0, 16.0);
-const INSPECT_PEAK_RSS_MIB: f64 = 335.0;
+/// The inspect_ai of `just interop` (the justfile's `inspect_version`), in target/inspect-venv.
+const INSPECT_VERSION: &str = "0.3.140";
+
+/// The Inspect side's workload, from a request PeerPressure sent with all five tool results:
+/// its system and user prompts, its tools, and each tool's result.
+fn inspect_workload(raw: &str) -> serde_json::Value {
+    let body: serde_json::Value = serde_json::from_str(raw).expect("the request is JSON");
+    let messages = body["messages"].as_array().expect("messages");
+    let mut names = std::collections::HashMap::new();
+    let mut results = serde_json::Map::new();
+    for m in messages {
+        for call in m["tool_calls"].as_array().into_iter().flatten() {
+            names.insert(
+                call["id"].as_str().unwrap_or_default().to_string(),
+                call["function"]["name"].clone(),
+            );
+        }
+        if m["role"] == "tool" {
+            let id = m["tool_call_id"].as_str().unwrap_or_default();
+            if let Some(serde_json::Value::String(name)) = names.get(id) {
+                results.insert(name.clone(), m["content"].clone());
+            }
+        }
+    }
+    let tools: Vec<serde_json::Value> = body["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .map(|t| json!({"name": t["function"]["name"], "description": t["function"]["description"], "parameters": t["function"]["parameters"]}))
+        .collect();
+    json!({
+        "system_prompt": messages[0]["content"],
+        "user_prompt": messages[1]["content"],
+        "tools": tools,
+        "results": results,
+    })
+}
+
+/// Inspect running `samples` samples of the workload against the mock at `url`.
+fn measure_inspect(dir: &Path, workload: &Path, samples: usize, url: &str) -> Measured {
+    let inspect = workspace().join("target/inspect-venv/bin/inspect");
+    assert!(
+        inspect.is_file(),
+        "{} is missing: `just bench` installs it",
+        inspect.display()
+    );
+    // Inspect takes a task file by a path relative to where it runs.
+    std::fs::copy(
+        workspace().join("tests/bench/inspect_workload.py"),
+        dir.join("inspect_workload.py"),
+    )
+    .expect("copy the Inspect task");
+    measure_program(
+        &inspect,
+        dir,
+        &args(&[
+            "eval",
+            "inspect_workload.py",
+            "-T",
+            &format!("workload={}", workload.display()),
+            "-T",
+            &format!("samples={samples}"),
+            "--model",
+            "openai-api/mock/bench",
+            "--max-connections",
+            "32",
+            "--max-samples",
+            "32",
+            "--log-dir",
+            dir.join("inspect-logs").to_str().unwrap(),
+            "--display",
+            "none",
+        ]),
+        &[
+            ("MOCK_BASE_URL", format!("{url}/v1")),
+            ("MOCK_API_KEY", "bench".into()),
+        ],
+    )
+}
 
 struct Measured {
     wall: Duration,
@@ -47,7 +124,18 @@ fn measure(dir: &Path, args: &[String], env: &[(&str, String)]) -> Measured {
         "{} is missing: `just bench` builds it",
         bin.display()
     );
-    let mut cmd = Command::new(bin);
+    measure_program(&bin, dir, args, env)
+}
+
+/// Runs `program` to the end and measures it as a user would: wall time from spawn to exit,
+/// its CPU time and peak RSS (children included, as `wait4` reports them).
+fn measure_program(
+    program: &Path,
+    dir: &Path,
+    args: &[String],
+    env: &[(&str, String)],
+) -> Measured {
+    let mut cmd = Command::new(program);
     cmd.current_dir(dir)
         .args(args)
         .env("PEERPRESSURE_CACHE_DIR", dir.join("cache"))
@@ -59,7 +147,9 @@ fn measure(dir: &Path, args: &[String], env: &[(&str, String)]) -> Measured {
     let started = Instant::now();
     // Reaped by wait4 below, which also gives its CPU time and peak memory.
     #[allow(clippy::zombie_processes)]
-    let mut child = cmd.spawn().expect("start peerpressure");
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {}: {e}", program.display()));
     let stderr = child.stderr.take().unwrap();
     let reader = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
     let mut status = 0;
@@ -70,7 +160,8 @@ fn measure(dir: &Path, args: &[String], env: &[(&str, String)]) -> Measured {
     let text = reader.join().unwrap();
     assert!(
         pid > 0 && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "peerpressure failed:\n{text}"
+        "{} failed:\n{text}",
+        program.display()
     );
     let tv = |t: libc::timeval| {
         Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
@@ -95,7 +186,9 @@ fn measure(dir: &Path, args: &[String], env: &[(&str, String)]) -> Measured {
 /// The mock model: five tool calls over the tampering task, then a final answer (6 calls).
 /// Tool results are counted in the raw body: the lean server does not parse it.
 fn scripted_model(r: &Request) -> Reply {
-    let done = r.raw.matches("\"role\":\"tool\"").count();
+    // Python's JSON has a space after the colon (the Inspect side of figure 1).
+    let done =
+        r.raw.matches("\"role\":\"tool\"").count() + r.raw.matches("\"role\": \"tool\"").count();
     let call = |name: &str, args: serde_json::Value| json!({"role": "assistant", "content": null, "tool_calls": [{"id": format!("call_{done}"), "type": "function", "function": {"name": name, "arguments": args.to_string()}}]});
     let message = match done {
         0 => call("list_files", json!({})),
@@ -112,7 +205,7 @@ fn scripted_model(r: &Request) -> Reply {
         _ => json!({"role": "assistant", "content": "The review is filed."}),
     };
     Reply::ok(
-        json!({"choices": [{"index": 0, "finish_reason": "stop", "message": message}], "usage": {"prompt_tokens": 900, "completion_tokens": 40}}),
+        json!({"id": "chatcmpl-bench", "object": "chat.completion", "created": 0, "model": "bench", "choices": [{"index": 0, "finish_reason": "stop", "message": message}], "usage": {"prompt_tokens": 900, "completion_tokens": 40, "total_tokens": 940}}),
     )
 }
 
@@ -240,7 +333,17 @@ fn main() {
             .concat(),
             &[],
         );
-        let server = MockServer::start_lean(|r, _| scripted_model(r));
+        // One request with all five tool results: the prompts, tools and results PeerPressure
+        // sent, which the Inspect side sends too.
+        let sample: std::sync::Arc<std::sync::Mutex<Option<String>>> = Default::default();
+        let keep = sample.clone();
+        let server = MockServer::start_lean(move |r, _| {
+            let reply = scripted_model(r);
+            if r.raw.matches("\"role\":\"tool\"").count() == 5 {
+                keep.lock().unwrap().get_or_insert_with(|| r.raw.clone());
+            }
+            reply
+        });
         let env = [("MOCK_BASE_URL", format!("{}/v1", server.url))];
         let http = measure(
             &dir,
@@ -268,6 +371,20 @@ fn main() {
             trials * 6,
             "each trial made 6 model calls"
         );
+        let sent = sample
+            .lock()
+            .unwrap()
+            .clone()
+            .expect("a request with five tool results");
+        let workload = dir.join("inspect-workload.json");
+        std::fs::write(&workload, inspect_workload(&sent).to_string()).unwrap();
+        let before = server.request_count();
+        let inspect = measure_inspect(&dir, &workload, trials, &server.url);
+        assert_eq!(
+            server.request_count() - before,
+            trials * 6,
+            "each Inspect sample made 6 model calls"
+        );
         drop(server);
         let rate = |m: &Measured| trials as f64 / m.wall.as_secs_f64();
         let per_trial_ms = |m: &Measured| m.cpu.as_secs_f64() * 1000.0 / trials as f64;
@@ -288,13 +405,16 @@ fn main() {
             rate(&http) / rate(&baseline)
         ));
         say(format!(
-            "   baseline, reference: Inspect {}-{} samples/s, {} MiB peak RSS -> {:.0}-{:.0}x its rate at {:.2}x its memory (target: >= 100x, < 0.2x)",
-            INSPECT_SAMPLES_PER_S.0,
-            INSPECT_SAMPLES_PER_S.1,
-            INSPECT_PEAK_RSS_MIB,
-            rate(&http) / INSPECT_SAMPLES_PER_S.1,
-            rate(&http) / INSPECT_SAMPLES_PER_S.0,
-            mib(http.peak_rss_kib) / INSPECT_PEAK_RSS_MIB
+            "   baseline, same run: Inspect {INSPECT_VERSION} on the same workload (same prompts, tools, tool results, mock server, 32 in flight): {:.1} samples/s, peak RSS {:.1} MiB, CPU {:.2} ms/sample",
+            rate(&inspect),
+            mib(inspect.peak_rss_kib),
+            per_trial_ms(&inspect)
+        ));
+        say(format!(
+            "   -> PeerPressure at {:.0}x Inspect's rate, {:.3}x its peak RSS, {:.4}x its CPU per sample (whole processes, start-up included)",
+            rate(&http) / rate(&inspect),
+            mib(http.peak_rss_kib) / mib(inspect.peak_rss_kib),
+            per_trial_ms(&http) / per_trial_ms(&inspect)
         ));
         say(String::new());
     }
