@@ -249,13 +249,7 @@ async fn drive(
                     (Some(total), Some(c)) => Some(total + c),
                     _ => None,
                 };
-                let meta = CallMeta {
-                    usage: output.usage,
-                    cost: output.cost,
-                    cached: output.cached,
-                    attempts: output.attempts,
-                    provider_state: output.provider_state,
-                };
+                let meta = CallMeta::of(&output);
                 (output.message, Some(meta))
             }
         };

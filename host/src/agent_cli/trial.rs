@@ -492,26 +492,8 @@ impl CliTrial<'_> {
                 (reply, None)
             }
             Agent::Api(model) => {
-                let state = vec![None; request.messages.len()];
-                let output = model
-                    .generate(GenerateRequest {
-                        messages: &request.messages,
-                        provider_state: &state,
-                        tools: &request.tools,
-                        tool_schemas: &request.schemas,
-                        trial_id: &self.input.id,
-                        volatile: true,
-                    })
-                    .await
-                    .map_err(|e| Stop::Failed(e.to_string()))?;
-                self.add_cost(&output.usage, output.cost);
-                let meta = CallMeta {
-                    usage: output.usage,
-                    cost: output.cost,
-                    cached: output.cached,
-                    attempts: output.attempts,
-                    provider_state: output.provider_state,
-                };
+                let output = self.generate(model.as_ref(), &request, true).await?;
+                let meta = CallMeta::of(&output);
                 (output.message, Some(meta))
             }
         };
@@ -573,22 +555,38 @@ impl CliTrial<'_> {
                 Usage::default(),
             )),
             Agent::Api(model) => {
-                let state = vec![None; request.messages.len()];
-                let output = model
-                    .generate(GenerateRequest {
-                        messages: &request.messages,
-                        provider_state: &state,
-                        tools: &[],
-                        tool_schemas: &[],
-                        trial_id: &self.input.id,
-                        volatile: true,
-                    })
-                    .await
-                    .map_err(|e| Stop::Failed(e.to_string()))?;
-                self.add_cost(&output.usage, output.cost);
+                let output = self.generate(model.as_ref(), request, false).await?;
                 Ok((output.message, output.usage))
             }
         }
+    }
+
+    /// The model's answer to the CLI's request (with the CLI's tools, or none for a side
+    /// call), its cost added to the trial's.
+    async fn generate(
+        &mut self,
+        model: &dyn crate::model::ModelApi,
+        request: &CliRequest,
+        with_tools: bool,
+    ) -> Result<crate::model::ModelOutput, Stop> {
+        let state = vec![None; request.messages.len()];
+        let (tools, schemas): (&[ToolDefinition], &[Value]) = match with_tools {
+            true => (&request.tools, &request.schemas),
+            false => (&[], &[]),
+        };
+        let output = model
+            .generate(GenerateRequest {
+                messages: &request.messages,
+                provider_state: &state,
+                tools,
+                tool_schemas: schemas,
+                trial_id: &self.input.id,
+                volatile: true,
+            })
+            .await
+            .map_err(|e| Stop::Failed(e.to_string()))?;
+        self.add_cost(&output.usage, output.cost);
+        Ok(output)
     }
 }
 

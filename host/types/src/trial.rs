@@ -49,6 +49,19 @@ pub struct CallMeta {
     pub provider_state: Option<serde_json::Value>,
 }
 
+impl CallMeta {
+    /// What a model call's output says about the call itself.
+    pub fn of(output: &crate::model::ModelOutput) -> CallMeta {
+        CallMeta {
+            usage: output.usage,
+            cost: output.cost,
+            cached: output.cached,
+            attempts: output.attempts,
+            provider_state: output.provider_state.clone(),
+        }
+    }
+}
+
 /// Everything one trial produced.
 pub struct TrialResult {
     pub id: String,

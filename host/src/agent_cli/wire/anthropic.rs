@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::{CliRequest, value_text};
 use crate::model::Usage;
-use crate::plugin::{Message, Role, ToolCall, ToolDefinition};
+use crate::plugin::{Message, Role, ToolCall};
 
 /// The text of a `system` or `content` field: a string, or blocks whose text counts.
 fn blocks_text(value: &Value) -> String {
@@ -94,12 +94,7 @@ pub fn parse(value: &Value) -> Result<CliRequest, String> {
         let (Some(name), Some(schema)) = (tool["name"].as_str(), tool.get("input_schema")) else {
             continue;
         };
-        request.tools.push(ToolDefinition {
-            name: name.to_string(),
-            description: tool["description"].as_str().unwrap_or_default().to_string(),
-            parameters: schema.to_string(),
-        });
-        request.schemas.push(schema.clone());
+        request.offer(name, &tool["description"], Some(schema));
     }
     Ok(request)
 }

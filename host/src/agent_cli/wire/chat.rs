@@ -3,22 +3,9 @@
 
 use serde_json::{Value, json};
 
-use super::{CliRequest, sse};
+use super::{CliRequest, parts_text, sse};
 use crate::model::Usage;
-use crate::plugin::{Message, Role, ToolCall, ToolDefinition};
-
-/// Text of a Chat content: a string, or parts of which the text ones count.
-fn chat_text(content: &Value) -> String {
-    match content {
-        Value::String(s) => s.clone(),
-        Value::Array(parts) => parts
-            .iter()
-            .filter_map(|p| p["text"].as_str())
-            .collect::<Vec<_>>()
-            .join("\n"),
-        _ => String::new(),
-    }
-}
+use crate::plugin::{Message, Role, ToolCall};
 
 pub fn parse(value: &Value) -> Result<CliRequest, String> {
     let messages = value["messages"]
@@ -33,7 +20,7 @@ pub fn parse(value: &Value) -> Result<CliRequest, String> {
             "tool" => Role::Tool,
             other => return Err(format!("a message has the unknown role `{other}`")),
         };
-        let mut message = Message::text(0, role, chat_text(&m["content"]));
+        let mut message = Message::text(0, role, parts_text(&m["content"]));
         if role == Role::Tool {
             message.tool_call_id = m["tool_call_id"].as_str().map(str::to_string);
         }
@@ -64,19 +51,9 @@ pub fn parse(value: &Value) -> Result<CliRequest, String> {
     };
     for tool in value["tools"].as_array().into_iter().flatten() {
         let f = &tool["function"];
-        let Some(name) = f["name"].as_str() else {
-            continue;
-        };
-        let schema = f
-            .get("parameters")
-            .cloned()
-            .unwrap_or(json!({"type": "object"}));
-        request.tools.push(ToolDefinition {
-            name: name.to_string(),
-            description: f["description"].as_str().unwrap_or_default().to_string(),
-            parameters: schema.to_string(),
-        });
-        request.schemas.push(schema);
+        if let Some(name) = f["name"].as_str() {
+            request.offer(name, &f["description"], f.get("parameters"));
+        }
     }
     Ok(request)
 }

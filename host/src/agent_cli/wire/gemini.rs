@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::{CliRequest, sse, value_text};
 use crate::model::Usage;
-use crate::plugin::{Message, Role, ToolCall, ToolDefinition};
+use crate::plugin::{Message, Role, ToolCall};
 
 pub fn parse(value: &Value) -> Result<CliRequest, String> {
     let mut out = Vec::new();
@@ -100,20 +100,12 @@ pub fn parse(value: &Value) -> Result<CliRequest, String> {
             .into_iter()
             .flatten()
         {
-            let Some(name) = f["name"].as_str() else {
-                continue;
-            };
-            let schema = f
-                .get("parametersJsonSchema")
-                .or_else(|| f.get("parameters"))
-                .cloned()
-                .unwrap_or(json!({"type": "object"}));
-            request.tools.push(ToolDefinition {
-                name: name.to_string(),
-                description: f["description"].as_str().unwrap_or_default().to_string(),
-                parameters: schema.to_string(),
-            });
-            request.schemas.push(schema);
+            if let Some(name) = f["name"].as_str() {
+                let schema = f
+                    .get("parametersJsonSchema")
+                    .or_else(|| f.get("parameters"));
+                request.offer(name, &f["description"], schema);
+            }
         }
     }
     Ok(request)

@@ -29,6 +29,32 @@ impl CliRequest {
     pub fn is_agent_turn(&self) -> bool {
         !self.tools.is_empty()
     }
+
+    /// Adds a tool the CLI offers; a missing schema is an object with any properties.
+    pub(crate) fn offer(&mut self, name: &str, description: &Value, schema: Option<&Value>) {
+        let schema = schema
+            .cloned()
+            .unwrap_or(serde_json::json!({"type": "object"}));
+        self.tools.push(ToolDefinition {
+            name: name.to_string(),
+            description: description.as_str().unwrap_or_default().to_string(),
+            parameters: schema.to_string(),
+        });
+        self.schemas.push(schema);
+    }
+}
+
+/// Text of a content field: a string, or parts of which the text ones count.
+pub(crate) fn parts_text(content: &Value) -> String {
+    match content {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts
+            .iter()
+            .filter_map(|p| p["text"].as_str())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => String::new(),
+    }
 }
 
 pub fn parse(wire: Wire, body: &[u8]) -> Result<CliRequest, String> {

@@ -5,24 +5,12 @@
 
 use serde_json::{Value, json};
 
-use super::{CliRequest, value_text};
+use super::{CliRequest, parts_text, value_text};
 use crate::model::Usage;
-use crate::plugin::{Message, Role, ToolCall, ToolDefinition};
+use crate::plugin::{Message, Role, ToolCall};
 
 /// Between a namespace and a tool's name in the names the host uses (`mcp__peerpressure__x`).
 const NAMESPACE_JOIN: &str = "__";
-
-fn content_text(content: &Value) -> String {
-    match content {
-        Value::String(s) => s.clone(),
-        Value::Array(parts) => parts
-            .iter()
-            .filter_map(|p| p["text"].as_str())
-            .collect::<Vec<_>>()
-            .join("\n"),
-        _ => String::new(),
-    }
-}
 
 pub fn parse(value: &Value) -> Result<CliRequest, String> {
     let mut out = Vec::new();
@@ -43,7 +31,7 @@ pub fn parse(value: &Value) -> Result<CliRequest, String> {
                     "system" | "developer" => Role::System,
                     _ => Role::User,
                 };
-                let text = content_text(&item["content"]);
+                let text = parts_text(&item["content"]);
                 // Consecutive assistant items (text, then calls) are one turn.
                 match out.last_mut() {
                     Some(last)
@@ -81,7 +69,7 @@ pub fn parse(value: &Value) -> Result<CliRequest, String> {
             }
             "function_call_output" | "custom_tool_call_output" => {
                 let output = match &item["output"] {
-                    Value::Array(parts) => content_text(&Value::Array(parts.clone())),
+                    Value::Array(parts) => parts_text(&Value::Array(parts.clone())),
                     other => value_text(other),
                 };
                 out.push(Message::tool_result(
@@ -119,16 +107,7 @@ pub fn parse(value: &Value) -> Result<CliRequest, String> {
         }
     }
     for (name, tool) in functions {
-        let schema = tool
-            .get("parameters")
-            .cloned()
-            .unwrap_or(json!({"type": "object"}));
-        request.tools.push(ToolDefinition {
-            name: name.to_string(),
-            description: tool["description"].as_str().unwrap_or_default().to_string(),
-            parameters: schema.to_string(),
-        });
-        request.schemas.push(schema);
+        request.offer(&name, &tool["description"], tool.get("parameters"));
     }
     Ok(request)
 }
