@@ -65,6 +65,21 @@ struct CliTrial<'a> {
     stop: Option<Stop>,
 }
 
+/// Reads a pipe to its end, keeping the first [`MAX_OUTPUT`] bytes and a byte beyond (so the
+/// cut shows): the CLI never blocks on a full pipe, and a flood costs no memory.
+async fn keep_start(mut pipe: impl tokio::io::AsyncRead + Unpin) -> Vec<u8> {
+    let mut kept = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    while let Ok(n) = pipe.read(&mut chunk).await {
+        if n == 0 {
+            break;
+        }
+        let room = (MAX_OUTPUT + 1).saturating_sub(kept.len());
+        kept.extend_from_slice(&chunk[..n.min(room)]);
+    }
+    kept
+}
+
 fn truncate_output(mut text: String) -> String {
     if text.len() > MAX_OUTPUT {
         let mut end = MAX_OUTPUT;
@@ -128,18 +143,8 @@ pub async fn drive(
     let mut child = sandbox::command(installed, &dirs, &relay, &cli.command(&model, &text))
         .spawn()
         .map_err(|e| format!("cannot start bwrap: {e}"))?;
-    let mut stdout = child.stdout.take().expect("piped");
-    let mut stderr = child.stderr.take().expect("piped");
-    let out_task = tokio::spawn(async move {
-        let mut buf = Vec::new();
-        let _ = stdout.read_to_end(&mut buf).await;
-        buf
-    });
-    let err_task = tokio::spawn(async move {
-        let mut buf = Vec::new();
-        let _ = stderr.read_to_end(&mut buf).await;
-        buf
-    });
+    let out_task = tokio::spawn(keep_start(child.stdout.take().expect("piped")));
+    let err_task = tokio::spawn(keep_start(child.stderr.take().expect("piped")));
 
     let mut trial = CliTrial {
         installed,
@@ -593,6 +598,16 @@ impl CliTrial<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_flood_of_output_is_read_to_its_end_and_cut() {
+        let flood = vec![b'x'; 3 * MAX_OUTPUT];
+        let kept = keep_start(&flood[..]).await;
+        assert_eq!(kept.len(), MAX_OUTPUT + 1);
+        let text = truncate_output(String::from_utf8(kept).unwrap());
+        assert!(text.ends_with("[output cut]"));
+        assert_eq!(keep_start(&b"short"[..]).await, b"short");
+    }
 
     #[test]
     fn the_prompt_says_where_the_machines_are() {
