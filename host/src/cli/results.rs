@@ -357,18 +357,7 @@ fn write_findings<W: std::io::Write>(
         serde_json::Value::Null => String::new(),
         other => other.to_string(),
     };
-    let axes: Vec<String> = t["axes"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|a| {
-            format!(
-                "{}={}",
-                a[0].as_str().unwrap_or(""),
-                a[1].as_str().unwrap_or("")
-            )
-        })
-        .collect();
+    let axes = peerpressure::store::dump_axes(t);
     let axes = axes.join(";");
     for f in t["findings"].as_array().into_iter().flatten() {
         rows.write_record([

@@ -26,18 +26,7 @@ pub(super) fn example_links(examples: &Examples, anchor: &str) -> String {
 pub(super) fn transcript(t: &Value) -> String {
     let mut out = String::new();
     let id = t["id"].as_str().unwrap_or("");
-    let axes: Vec<String> = t["axes"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|a| {
-            format!(
-                "{}={}",
-                a[0].as_str().unwrap_or(""),
-                a[1].as_str().unwrap_or("")
-            )
-        })
-        .collect();
+    let axes = crate::store::dump_axes(t);
     let _ = write!(
         out,
         r#"<section class="trial" id="trial-{id}"><h3>Trial {}</h3><p class="meta">{} &middot; {} &middot; agent {} &middot; epoch {} &middot; {} &middot; {}</p>"#,

@@ -250,6 +250,31 @@ CREATE INDEX IF NOT EXISTS findings_by_trial ON findings (run_id, trial_id);
 CREATE INDEX IF NOT EXISTS findings_by_scoring ON findings (run_id, scoring, behaviour);
 ";
 
+/// The store's schema version (`None` for a new file); a version newer than this host's
+/// is refused, so an old host never misreads a newer store.
+/// `query_failed` says how a failed query is reported (opening for reading or writing).
+fn schema_version(
+    conn: &Connection,
+    shown: &str,
+    query_failed: impl FnOnce(rusqlite::Error) -> StoreError,
+) -> Result<Option<i64>, StoreError> {
+    let found: Option<String> = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'schema_version'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(query_failed)?;
+    match found.map(|v| v.parse::<i64>().unwrap_or(i64::MAX)) {
+        Some(v) if v > SCHEMA_VERSION => Err(StoreError::TooNew {
+            path: shown.to_string(),
+            found: v,
+        }),
+        version => Ok(version),
+    }
+}
+
 pub fn now_rfc3339() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -300,21 +325,7 @@ impl Store {
             "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
         )
         .map_err(open_err)?;
-        let found: Option<String> = conn
-            .query_row(
-                "SELECT value FROM meta WHERE key = 'schema_version'",
-                [],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(sql)?;
-        match found.map(|v| v.parse::<i64>().unwrap_or(i64::MAX)) {
-            Some(v) if v > SCHEMA_VERSION => {
-                return Err(StoreError::TooNew {
-                    path: shown,
-                    found: v,
-                });
-            }
+        match schema_version(&conn, &shown, sql)? {
             Some(_) => {}
             None => {
                 conn.execute_batch(SCHEMA).map_err(sql)?;
@@ -357,21 +368,7 @@ impl Store {
         // Sorts and groupings of a report stay in memory instead of temporary files.
         conn.pragma_update(None, "temp_store", "MEMORY")
             .map_err(sql)?;
-        let found: Option<String> = conn
-            .query_row(
-                "SELECT value FROM meta WHERE key = 'schema_version'",
-                [],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(open_err)?;
-        match found.map(|v| v.parse::<i64>().unwrap_or(i64::MAX)) {
-            Some(v) if v > SCHEMA_VERSION => {
-                return Err(StoreError::TooNew {
-                    path: shown,
-                    found: v,
-                });
-            }
+        match schema_version(&conn, &shown, open_err)? {
             Some(_) => {}
             None => {
                 return Err(StoreError::Open {
@@ -470,3 +467,19 @@ mod write;
 mod tests;
 
 pub use write::merge;
+
+/// A trial dump's axes as `axis=value` labels, in the scenario's order.
+pub fn dump_axes(trial: &serde_json::Value) -> Vec<String> {
+    trial["axes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|a| {
+            format!(
+                "{}={}",
+                a[0].as_str().unwrap_or(""),
+                a[1].as_str().unwrap_or("")
+            )
+        })
+        .collect()
+}
