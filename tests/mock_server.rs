@@ -365,3 +365,51 @@ pub fn stream_events(answer: &Value) -> Vec<Value> {
     }
     events
 }
+
+/// A vendor's rate limit as vendors describe it: a token bucket holding up to `capacity`
+/// requests, refilled continuously at `per_minute`. A request that finds it empty is refused
+/// with 429 and `Retry-After`, the whole seconds until a token is back.
+pub struct TokenBucket {
+    per_second: f64,
+    capacity: f64,
+    state: Mutex<(f64, std::time::Instant)>,
+    refused: std::sync::atomic::AtomicUsize,
+}
+
+impl TokenBucket {
+    pub fn new(per_minute: f64, capacity: f64) -> Self {
+        TokenBucket {
+            per_second: per_minute / 60.0,
+            capacity,
+            state: Mutex::new((capacity, std::time::Instant::now())),
+            refused: Default::default(),
+        }
+    }
+
+    /// `None` when a token was taken, else the 429 to send.
+    pub fn take(&self) -> Option<Reply> {
+        let mut state = self.state.lock().unwrap();
+        let now = std::time::Instant::now();
+        let (tokens, last) = *state;
+        let tokens =
+            (tokens + now.duration_since(last).as_secs_f64() * self.per_second).min(self.capacity);
+        if tokens >= 1.0 {
+            *state = (tokens - 1.0, now);
+            return None;
+        }
+        *state = (tokens, now);
+        self.refused.fetch_add(1, Ordering::Relaxed);
+        let wait = ((1.0 - tokens) / self.per_second).ceil().max(1.0);
+        Some(Reply::Json {
+            status: 429,
+            headers: vec![("retry-after", format!("{wait}"))],
+            body: r#"{"error":{"message":"Rate limit reached for requests","type":"requests"}}"#
+                .into(),
+        })
+    }
+
+    /// Requests refused so far.
+    pub fn refused(&self) -> usize {
+        self.refused.load(Ordering::Relaxed)
+    }
+}

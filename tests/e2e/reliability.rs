@@ -373,3 +373,57 @@ fn unusable_stores_and_missing_keys_are_refused_before_anything_runs() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A provider allowing 2,400 requests a minute (40 a second, a bucket of 4), refusing the rest
+/// with 429 and Retry-After, driven by 32 trials in flight. The run finishes every trial, paced
+/// near the limit: few refusals, not one per request that would have overrun the bucket.
+#[test]
+fn a_rate_limited_provider_is_paced_not_hammered() {
+    let bucket = std::sync::Arc::new(crate::mock_server::TokenBucket::new(2_400.0, 4.0));
+    let limit = bucket.clone();
+    let server =
+        MockServer::start(move |r, n| limit.take().unwrap_or_else(|| tampering_script(r, n)));
+    let started = std::time::Instant::now();
+    let out = Run::new()
+        .scenario("tampering")
+        .detector("tampering-detector")
+        .model("openai-api/mock/limited")
+        .epochs(60)
+        .env("MOCK_BASE_URL", &server.url)
+        .arg("--max-trials")
+        .arg("32")
+        .exec()
+        .success();
+    let took = started.elapsed().as_secs_f64();
+    assert_eq!(
+        out.rows("SELECT status, COUNT(*) FROM trials GROUP BY status"),
+        vec![vec!["completed".to_string(), "60".to_string()]]
+    );
+    let requests = server.request_count();
+    let refused = bucket.refused();
+    // 60 trials x 3 calls = 180 answered. With the pacer switched off, each of the trials in
+    // flight retried on its own: 555 of 641 requests were refused and 35 of the 60 trials ran
+    // out of retries. Paced, 7 of 187 (the start-up burst).
+    assert!(
+        (refused as f64) < 0.08 * requests as f64,
+        "{refused} of {requests} requests refused in {took:.1} s"
+    );
+    // A fixed pace under the limit is never refused.
+    let bucket = std::sync::Arc::new(crate::mock_server::TokenBucket::new(2_400.0, 4.0));
+    let limit = bucket.clone();
+    let server =
+        MockServer::start(move |r, n| limit.take().unwrap_or_else(|| tampering_script(r, n)));
+    Run::new()
+        .scenario("tampering")
+        .detector("tampering-detector")
+        .model("openai-api/mock/limited")
+        .epochs(20)
+        .env("MOCK_BASE_URL", &server.url)
+        .arg("--max-trials")
+        .arg("32")
+        .arg("--max-rpm")
+        .arg("2000")
+        .exec()
+        .success();
+    assert_eq!(bucket.refused(), 0, "{} requests", server.request_count());
+}

@@ -107,6 +107,10 @@ pub struct ExecArgs {
     /// Fixed concurrent requests per provider (default: adaptive, starting at 10).
     #[arg(long)]
     pub max_connections: Option<usize>,
+    /// Requests per minute per provider, evenly spaced (default: paced at the rate learned
+    /// from the provider's 429s).
+    #[arg(long, value_parser = positive_rate)]
+    pub max_rpm: Option<f64>,
     /// Seconds for one HTTP attempt.
     #[arg(long, default_value_t = 180.0)]
     pub attempt_timeout: f64,
@@ -191,6 +195,7 @@ fn provider_config(
         ..ProviderConfig::default()
     };
     config.max_connections = exec.max_connections;
+    config.max_rpm = exec.max_rpm;
     config.policy.attempt_timeout = std::time::Duration::from_secs_f64(exec.attempt_timeout);
     config.policy.call_timeout = std::time::Duration::from_secs_f64(exec.timeout);
     config.policy.max_retries = exec.max_retries;
@@ -459,4 +464,14 @@ async fn execute(runtime: Arc<Runtime>, mut request: RunRequest, exec: &ExecArgs
         );
     }
     Ok(())
+}
+
+/// `--max-rpm`: a number of requests per minute above zero.
+fn positive_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(n) if n.is_finite() && n > 0.0 => Ok(n),
+        _ => Err(format!(
+            "`{text}` is not a number of requests per minute above zero"
+        )),
+    }
 }

@@ -1,22 +1,19 @@
-//! Adaptive concurrency per provider: start moderate, shrink multiplicatively on rate limits,
-//! grow slowly on success (AIMD, as TCP does). `--max-connections` fixes the limit instead.
+//! Adaptive concurrency per provider: start moderate and grow slowly on success, so a new
+//! endpoint is not hit by a whole run at once. Rate limits (429) slow the endpoint's pace
+//! ([`super::pace`]), not its concurrency: a vendor limits requests per minute, and fewer
+//! connections would only cap the rate below it when answers are slow.
+//! `--max-connections` fixes the limit instead.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
 pub const START: f64 = 10.0;
 pub const MAX: f64 = 100.0;
-/// On a rate limit the limit is multiplied by this.
-pub const DECREASE: f64 = 0.8;
-/// Rate limits closer together than this count once (one burst, one decrease).
-pub const COOLDOWN: Duration = Duration::from_secs(2);
 
 struct State {
     limit: f64,
     in_flight: usize,
-    last_decrease: Option<Instant>,
 }
 
 pub struct AdaptiveLimit {
@@ -43,7 +40,6 @@ impl AdaptiveLimit {
             state: Mutex::new(State {
                 limit: START,
                 in_flight: 0,
-                last_decrease: None,
             }),
             notify: Notify::new(),
             fixed: false,
@@ -55,7 +51,6 @@ impl AdaptiveLimit {
             state: Mutex::new(State {
                 limit: n.max(1) as f64,
                 in_flight: 0,
-                last_decrease: None,
             }),
             notify: Notify::new(),
             fixed: true,
@@ -92,43 +87,29 @@ impl AdaptiveLimit {
         drop(s);
         self.notify.notify_waiters();
     }
-
-    pub fn on_rate_limit(&self) {
-        if self.fixed {
-            return;
-        }
-        let mut s = self.state.lock().expect("limit state");
-        let now = Instant::now();
-        if s.last_decrease
-            .is_some_and(|t| now.duration_since(t) < COOLDOWN)
-        {
-            return;
-        }
-        s.last_decrease = Some(now);
-        s.limit = (s.limit * DECREASE).max(1.0);
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
-    fn shrinks_on_rate_limits_once_per_burst_and_grows_slowly() {
+    fn grows_slowly_up_to_the_maximum_and_a_fixed_limit_stays() {
         let limit = AdaptiveLimit::adaptive();
-        limit.on_rate_limit();
-        limit.on_rate_limit();
-        assert_eq!(limit.current(), 8, "a burst of 429s counts once");
-        for _ in 0..8 {
+        for _ in 0..9 {
             limit.on_success();
         }
-        assert_eq!(limit.current(), 8, "{}", limit.state.lock().unwrap().limit);
+        assert_eq!(limit.current(), 10, "about +1 per window of successes");
         for _ in 0..20 {
             limit.on_success();
         }
-        assert!(limit.current() >= 9);
+        assert!(limit.current() >= 11);
+        for _ in 0..100_000 {
+            limit.on_success();
+        }
+        assert_eq!(limit.current(), MAX as usize);
         let fixed = AdaptiveLimit::fixed(3);
-        fixed.on_rate_limit();
         fixed.on_success();
         assert_eq!(fixed.current(), 3);
     }

@@ -14,6 +14,7 @@ pub mod google;
 pub mod http;
 pub mod limit;
 pub mod openai;
+pub mod pace;
 pub mod prices;
 
 use std::collections::HashMap;
@@ -30,6 +31,7 @@ use crate::plugin::{JudgeRequest, Message, Role};
 use cache::ResponseCache;
 use http::{Delivery, Endpoint, RetryPolicy};
 use limit::AdaptiveLimit;
+use pace::RatePacer;
 use prices::{Price, PriceTable};
 
 /// Streamed pieces allowed beyond `max_tokens` before a generation counts as a runaway the
@@ -164,6 +166,8 @@ pub struct ProviderConfig {
     pub policy: RetryPolicy,
     /// Fixed connections per provider instead of the adaptive limit.
     pub max_connections: Option<usize>,
+    /// Fixed requests per minute per provider instead of the learned pace.
+    pub max_rpm: Option<f64>,
     pub prices: PriceTable,
     pub cache: Option<std::path::PathBuf>,
 }
@@ -175,6 +179,7 @@ impl Default for ProviderConfig {
             per_model: Default::default(),
             policy: RetryPolicy::default(),
             max_connections: None,
+            max_rpm: None,
             prices: PriceTable::builtin(),
             cache: None,
         }
@@ -184,12 +189,15 @@ impl Default for ProviderConfig {
 /// Where keys and base URLs come from: the process environment, or a map in tests.
 pub type EnvLookup = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
+/// What one provider endpoint's calls share: how many may be in flight, and their pace.
+type EndpointLimits = (Arc<AdaptiveLimit>, Arc<RatePacer>);
+
 pub struct Providers {
     config: ProviderConfig,
     env: EnvLookup,
     client: reqwest::Client,
-    /// One concurrency limit per provider endpoint, shared by its models.
-    limits: Mutex<HashMap<String, Arc<AdaptiveLimit>>>,
+    /// One concurrency limit and one pace per provider endpoint, shared by its models.
+    limits: Mutex<HashMap<String, EndpointLimits>>,
 }
 
 impl Providers {
@@ -232,13 +240,20 @@ impl Providers {
         &self.config
     }
 
-    fn limit_for(&self, key: &str) -> Arc<AdaptiveLimit> {
+    fn limits_for(&self, key: &str) -> EndpointLimits {
         let mut limits = self.limits.lock().expect("limits");
         limits
             .entry(key.to_string())
-            .or_insert_with(|| match self.config.max_connections {
-                Some(n) => AdaptiveLimit::fixed(n),
-                None => AdaptiveLimit::adaptive(),
+            .or_insert_with(|| {
+                let concurrency = match self.config.max_connections {
+                    Some(n) => AdaptiveLimit::fixed(n),
+                    None => AdaptiveLimit::adaptive(),
+                };
+                let pace = match self.config.max_rpm {
+                    Some(n) => RatePacer::fixed(n),
+                    None => RatePacer::adaptive(),
+                };
+                (concurrency, Arc::new(pace))
             })
             .clone()
     }
@@ -396,9 +411,11 @@ impl Providers {
                 "model `{model}`: -M stream=true works with Chat Completions APIs only (openai-api/..., vllm/, ollama/, together/..., or openai/ with -M api=chat)"
             ));
         }
+        let (limit, pacer) = self.limits_for(&format!("{provider} {limit_key}"));
         let endpoint = Endpoint {
             client: self.client.clone(),
-            limit: self.limit_for(&format!("{provider} {limit_key}")),
+            limit,
+            pacer,
             policy: self.config.policy.clone(),
             secrets: key.into_iter().collect(),
             label: model.to_string(),

@@ -1,6 +1,7 @@
 //! The HTTP side shared by every provider: per-attempt and per-call timeouts, retries with
 //! exponential backoff and jitter for 429, 5xx, timeouts, dropped connections and truncated
-//! bodies, `Retry-After` honoured, the adaptive concurrency limit, and secret redaction.
+//! bodies, `Retry-After` honoured, the adaptive concurrency limit, the pace learned from rate
+//! limits, and secret redaction.
 //!
 //! Answers come whole (JSON) or streamed (server-sent events, folded back into the whole
 //! answer's shape by the wire format). Streaming is what tells a *runaway* generation (tokens
@@ -16,6 +17,7 @@ use rand::{RngExt, SeedableRng};
 use serde_json::Value;
 
 use super::limit::AdaptiveLimit;
+use super::pace::RatePacer;
 use crate::model::ModelError;
 
 #[derive(Debug, Clone)]
@@ -77,6 +79,7 @@ pub struct CallStats {
 pub struct Endpoint {
     pub client: reqwest::Client,
     pub limit: Arc<AdaptiveLimit>,
+    pub pacer: Arc<RatePacer>,
     pub policy: RetryPolicy,
     /// Values that must never appear in an error message (API keys).
     pub secrets: Vec<String>,
@@ -131,6 +134,18 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
         .map(|s| Duration::from_secs_f64(s.max(0.0)))
 }
 
+/// Gemini's wait in a 429's body: `error.details[].retryDelay`, e.g. `"37s"`.
+fn retry_delay(body: &str) -> Option<Duration> {
+    let parsed: Value = serde_json::from_str(body).ok()?;
+    parsed["error"]["details"]
+        .as_array()?
+        .iter()
+        .find_map(|d| d["retryDelay"].as_str())
+        .and_then(|d| d.trim().strip_suffix('s')?.parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(Duration::from_secs_f64)
+}
+
 /// The provider's own error message from an error body, whatever the vendor's shape.
 pub fn error_message(body: &str) -> String {
     let parsed: Option<Value> = serde_json::from_str(body).ok();
@@ -153,6 +168,11 @@ pub fn error_message(body: &str) -> String {
 enum Attempt {
     Done(Value),
     Retry {
+        reason: String,
+        wait: Option<Duration>,
+    },
+    /// A 429: retried, and the endpoint's pace slows.
+    RateLimited {
         reason: String,
         wait: Option<Duration>,
     },
@@ -205,15 +225,17 @@ impl Endpoint {
         let mut timed_out = 0;
         loop {
             stats.attempts += 1;
-            let outcome = {
+            let (sent, outcome) = {
                 let _permit = self.limit.acquire().await;
-                match &delivery {
+                let sent = self.pacer.acquire().await;
+                let outcome = match &delivery {
                     Delivery::Whole => self.attempt(url, headers, &encoded).await,
                     Delivery::Streamed { fold, max_pieces } => {
                         self.attempt_streamed(url, headers, &encoded, fold(), *max_pieces)
                             .await
                     }
-                }
+                };
+                (sent, outcome)
             };
             let outcome = match outcome {
                 Attempt::TimedOut(reason) => {
@@ -229,11 +251,19 @@ impl Endpoint {
                     }
                     Attempt::Retry { reason, wait: None }
                 }
+                Attempt::RateLimited { reason, wait } => {
+                    // Only a limiter that says how long to wait is taken as one (see pace.rs).
+                    if let Some(wait) = wait.filter(|w| !w.is_zero()) {
+                        self.pacer.on_rate_limit(sent, wait);
+                    }
+                    Attempt::Retry { reason, wait }
+                }
                 other => other,
             };
             match outcome {
                 Attempt::Done(value) => {
                     self.limit.on_success();
+                    self.pacer.on_success();
                     return Ok((value, stats));
                 }
                 Attempt::Fatal(message) => {
@@ -251,7 +281,9 @@ impl Endpoint {
                         ),
                     });
                 }
-                Attempt::TimedOut(_) => unreachable!("timeouts become retries above"),
+                Attempt::TimedOut(_) | Attempt::RateLimited { .. } => {
+                    unreachable!("timeouts and rate limits become retries above")
+                }
                 Attempt::Retry { reason, wait } => {
                     let reason = redact(&reason, &self.secrets);
                     stats.retry_reasons.push(reason.clone());
@@ -343,13 +375,10 @@ impl Endpoint {
         }
         let message = format!("HTTP {code}: {}", error_message(&text));
         match code {
-            429 => {
-                self.limit.on_rate_limit();
-                Attempt::Retry {
-                    reason: message,
-                    wait: retry_after(headers),
-                }
-            }
+            429 => Attempt::RateLimited {
+                reason: message,
+                wait: retry_after(headers).or_else(|| retry_delay(&text)),
+            },
             408 | 409 | 500..=599 => Attempt::Retry {
                 reason: message,
                 wait: retry_after(headers),

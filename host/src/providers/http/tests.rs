@@ -45,3 +45,18 @@ fn extracts_vendor_error_messages() {
     );
     assert_eq!(error_message("upstream broke"), "upstream broke");
 }
+
+#[test]
+fn reads_the_wait_a_rate_limit_asks_for() {
+    let mut headers = reqwest::header::HeaderMap::new();
+    assert_eq!(retry_after(&headers), None);
+    headers.insert("retry-after", "3".parse().unwrap());
+    assert_eq!(retry_after(&headers), Some(Duration::from_secs(3)));
+    headers.insert("retry-after-ms", "250".parse().unwrap());
+    assert_eq!(retry_after(&headers), Some(Duration::from_millis(250)));
+    // Gemini puts it in the body.
+    let gemini = r#"{"error":{"code":429,"status":"RESOURCE_EXHAUSTED","message":"Quota exceeded","details":[{"@type":"type.googleapis.com/google.rpc.QuotaFailure"},{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"37s"}]}}"#;
+    assert_eq!(retry_delay(gemini), Some(Duration::from_secs(37)));
+    assert_eq!(retry_delay(r#"{"error":{"message":"slow down"}}"#), None);
+    assert_eq!(retry_delay("not json"), None);
+}

@@ -1,0 +1,377 @@
+//! Request pacing per provider endpoint, so a run stays under an account's requests-per-minute
+//! limit instead of bouncing off it.
+//!
+//! Vendors enforce rate limits with token buckets (Anthropic says so; OpenAI quantizes a
+//! per-minute limit to shorter windows), and a 429 says only that the bucket is empty. Retrying
+//! each refused call on its own (what the concurrency limit alone did) keeps the bucket empty
+//! and a large share of requests refused. The pacer instead spaces request starts evenly at a
+//! rate it learns from the 429s themselves, the way TCP CUBIC learns a path's capacity:
+//!
+//! - until the first 429 nothing is paced;
+//! - a 429 that says how long to wait (`Retry-After`, `retry-after-ms` or Gemini's
+//!   `retryDelay`: vendors' rate limiters do) of a request sent after the last decrease
+//!   marks the rate it was sent at as too high. A 429 without a wait, or one while the pace
+//!   is still below its ceiling, is retried with backoff but does not move the pace: a
+//!   server refusing at random would otherwise drive it down without end. The new ceiling is that rate, or the rate of successes measured since the last
+//!   decrease if lower (a drained bucket passes exactly its refill rate); pacing restarts at
+//!   [`DECREASE`] of it. 429s of requests sent before the decrease count once, as one burst;
+//! - the first ceiling comes from a start-up burst (a few answers, out of order), so it is
+//!   probed by doubling every [`PROBE_DOUBLING`]; later ceilings are approached on a cubic
+//!   curve, back at the ceiling after [`RECOVERY`], growing ever faster beyond it and probing
+//!   again after twice that, so the rate stays near the limit for long and still finds a
+//!   raised limit (or a first ceiling measured too low) quickly.
+//!
+//! `--max-rpm N` fixes the rate instead. A `Retry-After` longer than [`PAUSE_ALL_AFTER`] (a
+//! quota window, not a bucket refill) holds every request of the endpoint until it passes.
+//! Waiting requests start in arrival order (tokio's mutex is fair).
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// On a rate limit the pace restarts at this share of the ceiling.
+pub const DECREASE: f64 = 0.9;
+/// After a decrease the pace is back at the ceiling this much later.
+pub const RECOVERY: Duration = Duration::from_secs(10);
+/// While probing for a ceiling the rate doubles this often.
+pub const PROBE_DOUBLING: Duration = Duration::from_secs(1);
+/// A `Retry-After` longer than this holds every request of the endpoint.
+pub const PAUSE_ALL_AFTER: Duration = Duration::from_secs(5);
+/// Successes further back than this do not count towards the measured rate.
+const WINDOW: Duration = Duration::from_secs(60);
+/// The measured rate is taken over about this many recent successes.
+const SAMPLE: usize = 20;
+/// No pace is slower than one request a minute or faster than this.
+const MIN_RATE: f64 = 1.0 / 60.0;
+const MAX_RATE: f64 = 1e6;
+
+#[derive(Debug, Clone, Copy)]
+enum Pace {
+    /// No rate limit seen yet.
+    Free,
+    /// Requests per second, fixed by `--max-rpm`.
+    Fixed(f64),
+    /// Doubling from `from` (per second) since `since`.
+    Probing { from: f64, since: Instant },
+    /// Cubic recovery towards and past `ceiling` (per second) since `since`.
+    Recovering { ceiling: f64, since: Instant },
+}
+
+impl Pace {
+    /// Requests per second at `now`; `None` when unpaced.
+    fn rate(self, now: Instant) -> Option<f64> {
+        let rate = match self {
+            Pace::Free => return None,
+            Pace::Fixed(rate) => rate,
+            Pace::Probing { from, since } => {
+                let doublings = now.saturating_duration_since(since).as_secs_f64()
+                    / PROBE_DOUBLING.as_secs_f64();
+                from * 2f64.powf(doublings)
+            }
+            Pace::Recovering { ceiling, since } => {
+                // r(t) = ceiling * (1 + a (t - k)^3): r(0) = DECREASE * ceiling, r(k) = ceiling,
+                // r(2k) = ceiling (2 - DECREASE); from there on it probes as at the start, since a
+                // ceiling that long without a 429 was too low or the limit has been raised.
+                let k = RECOVERY.as_secs_f64();
+                let a = (1.0 - DECREASE) / k.powi(3);
+                let t = now.saturating_duration_since(since).as_secs_f64();
+                if t <= 2.0 * k {
+                    ceiling * (1.0 + a * (t - k).powi(3))
+                } else {
+                    let doublings = (t - 2.0 * k) / PROBE_DOUBLING.as_secs_f64();
+                    ceiling * (1.0 + a * k.powi(3)) * 2f64.powf(doublings)
+                }
+            }
+        };
+        Some(rate.clamp(MIN_RATE, MAX_RATE))
+    }
+
+    /// The time from `now` to the next start: one request's worth of the rate integrated
+    /// from `now`. While probing this is much shorter than one over today's rate when that is
+    /// low (a first 429 before any success starts probing at one a minute).
+    fn gap(self, now: Instant) -> Option<Duration> {
+        let rate = self.rate(now)?;
+        let seconds = match self {
+            // r(t) = r0 2^(t/D): starts by t are r0 D (2^(t/D) - 1) / ln 2.
+            Pace::Probing { .. } if rate < MAX_RATE => {
+                let d = PROBE_DOUBLING.as_secs_f64();
+                d * (1.0 + std::f64::consts::LN_2 / (rate * d)).log2()
+            }
+            _ => 1.0 / rate,
+        };
+        Some(Duration::from_secs_f64(seconds))
+    }
+}
+
+struct State {
+    pace: Pace,
+    /// Earliest start of the next request.
+    next: Instant,
+    /// Every request waits until then (a long `Retry-After`).
+    paused_until: Option<Instant>,
+    last_decrease: Option<Instant>,
+    /// When the first request was let go: the measured rate's span starts no earlier.
+    first_start: Option<Instant>,
+    /// When each recent success arrived.
+    successes: VecDeque<Instant>,
+}
+
+pub struct RatePacer {
+    state: Mutex<State>,
+    /// Waiting requests queue here, first come first served.
+    queue: tokio::sync::Mutex<()>,
+}
+
+impl RatePacer {
+    pub fn adaptive() -> Self {
+        Self::with(Pace::Free)
+    }
+
+    /// At most `per_minute` request starts a minute, evenly spaced.
+    pub fn fixed(per_minute: f64) -> Self {
+        Self::with(Pace::Fixed((per_minute / 60.0).max(MIN_RATE)))
+    }
+
+    fn with(pace: Pace) -> Self {
+        RatePacer {
+            state: Mutex::new(State {
+                pace,
+                next: Instant::now(),
+                paused_until: None,
+                last_decrease: None,
+                first_start: None,
+                successes: VecDeque::new(),
+            }),
+            queue: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// The current pace in requests per minute, if any.
+    pub fn per_minute(&self) -> Option<f64> {
+        let s = self.state.lock().expect("pace state");
+        s.pace.rate(Instant::now()).map(|r| r * 60.0)
+    }
+
+    /// Waits for this request's turn and returns when it was let go, which
+    /// [`RatePacer::on_rate_limit`] needs to tell one burst from the next.
+    pub async fn acquire(&self) -> Instant {
+        // The common case, no rate limit seen: no queue.
+        if let Some(now) = self.start_now() {
+            return now;
+        }
+        let _turn = self.queue.lock().await;
+        loop {
+            if let Some(now) = self.start_now() {
+                return now;
+            }
+            // Re-read after sleeping: a decrease or a pause may have moved the time.
+            let at = {
+                let s = self.state.lock().expect("pace state");
+                s.paused_until.map_or(s.next, |p| p.max(s.next))
+            };
+            tokio::time::sleep_until(at).await;
+        }
+    }
+
+    /// Takes the next start if it is due: the time now, after moving the next start one
+    /// interval on.
+    fn start_now(&self) -> Option<Instant> {
+        let now = Instant::now();
+        let mut s = self.state.lock().expect("pace state");
+        if s.paused_until.is_some_and(|p| p > now) || s.next > now {
+            return None;
+        }
+        s.paused_until = None;
+        s.first_start.get_or_insert(now);
+        if let Some(gap) = s.pace.gap(now) {
+            s.next = now + gap;
+        }
+        Some(now)
+    }
+
+    pub fn on_success(&self) {
+        let now = Instant::now();
+        let mut s = self.state.lock().expect("pace state");
+        s.successes.push_back(now);
+        while s
+            .successes
+            .front()
+            .is_some_and(|t| now.saturating_duration_since(*t) > WINDOW)
+        {
+            s.successes.pop_front();
+        }
+    }
+
+    /// A 429 for a request let go at `sent`, with the wait the server asked for.
+    pub fn on_rate_limit(&self, sent: Instant, retry_after: Duration) {
+        let now = Instant::now();
+        let mut s = self.state.lock().expect("pace state");
+        if retry_after > PAUSE_ALL_AFTER {
+            let until = now + retry_after;
+            s.paused_until = Some(s.paused_until.map_or(until, |p| p.max(until)));
+        }
+        if matches!(s.pace, Pace::Fixed(_)) || s.last_decrease.is_some_and(|t| sent <= t) {
+            return;
+        }
+        // Below a ceiling it is recovering to, a 429 is not the pace's doing (a server
+        // refusing at random would otherwise push the pace down without end); the pace
+        // reacts once it is back at the ceiling.
+        if let (Pace::Recovering { ceiling, .. }, Some(rate)) = (s.pace, s.pace.rate(sent))
+            && rate < ceiling
+        {
+            return;
+        }
+        // The rate that passed just now: successes since the last decrease (or the first
+        // request), over the time the last SAMPLE of them took, at least 1 s.
+        let floor = s.last_decrease.or(s.first_start);
+        let since_floor = || {
+            s.successes
+                .iter()
+                .rev()
+                .take_while(|t| floor.is_none_or(|f| **t >= f))
+        };
+        let span = since_floor()
+            .take(SAMPLE)
+            .last()
+            .map_or(Duration::ZERO, |t| now.saturating_duration_since(*t))
+            .clamp(Duration::from_secs(1), WINDOW);
+        let passed = since_floor()
+            .take_while(|t| now.saturating_duration_since(**t) <= span)
+            .count();
+        let measured = (passed as f64 / span.as_secs_f64()).max(MIN_RATE);
+        s.pace = match s.pace.rate(sent) {
+            // A first 429 often comes before any answer of the start-up burst is in: probing
+            // from one a second reaches a few hundred a minute within seconds.
+            None => Pace::Probing {
+                from: measured.max(1.0) * DECREASE,
+                since: now,
+            },
+            Some(was) => Pace::Recovering {
+                ceiling: was.min(measured),
+                since: now,
+            },
+        };
+        s.last_decrease = Some(now);
+        // The next start follows the new pace: requests queued behind the burst wait too.
+        if let Some(gap) = s.pace.gap(now) {
+            s.next = now + gap;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Starts `n` requests one after another and returns the time they took.
+    async fn start(pacer: &RatePacer, n: usize) -> Duration {
+        let began = Instant::now();
+        for _ in 0..n {
+            pacer.acquire().await;
+        }
+        began.elapsed()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn unpaced_until_the_first_rate_limit() {
+        let pacer = RatePacer::adaptive();
+        assert_eq!(start(&pacer, 1_000).await, Duration::ZERO);
+        assert_eq!(pacer.per_minute(), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_fixed_rate_spaces_requests_evenly() {
+        let pacer = RatePacer::fixed(600.0);
+        // 10 a second: the first goes at once, the next 20 take 2 s.
+        let took = start(&pacer, 21).await;
+        assert_eq!(took.as_millis(), 2_000, "{took:?}");
+        // A 429 does not move a fixed rate.
+        pacer.on_rate_limit(Instant::now(), Duration::from_secs(1));
+        assert_eq!(pacer.per_minute(), Some(600.0));
+    }
+
+    /// `n` requests let go and answered at once, `gap` apart.
+    async fn pass(pacer: &RatePacer, n: usize, gap: Duration) {
+        for _ in 0..n {
+            pacer.acquire().await;
+            pacer.on_success();
+            tokio::time::advance(gap).await;
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn learns_the_rate_that_passes_and_counts_a_burst_once() {
+        let pacer = RatePacer::adaptive();
+        // 30 successes over 3 s, then a 429: about 10 a second passed.
+        pass(&pacer, 30, Duration::from_millis(100)).await;
+        let sent = pacer.acquire().await;
+        pacer.on_rate_limit(sent, Duration::from_secs(1));
+        let rate = pacer.per_minute().expect("paced now") / 60.0;
+        assert!((rate - 10.0 * DECREASE).abs() < 0.5, "{rate}");
+        // A 429 of a request let go before the decrease is the same burst.
+        pacer.on_rate_limit(sent, Duration::from_secs(1));
+        assert!((pacer.per_minute().unwrap() / 60.0 - rate).abs() < 1e-9);
+        // Probing doubles the rate every PROBE_DOUBLING; 10 a second pass meanwhile.
+        pass(&pacer, 10, Duration::from_millis(100)).await;
+        let sent = pacer.acquire().await;
+        let probed = pacer.per_minute().unwrap() / 60.0;
+        assert!((1.9..2.5).contains(&(probed / rate)), "{probed} vs {rate}");
+        // The next 429 sets a ceiling: the lower of the rate it was sent at and what passed.
+        pacer.on_rate_limit(sent, Duration::from_secs(1));
+        let after = pacer.per_minute().unwrap() / 60.0;
+        assert!(after < probed, "{after} vs {probed}");
+        assert!((after - 10.0 * DECREASE).abs() < 1.0, "{after}");
+        // While below the ceiling, a 429 does not move the pace (a server refusing at random).
+        tokio::time::advance(RECOVERY / 2).await;
+        let recovering = pacer.per_minute().unwrap();
+        pacer.on_rate_limit(Instant::now(), Duration::from_secs(1));
+        assert_eq!(pacer.per_minute().unwrap(), recovering);
+        // Cubic recovery: back at the ceiling after RECOVERY, above it later.
+        tokio::time::advance(RECOVERY / 2).await;
+        let back = pacer.per_minute().unwrap() / 60.0;
+        assert!((back - after / DECREASE).abs() < 0.01, "{back} vs {after}");
+        tokio::time::advance(RECOVERY).await;
+        let beyond = pacer.per_minute().unwrap() / 60.0;
+        assert!(
+            (beyond - back * (2.0 - DECREASE)).abs() < 0.01,
+            "{beyond} vs {back}"
+        );
+        // Twice RECOVERY without a 429: probing again.
+        tokio::time::advance(PROBE_DOUBLING).await;
+        let probing = pacer.per_minute().unwrap() / 60.0;
+        assert!(
+            (probing / beyond - 2.0).abs() < 0.01,
+            "{probing} vs {beyond}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn paced_requests_are_spaced_at_the_learned_rate() {
+        let pacer = RatePacer::adaptive();
+        pass(&pacer, 20, Duration::from_millis(100)).await;
+        let sent = pacer.acquire().await;
+        pacer.on_rate_limit(sent, Duration::from_secs(1));
+        // About 9 a second now, doubling every second: 18 more starts take about 1.25 s
+        // (9 (2^t - 1) / ln 2 = 18), not the 18 ms they would unpaced.
+        let took = start(&pacer, 19).await.as_secs_f64();
+        assert!((1.1..1.4).contains(&took), "{took}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_long_retry_after_holds_every_request() {
+        let pacer = RatePacer::adaptive();
+        let sent = pacer.acquire().await;
+        pacer.on_rate_limit(sent, Duration::from_secs(30));
+        let took = start(&pacer, 1).await;
+        assert!(took >= Duration::from_secs(30), "{took:?}");
+        // A short one (a bucket refilling) holds only its own request, by the caller's wait;
+        // with no success yet the pace starts probing at about one a second.
+        let pacer = RatePacer::adaptive();
+        let sent = pacer.acquire().await;
+        pacer.on_rate_limit(sent, Duration::from_secs(1));
+        let took = start(&pacer, 1).await.as_secs_f64();
+        assert!((0.7..1.0).contains(&took), "{took}");
+    }
+}
