@@ -373,7 +373,9 @@ pub struct TokenBucket {
     per_second: f64,
     capacity: f64,
     state: Mutex<(f64, std::time::Instant)>,
-    refused: std::sync::atomic::AtomicUsize,
+    /// When each request came (since the bucket was made) and whether it was refused.
+    log: Mutex<Vec<(Duration, bool)>>,
+    made: std::time::Instant,
 }
 
 impl TokenBucket {
@@ -382,7 +384,8 @@ impl TokenBucket {
             per_second: per_minute / 60.0,
             capacity,
             state: Mutex::new((capacity, std::time::Instant::now())),
-            refused: Default::default(),
+            log: Mutex::new(Vec::new()),
+            made: std::time::Instant::now(),
         }
     }
 
@@ -393,12 +396,16 @@ impl TokenBucket {
         let (tokens, last) = *state;
         let tokens =
             (tokens + now.duration_since(last).as_secs_f64() * self.per_second).min(self.capacity);
-        if tokens >= 1.0 {
+        let refused = tokens < 1.0;
+        self.log
+            .lock()
+            .unwrap()
+            .push((now.duration_since(self.made), refused));
+        if !refused {
             *state = (tokens - 1.0, now);
             return None;
         }
         *state = (tokens, now);
-        self.refused.fetch_add(1, Ordering::Relaxed);
         let wait = ((1.0 - tokens) / self.per_second).ceil().max(1.0);
         Some(Reply::Json {
             status: 429,
@@ -410,6 +417,16 @@ impl TokenBucket {
 
     /// Requests refused so far.
     pub fn refused(&self) -> usize {
-        self.refused.load(Ordering::Relaxed)
+        self.refused_after(Duration::ZERO).0
+    }
+
+    /// Requests refused, and requests made, from `start` after the bucket was made on.
+    pub fn refused_after(&self, start: Duration) -> (usize, usize) {
+        let log = self.log.lock().unwrap();
+        let later = log.iter().filter(|(at, _)| *at >= start);
+        (
+            later.clone().filter(|(_, refused)| *refused).count(),
+            later.count(),
+        )
     }
 }

@@ -10,6 +10,9 @@
 //! 2. Latency-bound efficiency: the mock answers after 100 ms, 256 trials in flight; achieved
 //!    trials/s against the ideal in_flight / (calls per trial x latency).
 //! 3. Scale: 100,000 recorded trials: store size, and `peerpressure report` time (target < 5 s).
+//! 4. Rate limits: a mock allowing N requests a minute (a token bucket, as vendors describe
+//!    theirs) refuses the rest with 429 and Retry-After; the rate sustained against N and the
+//!    share of requests refused.
 //!
 //! Usage: peerpressure-bench [--quick] [--out FILE]
 
@@ -17,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use peerpressure_tests::mock_server::{MockServer, Reply, Request};
+use peerpressure_tests::mock_server::{MockServer, Reply, Request, TokenBucket};
 use serde_json::json;
 
 /// The inspect_ai of `just interop` (the justfile's `inspect_version`), in target/inspect-venv.
@@ -186,9 +189,7 @@ fn measure_program(
 /// The mock model: five tool calls over the tampering task, then a final answer (6 calls).
 /// Tool results are counted in the raw body: the lean server does not parse it.
 fn scripted_model(r: &Request) -> Reply {
-    // Python's JSON has a space after the colon (the Inspect side of figure 1).
-    let done =
-        r.raw.matches("\"role\":\"tool\"").count() + r.raw.matches("\"role\": \"tool\"").count();
+    let done = tool_results(&r.raw);
     let call = |name: &str, args: serde_json::Value| json!({"role": "assistant", "content": null, "tool_calls": [{"id": format!("call_{done}"), "type": "function", "function": {"name": name, "arguments": args.to_string()}}]});
     let message = match done {
         0 => call("list_files", json!({})),
@@ -207,6 +208,14 @@ fn scripted_model(r: &Request) -> Reply {
     Reply::ok(
         json!({"id": "chatcmpl-bench", "object": "chat.completion", "created": 0, "model": "bench", "choices": [{"index": 0, "finish_reason": "stop", "message": message}], "usage": {"prompt_tokens": 900, "completion_tokens": 40, "total_tokens": 940}}),
     )
+}
+
+/// Tool results in a raw Chat Completions body, in one pass: `"role":"tool"` as Rust writes
+/// it and `"role": "tool"` as Python does (the Inspect side of figure 1).
+fn tool_results(raw: &str) -> usize {
+    raw.match_indices("\"role\":")
+        .filter(|(at, key)| raw[at + key.len()..].trim_start().starts_with("\"tool\""))
+        .count()
 }
 
 /// CPU time this process (the mock server) has used so far.
@@ -228,7 +237,7 @@ fn mib(kib: i64) -> f64 {
     kib as f64 / 1024.0
 }
 
-const USAGE: &str = "usage: peerpressure-bench [--quick] [--only throughput|latency|scale] [--in-flight N] [--trials N] [--out FILE] [--keep]";
+const USAGE: &str = "usage: peerpressure-bench [--quick] [--only throughput|latency|scale|ratelimit] [--in-flight N] [--trials N] [--out FILE] [--keep]";
 
 /// Refuses what it does not know before measuring anything (and before the work folder is
 /// cleaned up): a mistyped flag must not cost a whole bench run.
@@ -339,7 +348,7 @@ fn main() {
         let keep = sample.clone();
         let server = MockServer::start_lean(move |r, _| {
             let reply = scripted_model(r);
-            if r.raw.matches("\"role\":\"tool\"").count() == 5 {
+            if tool_results(&r.raw) == 5 {
                 keep.lock().unwrap().get_or_insert_with(|| r.raw.clone());
             }
             reply
@@ -644,6 +653,79 @@ fn main() {
         ));
         let _ = viewer.kill();
         let _ = viewer.wait();
+    }
+    // 4. A rate-limited provider.
+    if runs("ratelimit") {
+        let per_minute = 2_400.0;
+        let limited_trials: usize = if quick { 200 } else { 800 };
+        let bucket = std::sync::Arc::new(TokenBucket::new(per_minute, per_minute / 60.0));
+        let limit = bucket.clone();
+        let latency = Duration::from_millis(100);
+        let server = MockServer::start_lean(move |r, _| {
+            std::thread::sleep(latency);
+            limit.take().unwrap_or_else(|| scripted_model(r))
+        });
+        let env = [("MOCK_BASE_URL", format!("{}/v1", server.url))];
+        let limited_epochs = (limited_trials / 8).to_string();
+        let limited = measure(
+            &dir,
+            &[
+                args(&[
+                    "run",
+                    "--store",
+                    "ratelimit.db",
+                    "--model",
+                    "openai-api/mock/limited",
+                    "-M",
+                    "stream=false",
+                    "--max-trials",
+                    "64",
+                ]),
+                args(&[
+                    "--scenario",
+                    "tampering",
+                    "--detector",
+                    "tampering-detector",
+                    "-A",
+                    "condition=all",
+                    "-A",
+                    "subject=all",
+                    "--epochs",
+                    &limited_epochs,
+                ]),
+            ]
+            .concat(),
+            &env,
+        );
+        let requests = server.request_count();
+        let refused = bucket.refused();
+        let settle = Duration::from_secs(10);
+        let (refused_later, requests_later) = bucket.refused_after(settle);
+        drop(server);
+        let answered = requests - refused;
+        assert_eq!(
+            answered,
+            limited_trials * 6,
+            "each trial made 6 model calls"
+        );
+        let sustained = answered as f64 / limited.wall.as_secs_f64() * 60.0;
+        say(format!(
+            "4. Rate-limited provider: {limited_trials} trials ({answered} model calls), 64 in flight, a mock allowing {per_minute:.0} requests a minute (token bucket of {:.0}, 429 + Retry-After beyond), answers after {} ms",
+            per_minute / 60.0,
+            latency.as_millis()
+        ));
+        say(format!(
+            "   sustained {sustained:.0} requests a minute over the whole process ({:.1} s); baseline, the limit: {per_minute:.0} -> {:.3} of it (target >= 0.95); refused {refused} of {requests} requests ({:.2}%, target <= 1%)",
+            limited.wall.as_secs_f64(),
+            sustained / per_minute,
+            refused as f64 * 100.0 / requests as f64
+        ));
+        say(format!(
+            "   after the first {} s (the pace learned): refused {refused_later} of {requests_later} ({:.2}%)",
+            settle.as_secs(),
+            refused_later as f64 * 100.0 / requests_later.max(1) as f64
+        ));
+        say(String::new());
     }
     if let Some(path) = out_file {
         std::fs::write(&path, &report).expect("write the results");

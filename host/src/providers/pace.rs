@@ -9,14 +9,17 @@
 //!
 //! - until the first 429 nothing is paced;
 //! - a 429 that says how long to wait (`Retry-After`, `retry-after-ms` or Gemini's
-//!   `retryDelay`: vendors' rate limiters do) of a request sent after the last decrease
-//!   marks the rate it was sent at as too high. A 429 without a wait, or one while the pace
-//!   is still below its ceiling, is retried with backoff but does not move the pace: a
-//!   server refusing at random would otherwise drive it down without end. The new ceiling is that rate, or the rate of successes measured since the last
-//!   decrease if lower (a drained bucket passes exactly its refill rate); pacing restarts at
-//!   [`DECREASE`] of it. 429s of requests sent before the decrease count once, as one burst;
-//! - the first ceiling comes from a start-up burst (a few answers, out of order), so it is
-//!   probed by doubling every [`PROBE_DOUBLING`]; later ceilings are approached on a cubic
+//!   `retryDelay`: vendors' rate limiters do), of a request sent after the last decrease,
+//!   marks the rate it was sent at as too high. The new ceiling is that rate, or the rate of
+//!   successes just measured if lower (a drained bucket passes its refill rate); pacing
+//!   restarts at [`DECREASE`] of it. 429s of requests sent before the decrease are the same
+//!   burst and count once;
+//! - a 429 without a wait, or a few while the pace is still below its ceiling, are retried
+//!   with backoff but do not move the pace: a server refusing at random would otherwise
+//!   drive it down without end. Many below the ceiling (at least [`FEW_REFUSALS`] and a
+//!   twentieth of the requests since the last decrease) mean the ceiling was too high;
+//! - a ceiling measured over fewer than [`TRUSTED`] answers (a start-up burst, a few answers
+//!   out of order) is probed from, doubling every [`PROBE_DOUBLING`]; others are approached on a cubic
 //!   curve, back at the ceiling after [`RECOVERY`], growing ever faster beyond it and probing
 //!   again after twice that, so the rate stays near the limit for long and still finds a
 //!   raised limit (or a first ceiling measured too low) quickly.
@@ -41,8 +44,15 @@ pub const PROBE_DOUBLING: Duration = Duration::from_secs(1);
 pub const PAUSE_ALL_AFTER: Duration = Duration::from_secs(5);
 /// Successes further back than this do not count towards the measured rate.
 const WINDOW: Duration = Duration::from_secs(60);
+/// Below the ceiling, 429s move the pace only when at least this many, and at least a
+/// twentieth of the requests let go since the last decrease, were refused.
+pub const FEW_REFUSALS: u32 = 3;
 /// The measured rate is taken over about this many recent successes.
 const SAMPLE: usize = 20;
+/// A ceiling measured over fewer answers than this is probed from, not recovered to.
+pub const TRUSTED: usize = 10;
+/// ... and over at least this long.
+const MIN_SPAN: Duration = Duration::from_millis(250);
 /// No pace is slower than one request a minute or faster than this.
 const MIN_RATE: f64 = 1.0 / 60.0;
 const MAX_RATE: f64 = 1e6;
@@ -112,6 +122,9 @@ struct State {
     /// Every request waits until then (a long `Retry-After`).
     paused_until: Option<Instant>,
     last_decrease: Option<Instant>,
+    /// Requests let go, and 429s of them, since the last decrease.
+    sent_since_decrease: u32,
+    limited_since_decrease: u32,
     /// When the first request was let go: the measured rate's span starts no earlier.
     first_start: Option<Instant>,
     /// When each recent success arrived.
@@ -141,6 +154,8 @@ impl RatePacer {
                 next: Instant::now(),
                 paused_until: None,
                 last_decrease: None,
+                sent_since_decrease: 0,
+                limited_since_decrease: 0,
                 first_start: None,
                 successes: VecDeque::new(),
             }),
@@ -185,6 +200,7 @@ impl RatePacer {
         }
         s.paused_until = None;
         s.first_start.get_or_insert(now);
+        s.sent_since_decrease += 1;
         if let Some(gap) = s.pace.gap(now) {
             s.next = now + gap;
         }
@@ -215,45 +231,54 @@ impl RatePacer {
         if matches!(s.pace, Pace::Fixed(_)) || s.last_decrease.is_some_and(|t| sent <= t) {
             return;
         }
-        // Below a ceiling it is recovering to, a 429 is not the pace's doing (a server
-        // refusing at random would otherwise push the pace down without end); the pace
-        // reacts once it is back at the ceiling.
+        s.limited_since_decrease += 1;
+        // Below the ceiling, a few 429s are not the pace's doing (see the module comment).
         if let (Pace::Recovering { ceiling, .. }, Some(rate)) = (s.pace, s.pace.rate(sent))
             && rate < ceiling
+            && (s.limited_since_decrease < FEW_REFUSALS
+                || s.limited_since_decrease * 20 < s.sent_since_decrease)
         {
             return;
         }
-        // The rate that passed just now: successes since the last decrease (or the first
-        // request), over the time the last SAMPLE of them took, at least 1 s.
-        let floor = s.last_decrease.or(s.first_start);
-        let since_floor = || {
-            s.successes
-                .iter()
-                .rev()
-                .take_while(|t| floor.is_none_or(|f| **t >= f))
+        // The rate that passed since the last decrease (or the first request). After steady
+        // pacing it is all answers since then over the time since then: a bucket's burst is
+        // diluted. While probing (the rate climbing) or unpaced, it is the last SAMPLE answers
+        // over the time they took. At least MIN_SPAN: a few answers can arrive together.
+        let floor = s
+            .last_decrease
+            .or(s.first_start)
+            .unwrap_or(now)
+            .max(now.checked_sub(WINDOW).unwrap_or(now));
+        let since_floor = s.successes.iter().rev().take_while(|t| **t >= floor);
+        let (passed, from) = if matches!(s.pace, Pace::Recovering { .. }) {
+            (since_floor.count(), floor)
+        } else {
+            let recent: Vec<Instant> = since_floor.take(SAMPLE).copied().collect();
+            match recent.get(SAMPLE - 1) {
+                Some(oldest) => (SAMPLE, *oldest),
+                None => (recent.len(), floor),
+            }
         };
-        let span = since_floor()
-            .take(SAMPLE)
-            .last()
-            .map_or(Duration::ZERO, |t| now.saturating_duration_since(*t))
-            .clamp(Duration::from_secs(1), WINDOW);
-        let passed = since_floor()
-            .take_while(|t| now.saturating_duration_since(**t) <= span)
-            .count();
+        let span = now.saturating_duration_since(from).max(MIN_SPAN);
         let measured = (passed as f64 / span.as_secs_f64()).max(MIN_RATE);
-        s.pace = match s.pace.rate(sent) {
-            // A first 429 often comes before any answer of the start-up burst is in: probing
-            // from one a second reaches a few hundred a minute within seconds.
-            None => Pace::Probing {
-                from: measured.max(1.0) * DECREASE,
+        let ceiling = s.pace.rate(sent).map_or(measured, |was| was.min(measured));
+        s.pace = if passed < TRUSTED {
+            // Too few answers to trust (a first 429 often comes before any answer of the
+            // start-up burst is in): probe from here, from at least one a second, which
+            // reaches a few hundred a minute within seconds.
+            Pace::Probing {
+                from: ceiling.max(1.0) * DECREASE,
                 since: now,
-            },
-            Some(was) => Pace::Recovering {
-                ceiling: was.min(measured),
+            }
+        } else {
+            Pace::Recovering {
+                ceiling,
                 since: now,
-            },
+            }
         };
         s.last_decrease = Some(now);
+        s.sent_since_decrease = 0;
+        s.limited_since_decrease = 0;
         // The next start follows the new pace: requests queued behind the burst wait too.
         if let Some(gap) = s.pace.gap(now) {
             s.next = now + gap;
@@ -302,7 +327,7 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn learns_the_rate_that_passes_and_counts_a_burst_once() {
+    async fn learns_the_rate_that_passes_counts_a_burst_once_and_recovers() {
         let pacer = RatePacer::adaptive();
         // 30 successes over 3 s, then a 429: about 10 a second passed.
         pass(&pacer, 30, Duration::from_millis(100)).await;
@@ -313,16 +338,7 @@ mod tests {
         // A 429 of a request let go before the decrease is the same burst.
         pacer.on_rate_limit(sent, Duration::from_secs(1));
         assert!((pacer.per_minute().unwrap() / 60.0 - rate).abs() < 1e-9);
-        // Probing doubles the rate every PROBE_DOUBLING; 10 a second pass meanwhile.
-        pass(&pacer, 10, Duration::from_millis(100)).await;
-        let sent = pacer.acquire().await;
-        let probed = pacer.per_minute().unwrap() / 60.0;
-        assert!((1.9..2.5).contains(&(probed / rate)), "{probed} vs {rate}");
-        // The next 429 sets a ceiling: the lower of the rate it was sent at and what passed.
-        pacer.on_rate_limit(sent, Duration::from_secs(1));
-        let after = pacer.per_minute().unwrap() / 60.0;
-        assert!(after < probed, "{after} vs {probed}");
-        assert!((after - 10.0 * DECREASE).abs() < 1.0, "{after}");
+        let after = rate;
         // While below the ceiling, a 429 does not move the pace (a server refusing at random).
         tokio::time::advance(RECOVERY / 2).await;
         let recovering = pacer.per_minute().unwrap();
@@ -353,10 +369,10 @@ mod tests {
         pass(&pacer, 20, Duration::from_millis(100)).await;
         let sent = pacer.acquire().await;
         pacer.on_rate_limit(sent, Duration::from_secs(1));
-        // About 9 a second now, doubling every second: 18 more starts take about 1.25 s
-        // (9 (2^t - 1) / ln 2 = 18), not the 18 ms they would unpaced.
+        // About 9 a second now, climbing back towards 10: 18 more starts take about 2 s, not
+        // the 18 ms they would unpaced.
         let took = start(&pacer, 19).await.as_secs_f64();
-        assert!((1.1..1.4).contains(&took), "{took}");
+        assert!((1.9..2.2).contains(&took), "{took}");
     }
 
     #[tokio::test(start_paused = true)]
@@ -373,5 +389,38 @@ mod tests {
         pacer.on_rate_limit(sent, Duration::from_secs(1));
         let took = start(&pacer, 1).await.as_secs_f64();
         assert!((0.7..1.0).contains(&took), "{took}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn many_refusals_below_the_ceiling_lower_it() {
+        let pacer = RatePacer::adaptive();
+        pass(&pacer, 20, Duration::from_millis(50)).await;
+        let sent = pacer.acquire().await;
+        pacer.on_rate_limit(sent, Duration::from_secs(1));
+        let recovering = pacer.per_minute().unwrap();
+        // Two of five refused: not yet; the third is many.
+        let mut sent = Vec::new();
+        for _ in 0..5 {
+            sent.push(pacer.acquire().await);
+        }
+        pacer.on_rate_limit(sent[0], Duration::from_secs(1));
+        pacer.on_rate_limit(sent[1], Duration::from_secs(1));
+        assert!(pacer.per_minute().unwrap() >= recovering);
+        pacer.on_rate_limit(sent[2], Duration::from_secs(1));
+        assert!(pacer.per_minute().unwrap() < recovering);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_ceiling_from_few_answers_is_probed_from() {
+        let pacer = RatePacer::adaptive();
+        // 5 answers in 0.5 s: about 10 a second, from too few to trust.
+        pass(&pacer, 5, Duration::from_millis(100)).await;
+        let sent = pacer.acquire().await;
+        pacer.on_rate_limit(sent, Duration::from_secs(1));
+        let rate = pacer.per_minute().unwrap() / 60.0;
+        assert!((rate - 10.0 * DECREASE).abs() < 0.5, "{rate}");
+        tokio::time::advance(PROBE_DOUBLING).await;
+        let probed = pacer.per_minute().unwrap() / 60.0;
+        assert!((probed / rate - 2.0).abs() < 0.01, "{probed} vs {rate}");
     }
 }
