@@ -7,8 +7,9 @@
 //!    run: the same workload on the scripted reference agent (the host without HTTP), and
 //!    Inspect (target/inspect-venv) sending the same prompts, tools and tool results to the
 //!    same mock server, which runs in this bench process, outside both harnesses.
-//! 2. Latency-bound efficiency: the mock answers after 100 ms, 256 trials in flight; achieved
-//!    trials/s against the ideal in_flight / (calls per trial x latency).
+//! 2. Latency-bound efficiency: the mock answers after 100 ms, 256 and then 1,024 trials in
+//!    flight; trials/s of the whole process against the ideal in_flight / (calls per trial x
+//!    latency), and peak RSS per trial in flight from the pair.
 //! 3. Scale: 100,000 recorded trials: store size, and `peerpressure report` time (target < 5 s).
 //! 4. Rate limits: a mock allowing N requests a minute (a token bucket, as vendors describe
 //!    theirs) refuses the rest with 429 and Retry-After; the rate sustained against N and the
@@ -237,7 +238,7 @@ fn mib(kib: i64) -> f64 {
     kib as f64 / 1024.0
 }
 
-const USAGE: &str = "usage: peerpressure-bench [--quick] [--only throughput|latency|scale|ratelimit] [--in-flight N] [--trials N] [--out FILE] [--keep]";
+const USAGE: &str = "usage: peerpressure-bench [--quick] [--only throughput|latency|scale|ratelimit] [--in-flight N] [--trials N] [--out FILE] [--keep] [--skip-inspect]";
 
 /// Refuses what it does not know before measuring anything (and before the work folder is
 /// cleaned up): a mistyped flag must not cost a whole bench run.
@@ -245,7 +246,7 @@ fn check_args() {
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--quick" | "--keep" => {}
+            "--quick" | "--keep" | "--skip-inspect" => {}
             "--only" | "--in-flight" | "--trials" | "--out" => {
                 if args.next().is_none() {
                     eprintln!("{arg} needs a value\n{USAGE}");
@@ -271,10 +272,10 @@ fn main() {
     // `--only latency` and `--in-flight N` are for investigating one figure.
     let only = std::env::args().skip_while(|a| a != "--only").nth(1);
     let runs = |figure: &str| only.as_deref().is_none_or(|o| o == figure);
-    let in_flight: usize = std::env::args()
+    let in_flight: Option<usize> = std::env::args()
         .skip_while(|a| a != "--in-flight")
         .nth(1)
-        .map_or(256, |n| n.parse().expect("--in-flight N"));
+        .map(|n| n.parse().expect("--in-flight N"));
     let dir = tempfile_dir();
     let mut report = String::new();
     let mut say = |line: String| {
@@ -387,13 +388,17 @@ fn main() {
             .expect("a request with five tool results");
         let workload = dir.join("inspect-workload.json");
         std::fs::write(&workload, inspect_workload(&sent).to_string()).unwrap();
-        let before = server.request_count();
-        let inspect = measure_inspect(&dir, &workload, trials, &server.url);
-        assert_eq!(
-            server.request_count() - before,
-            trials * 6,
-            "each Inspect sample made 6 model calls"
-        );
+        // `--skip-inspect` is for investigating the host's side alone; figure 1 needs both.
+        let inspect = (!std::env::args().any(|a| a == "--skip-inspect")).then(|| {
+            let before = server.request_count();
+            let inspect = measure_inspect(&dir, &workload, trials, &server.url);
+            assert_eq!(
+                server.request_count() - before,
+                trials * 6,
+                "each Inspect sample made 6 model calls"
+            );
+            inspect
+        });
         drop(server);
         let rate = |m: &Measured| trials as f64 / m.wall.as_secs_f64();
         let per_trial_ms = |m: &Measured| m.cpu.as_secs_f64() * 1000.0 / trials as f64;
@@ -413,90 +418,112 @@ fn main() {
             per_trial_ms(&baseline),
             rate(&http) / rate(&baseline)
         ));
-        say(format!(
-            "   baseline, same run: Inspect {INSPECT_VERSION} on the same workload (same prompts, tools, tool results, mock server, 32 in flight): {:.1} samples/s, peak RSS {:.1} MiB, CPU {:.2} ms/sample",
-            rate(&inspect),
-            mib(inspect.peak_rss_kib),
-            per_trial_ms(&inspect)
-        ));
-        say(format!(
-            "   -> PeerPressure at {:.0}x Inspect's rate, {:.3}x its peak RSS, {:.4}x its CPU per sample (whole processes, start-up included)",
-            rate(&http) / rate(&inspect),
-            mib(http.peak_rss_kib) / mib(inspect.peak_rss_kib),
-            per_trial_ms(&http) / per_trial_ms(&inspect)
-        ));
+        if let Some(inspect) = inspect {
+            say(format!(
+                "   baseline, same run: Inspect {INSPECT_VERSION} on the same workload (same prompts, tools, tool results, mock server, 32 in flight): {:.1} samples/s, peak RSS {:.1} MiB, CPU {:.2} ms/sample",
+                rate(&inspect),
+                mib(inspect.peak_rss_kib),
+                per_trial_ms(&inspect)
+            ));
+            say(format!(
+                "   -> PeerPressure at {:.0}x Inspect's rate, {:.3}x its peak RSS, {:.4}x its CPU per sample (whole processes, start-up included)",
+                rate(&http) / rate(&inspect),
+                mib(http.peak_rss_kib) / mib(inspect.peak_rss_kib),
+                per_trial_ms(&http) / per_trial_ms(&inspect)
+            ));
+        }
         say(String::new());
     }
 
-    // 2. Latency-bound efficiency.
+    // 2. Latency-bound efficiency, whole processes, at two loads: memory per trial in flight
+    // is the slope between them.
     if runs("latency") {
         let latency = Duration::from_millis(100);
-        let latency_trials = if quick { 512 } else { 2_048 };
-        let latency_trials = std::env::args()
-            .skip_while(|a| a != "--trials")
-            .nth(1)
-            .map_or(latency_trials, |n| n.parse().expect("--trials N"));
-        let server = MockServer::start_lean(move |r, _| {
-            std::thread::sleep(latency);
-            scripted_model(r)
-        });
-        let env = [("MOCK_BASE_URL", format!("{}/v1", server.url))];
-        let latency_epochs = (latency_trials / 8).to_string();
-        let latency_grid = [
-            "--scenario",
-            "tampering",
-            "--detector",
-            "tampering-detector",
-            "-A",
-            "condition=all",
-            "-A",
-            "subject=all",
-            "--epochs",
-            &latency_epochs,
-        ];
-        let in_flight_text = in_flight.to_string();
-        let server_cpu_before = own_cpu();
-        let slow = measure(
-            &dir,
-            &[
-                args(&[
-                    "run",
-                    "--store",
-                    "latency.db",
-                    "--model",
-                    "openai-api/mock/slow",
-                    "-M",
-                    "stream=false",
-                    "--max-trials",
-                    &in_flight_text,
-                    "--max-connections",
-                    &in_flight_text,
-                ]),
-                args(&latency_grid),
-            ]
-            .concat(),
-            &env,
-        );
-        let server_cpu = own_cpu() - server_cpu_before;
-        drop(server);
-        let ideal = in_flight as f64 / (6.0 * latency.as_secs_f64());
-        let achieved = latency_trials as f64 / slow.run.as_secs_f64();
-        let with_startup = latency_trials as f64 / slow.wall.as_secs_f64();
-        say(format!(
-            "2. Latency-bound: {latency_trials} trials, {in_flight} in flight, every model call answered after {} ms",
-            latency.as_millis()
-        ));
-        say(format!(
-            "   achieved {achieved:.1} trials/s over the run ({with_startup:.1} including process start and plugin loading)"
-        ));
-        say(format!(
-            "   achieved {achieved:.1} trials/s; baseline, ideal: {in_flight} / (6 calls x {:.1} s) = {ideal:.1} trials/s -> efficiency {:.3} (target >= 0.95); peak RSS {:.1} MiB, CPU {:.2} ms/trial (mock server: {:.2} ms/trial)",
-            latency.as_secs_f64(),
-            achieved / ideal,
-            mib(slow.peak_rss_kib),
-            slow.cpu.as_secs_f64() * 1000.0 / latency_trials as f64,
-            server_cpu.as_secs_f64() * 1000.0 / latency_trials as f64
-        ));
+        let loads: Vec<usize> = match in_flight {
+            Some(n) => vec![n],
+            None => vec![256, 1_024],
+        };
+        let mut peaks = Vec::new();
+        for in_flight in loads {
+            // Eight trials per slot (four with --quick), unless --trials says otherwise.
+            let latency_trials = std::env::args()
+                .skip_while(|a| a != "--trials")
+                .nth(1)
+                .map_or(in_flight * if quick { 4 } else { 8 }, |n| {
+                    n.parse().expect("--trials N")
+                });
+            let server = MockServer::start_lean(move |r, _| {
+                std::thread::sleep(latency);
+                scripted_model(r)
+            });
+            let env = [("MOCK_BASE_URL", format!("{}/v1", server.url))];
+            let latency_epochs = (latency_trials / 8).to_string();
+            let in_flight_text = in_flight.to_string();
+            let server_cpu_before = own_cpu();
+            let slow = measure(
+                &dir,
+                &[
+                    args(&[
+                        "run",
+                        "--store",
+                        &format!("latency-{in_flight}.db"),
+                        "--model",
+                        "openai-api/mock/slow",
+                        "-M",
+                        "stream=false",
+                        "--max-trials",
+                        &in_flight_text,
+                        "--max-connections",
+                        &in_flight_text,
+                    ]),
+                    args(&[
+                        "--scenario",
+                        "tampering",
+                        "--detector",
+                        "tampering-detector",
+                        "-A",
+                        "condition=all",
+                        "-A",
+                        "subject=all",
+                        "--epochs",
+                        &latency_epochs,
+                    ]),
+                ]
+                .concat(),
+                &env,
+            );
+            let server_cpu = own_cpu() - server_cpu_before;
+            drop(server);
+            let ideal = in_flight as f64 / (6.0 * latency.as_secs_f64());
+            let whole = latency_trials as f64 / slow.wall.as_secs_f64();
+            let over_run = latency_trials as f64 / slow.run.as_secs_f64();
+            let target = if in_flight <= 256 { 0.95 } else { 0.90 };
+            say(format!(
+                "2. Latency-bound: {latency_trials} trials, {in_flight} in flight, every model call answered after {} ms",
+                latency.as_millis()
+            ));
+            say(format!(
+                "   whole process (start-up, plugin loading and planning included): {whole:.1} trials/s in {:.2} s; baseline, ideal: {in_flight} / (6 calls x {:.1} s) = {ideal:.1} trials/s -> efficiency {:.3} (target >= {target:.2})",
+                slow.wall.as_secs_f64(),
+                latency.as_secs_f64(),
+                whole / ideal
+            ));
+            say(format!(
+                "   over the run alone (the host's own timer): {over_run:.1} trials/s -> {:.3}; peak RSS {:.1} MiB, CPU {:.2} ms/trial (mock server: {:.2} ms/trial)",
+                over_run / ideal,
+                mib(slow.peak_rss_kib),
+                slow.cpu.as_secs_f64() * 1000.0 / latency_trials as f64,
+                server_cpu.as_secs_f64() * 1000.0 / latency_trials as f64
+            ));
+            peaks.push((in_flight, slow.peak_rss_kib));
+        }
+        if let [(low, low_rss), (high, high_rss)] = peaks[..] {
+            say(format!(
+                "   memory per trial in flight, (peak RSS at {high} - at {low}) / {}: {:.3} MiB (target <= 0.15)",
+                high - low,
+                mib(high_rss - low_rss) / (high - low) as f64
+            ));
+        }
         say(String::new());
     }
 
