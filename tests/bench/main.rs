@@ -238,7 +238,7 @@ fn mib(kib: i64) -> f64 {
     kib as f64 / 1024.0
 }
 
-const USAGE: &str = "usage: peerpressure-bench [--quick] [--only throughput|latency|scale|ratelimit] [--in-flight N] [--trials N] [--out FILE] [--keep] [--skip-inspect]";
+const USAGE: &str = "usage: peerpressure-bench [--quick] [--only throughput|latency|scale|ratelimit] [--in-flight N] [--trials N] [--scale N] [--out FILE] [--keep] [--skip-inspect]";
 
 /// Refuses what it does not know before measuring anything (and before the work folder is
 /// cleaned up): a mistyped flag must not cost a whole bench run.
@@ -247,7 +247,7 @@ fn check_args() {
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--quick" | "--keep" | "--skip-inspect" => {}
-            "--only" | "--in-flight" | "--trials" | "--out" => {
+            "--only" | "--in-flight" | "--trials" | "--out" | "--scale" => {
                 if args.next().is_none() {
                     eprintln!("{arg} needs a value\n{USAGE}");
                     std::process::exit(2);
@@ -529,7 +529,14 @@ fn main() {
 
     // 3. Scale.
     if runs("scale") {
-        let scale_trials: usize = if quick { 10_000 } else { 100_000 };
+        // `--scale N` for another size (the 1,000,000 takes the scripted agents
+        // about ten minutes and 9 GB of disk).
+        let scale_trials: usize = std::env::args()
+            .skip_while(|a| a != "--scale")
+            .nth(1)
+            .map_or(if quick { 10_000 } else { 100_000 }, |n| {
+                n.parse().expect("--scale N")
+            });
         let scale_epochs = (scale_trials / 8).to_string();
         let scale_grid = [
             "--scenario",
@@ -578,6 +585,34 @@ fn main() {
             mib(report_run.peak_rss_kib),
             5.0 / report_run.wall.as_secs_f64()
         ));
+        // Exports stream: time and peak RSS of each format over the whole store.
+        for (format, target) in [
+            ("jsonl", "export.jsonl"),
+            ("csv", "export.csv"),
+            ("inspect", "inspect-export"),
+        ] {
+            let export = measure(
+                &dir,
+                &args(&[
+                    "export", "--store", "scale.db", "--format", format, "--out", target,
+                ]),
+                &[],
+            );
+            let written: u64 = match std::fs::read_dir(dir.join(target)) {
+                Ok(files) => files
+                    .filter_map(|f| f.ok()?.metadata().ok())
+                    .map(|m| m.len())
+                    .sum(),
+                Err(_) => std::fs::metadata(dir.join(target)).map_or(0, |m| m.len()),
+            };
+            say(format!(
+                "   `export --format {format:<7}` {:>6.2} s ({:.0} trials/s, {:.0} MiB written), peak RSS {:.1} MiB; targets: 100,000 trials in < 15 s, <= 100 MiB",
+                export.wall.as_secs_f64(),
+                scale_trials as f64 / export.wall.as_secs_f64(),
+                written as f64 / 1048576.0,
+                mib(export.peak_rss_kib)
+            ));
+        }
         // The viewer over the same store: each request's time, against `peerpressure report`.
         let mut viewer = Command::new(workspace().join("target/release/peerpressure"))
             .current_dir(&dir)

@@ -227,20 +227,25 @@ pub fn export(args: ExportArgs) -> Result<()> {
         )));
     }
     if format == ExportFormat::Inspect {
-        // Inspect logs hold a scenario and model's samples in one JSON document.
-        let trials = store
-            .trial_dumps(&record.id, &scoring)
-            .context("failed to read the run's trials")?;
+        // Inspect logs hold a scenario and model's samples in one JSON document, whose header
+        // (read before the samples) counts them: one pass counts, a second writes.
         let dir = out.ok_or_else(|| bad("--format inspect writes one log per scenario and model: name a directory with --out DIR"))?;
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("failed to create {}", dir.display()))?;
-        for (name, log) in peerpressure::inspect_log::logs(&record, &trials) {
-            let path = dir.join(&name);
-            std::fs::write(
-                &path,
-                serde_json::to_string(&log).context("failed to encode an Inspect log")?,
-            )
-            .with_context(|| format!("failed to write {}", path.display()))?;
+        let mut logs = peerpressure::inspect_log::InspectLogs::default();
+        each_trial(&store, &record.id, &scoring, |trial| {
+            logs.count(&trial);
+            Ok(())
+        })?;
+        let mut open = logs
+            .create(&record, &dir)
+            .with_context(|| format!("failed to create the logs in {}", dir.display()))?;
+        each_trial(&store, &record.id, &scoring, |trial| open.write(&trial))
+            .with_context(|| format!("failed to write the logs in {}", dir.display()))?;
+        for path in open
+            .finish()
+            .with_context(|| format!("failed to write the logs in {}", dir.display()))?
+        {
             eprintln!("wrote {}", path.display());
         }
         return Ok(());

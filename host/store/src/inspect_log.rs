@@ -10,6 +10,8 @@
 //! 0.3.140 (the format is not a frozen public spec; `just test` checks it with that release).
 
 use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
@@ -153,108 +155,208 @@ fn sample(t: &Value) -> Value {
     out
 }
 
-/// The logs of a run: (file name, log), one per scenario and model, in run order.
-pub fn logs(run: &RunRecord, trials: &[Value]) -> Vec<(String, Value)> {
-    let mut groups: Vec<((String, String), Vec<&Value>)> = Vec::new();
-    for t in trials {
-        let key = (
-            t["scenario"].as_str().unwrap_or("").to_string(),
-            t["model"].as_str().unwrap_or("").to_string(),
-        );
-        match groups.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, list)) => list.push(t),
-            None => groups.push((key, vec![t])),
-        }
-    }
-    let created = run.created_at.replace('Z', "+00:00");
-    groups
-        .into_iter()
-        .map(|((scenario, model), trials)| {
-            let samples: Vec<Value> = trials.iter().map(|t| sample(t)).collect();
-            let completed = trials.iter().filter(|t| t["status"] != "error").count();
-            // Per behaviour: the rate over decided samples, with the undecided counted apart.
-            let mut by_score: BTreeMap<String, (u64, u64, u64)> = BTreeMap::new();
-            for s in &samples {
-                for (name, score) in s["scores"].as_object().into_iter().flatten() {
-                    let entry = by_score.entry(name.clone()).or_default();
-                    match score["value"].as_i64() {
-                        Some(1) => entry.0 += 1,
-                        Some(_) => entry.1 += 1,
-                        None => entry.2 += 1,
-                    }
-                }
+/// What a log's header says about its samples, counted in a first pass over the trials so
+/// the header (which Inspect reads before the samples) can be written before them.
+#[derive(Default)]
+struct Totals {
+    samples: u64,
+    completed: u64,
+    /// Per score name: positive, negative, undecided.
+    scores: BTreeMap<String, (u64, u64, u64)>,
+    /// Input, output, cached and reasoning tokens.
+    usage: (u64, u64, u64, u64),
+}
+
+/// A run's Inspect logs, one per scenario and model, written trial by trial: first
+/// [`InspectLogs::count`] every trial, then [`InspectLogs::create`] the files and
+/// [`OpenLogs::write`] every trial again, in the same order. Memory stays constant in the
+/// number of trials.
+#[derive(Default)]
+pub struct InspectLogs {
+    groups: Vec<((String, String), Totals)>,
+}
+
+fn group_key(t: &Value) -> (String, String) {
+    (
+        t["scenario"].as_str().unwrap_or("").to_string(),
+        t["model"].as_str().unwrap_or("").to_string(),
+    )
+}
+
+impl InspectLogs {
+    pub fn count(&mut self, t: &Value) {
+        let key = group_key(t);
+        let at = match self.groups.iter().position(|(k, _)| *k == key) {
+            Some(at) => at,
+            None => {
+                self.groups.push((key, Totals::default()));
+                self.groups.len() - 1
             }
-            let scores: Vec<Value> = by_score
-                .iter()
-                .map(|(name, (pos, neg, undecided))| {
-                    // Inspect's metric values are numbers: a behaviour nothing decided has none.
-                    let metrics = if pos + neg > 0 { json!({"rate": {"name": "rate", "value": *pos as f64 / (pos + neg) as f64}}) } else { json!({}) };
-                    json!({
-                        "name": name,
-                        "scorer": name.split('/').next().unwrap_or(""),
-                        "scored_samples": pos + neg,
-                        "unscored_samples": undecided,
-                        "metrics": metrics,
-                        "metadata": {"positive": pos, "negative": neg, "undecided": undecided},
-                    })
-                })
-                .collect();
-            let usage_total = trials.iter().fold((0u64, 0u64, 0u64, 0u64), |acc, t| {
-                let u = &t["usage"];
-                (
-                    acc.0 + u["input_tokens"].as_u64().unwrap_or(0),
-                    acc.1 + u["output_tokens"].as_u64().unwrap_or(0),
-                    acc.2 + u["cached_tokens"].as_u64().unwrap_or(0),
-                    acc.3 + u["reasoning_tokens"].as_u64().unwrap_or(0),
-                )
+        };
+        let totals = &mut self.groups[at].1;
+        totals.samples += 1;
+        totals.completed += u64::from(t["status"] != "error");
+        for (name, score) in sample(t)["scores"].as_object().into_iter().flatten() {
+            let entry = totals.scores.entry(name.clone()).or_default();
+            match score["value"].as_i64() {
+                Some(1) => entry.0 += 1,
+                Some(_) => entry.1 += 1,
+                None => entry.2 += 1,
+            }
+        }
+        let u = &t["usage"];
+        let count = |k: &str| u[k].as_u64().unwrap_or(0);
+        totals.usage.0 += count("input_tokens");
+        totals.usage.1 += count("output_tokens");
+        totals.usage.2 += count("cached_tokens");
+        totals.usage.3 += count("reasoning_tokens");
+    }
+
+    /// Creates one file per scenario and model in `dir`, each up to its first sample.
+    pub fn create(self, run: &RunRecord, dir: &Path) -> std::io::Result<OpenLogs> {
+        let mut files = Vec::new();
+        for ((scenario, model), totals) in self.groups {
+            let (name, header) = header(run, &scenario, &model, &totals);
+            let path = dir.join(name);
+            let mut out = std::io::BufWriter::with_capacity(1 << 16, std::fs::File::create(&path)?);
+            // The header object, opened again for its samples: `{...` + `,"samples":[`.
+            let text = serde_json::to_string(&header).map_err(std::io::Error::other)?;
+            out.write_all(&text.as_bytes()[..text.len() - 1])?;
+            out.write_all(b",\"samples\":[")?;
+            files.push(OpenLog {
+                key: (scenario, model),
+                out,
+                path,
+                empty: true,
             });
-            let version = scenario.split('@').nth(1).unwrap_or("0").to_string();
-            let name = scenario_name(&scenario).to_string();
-            let plugin = run.plugins.iter().find(|p| format!("{}@{}", p.name, p.version) == scenario);
-            let log = json!({
-                "version": 2,
-                "status": "success",
-                "eval": {
-                    "eval_id": format!("{}-{}-{}", run.id, safe(&name), safe(&model)),
-                    "run_id": run.id,
-                    "created": created,
-                    "task": format!("peerpressure/{name}"),
-                    "task_id": format!("{}:{}", run.id, scenario),
-                    "task_version": version,
-                    "dataset": {"name": scenario, "samples": samples.len(), "sample_ids": trials.iter().map(|t| t["id"].clone()).collect::<Vec<_>>()},
-                    "model": model,
-                    "config": {"epochs": run.epochs},
-                    "packages": {"peerpressure": run.host_version},
-                    "metadata": {
-                        "peerpressure": {
-                            "host_version": run.host_version,
-                            "run_id": run.id,
-                            "seed": run.seed,
-                            "set": run.set,
-                            "judge": run.judge,
-                            "command": run.command,
-                            "scenario_sha256": plugin.map(|p| p.sha256.clone()),
-                            "plugins": run.plugins.iter().map(|p| json!({"kind": p.kind, "name": p.name, "version": p.version, "sha256": p.sha256})).collect::<Vec<_>>(),
-                            "model_settings": run.model_settings.get(&model),
-                        }
-                    },
-                },
-                "results": {"total_samples": samples.len(), "completed_samples": completed, "scores": scores},
-                "stats": {
-                    "started_at": created,
-                    "completed_at": created,
-                    "model_usage": {&model: {
-                        "input_tokens": usage_total.0,
-                        "output_tokens": usage_total.1,
-                        "total_tokens": usage_total.0 + usage_total.1,
-                        "input_tokens_cache_read": usage_total.2,
-                        "reasoning_tokens": usage_total.3,
-                    }},
-                },
-                "samples": samples,
-            });
-            let file = format!("{}_{}_{}_{}.json", safe(&created), safe(&name), safe(&model), &run.id);
-            (file, log)
+        }
+        Ok(OpenLogs { files })
+    }
+}
+
+struct OpenLog {
+    key: (String, String),
+    out: std::io::BufWriter<std::fs::File>,
+    path: PathBuf,
+    empty: bool,
+}
+
+/// Logs being written; see [`InspectLogs`].
+pub struct OpenLogs {
+    files: Vec<OpenLog>,
+}
+
+impl OpenLogs {
+    pub fn write(&mut self, t: &Value) -> std::io::Result<()> {
+        let key = group_key(t);
+        let log = self
+            .files
+            .iter_mut()
+            .find(|f| f.key == key)
+            .ok_or_else(|| {
+                std::io::Error::other(format!(
+                    "trial {} ({} on {}) was not counted before the logs were created",
+                    t["id"], key.0, key.1
+                ))
+            })?;
+        if !log.empty {
+            log.out.write_all(b",")?;
+        }
+        log.empty = false;
+        serde_json::to_writer(&mut log.out, &sample(t)).map_err(std::io::Error::other)
+    }
+
+    /// Closes every log and returns their paths.
+    pub fn finish(self) -> std::io::Result<Vec<PathBuf>> {
+        let mut paths = Vec::new();
+        for mut log in self.files {
+            log.out.write_all(b"]}")?;
+            log.out.flush()?;
+            paths.push(log.path);
+        }
+        Ok(paths)
+    }
+}
+
+/// A log's file name and everything in it but its samples.
+fn header(run: &RunRecord, scenario: &str, model: &str, totals: &Totals) -> (String, Value) {
+    let created = run.created_at.replace('Z', "+00:00");
+    let scores: Vec<Value> = totals
+        .scores
+        .iter()
+        .map(|(name, (pos, neg, undecided))| {
+            // Inspect's metric values are numbers: a behaviour nothing decided has none.
+            let metrics = if pos + neg > 0 {
+                json!({"rate": {"name": "rate", "value": *pos as f64 / (pos + neg) as f64}})
+            } else {
+                json!({})
+            };
+            json!({
+                "name": name,
+                "scorer": name.split('/').next().unwrap_or(""),
+                "scored_samples": pos + neg,
+                "unscored_samples": undecided,
+                "metrics": metrics,
+                "metadata": {"positive": pos, "negative": neg, "undecided": undecided},
+            })
         })
-        .collect()
+        .collect();
+    let usage = totals.usage;
+    let version = scenario.split('@').nth(1).unwrap_or("0").to_string();
+    let name = scenario_name(scenario).to_string();
+    let plugin = run
+        .plugins
+        .iter()
+        .find(|p| format!("{}@{}", p.name, p.version) == scenario);
+    let log = json!({
+        "version": 2,
+        "status": "success",
+        "eval": {
+            "eval_id": format!("{}-{}-{}", run.id, safe(&name), safe(model)),
+            "run_id": run.id,
+            "created": created,
+            "task": format!("peerpressure/{name}"),
+            "task_id": format!("{}:{}", run.id, scenario),
+            "task_version": version,
+            // Without `sample_ids` (optional in Inspect): the samples carry their ids, and a
+            // list of every id would grow with the run.
+            "dataset": {"name": scenario, "samples": totals.samples},
+            "model": model,
+            "config": {"epochs": run.epochs},
+            "packages": {"peerpressure": run.host_version},
+            "metadata": {
+                "peerpressure": {
+                    "host_version": run.host_version,
+                    "run_id": run.id,
+                    "seed": run.seed,
+                    "set": run.set,
+                    "judge": run.judge,
+                    "command": run.command,
+                    "scenario_sha256": plugin.map(|p| p.sha256.clone()),
+                    "plugins": run.plugins.iter().map(|p| json!({"kind": p.kind, "name": p.name, "version": p.version, "sha256": p.sha256})).collect::<Vec<_>>(),
+                    "model_settings": run.model_settings.get(model),
+                }
+            },
+        },
+        "results": {"total_samples": totals.samples, "completed_samples": totals.completed, "scores": scores},
+        "stats": {
+            "started_at": created,
+            "completed_at": created,
+            "model_usage": {model: {
+                "input_tokens": usage.0,
+                "output_tokens": usage.1,
+                "total_tokens": usage.0 + usage.1,
+                "input_tokens_cache_read": usage.2,
+                "reasoning_tokens": usage.3,
+            }},
+        },
+    });
+    let file = format!(
+        "{}_{}_{}_{}.json",
+        safe(&created),
+        safe(&name),
+        safe(model),
+        &run.id
+    );
+    (file, log)
 }
