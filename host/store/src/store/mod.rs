@@ -286,8 +286,10 @@ pub fn now_rfc3339() -> String {
 }
 
 /// A run's trials with their setup and worlds, in id order (optionally only some ids).
-const TRIAL_DUMP_QUERY: &str = "SELECT id, scenario, model, agent, epoch, seed, axes_json, status, error, turns, usage_json, cost, setup_json, initial_world_json, final_world_json, plugin_output_json
-     FROM trial_details WHERE run_id = ?1 AND (?2 IS NULL OR id IN (SELECT value FROM json_each(?2))) ORDER BY id";
+/// Setups and worlds come by content hash (blobs), so a dump parses each distinct one once.
+const TRIAL_DUMP_QUERY: &str = "SELECT id, scenario, model, agent, epoch, seed, axes_json, status, error, turns, usage_json, cost, setup_blob, initial_world_blob, final_world_blob, plugin_output_json
+     FROM trials WHERE run_id = ?1 AND (?2 IS NULL OR id IN (SELECT value FROM json_each(?2))) ORDER BY id";
+const BLOB: &str = "SELECT data FROM blobs WHERE hash = ?1";
 /// One trial's transcript, events and findings: every export and trial page runs these per
 /// trial, so each must be planned on an index that starts with the trial (tested below).
 const MESSAGES_OF_TRIAL: &str = "SELECT idx, role, content, reasoning, tool_calls_json, tool_call_id, is_error FROM messages WHERE run_id = ?1 AND trial_id = ?2 ORDER BY idx";

@@ -48,9 +48,15 @@ fn every_per_trial_query_is_planned_on_an_index_of_the_trial() {
     // The trial list of an export walks the trials in id order on their primary key.
     let dumps = plan(&store, TRIAL_DUMP_QUERY);
     assert!(
-        dumps.contains("SEARCH t USING INDEX sqlite_autoindex_trials_1 (run_id=?)")
-            && !dumps.contains("SCAN t"),
+        dumps.contains("SEARCH trials USING INDEX sqlite_autoindex_trials_1 (run_id=?)")
+            && !dumps.contains("SCAN trials"),
         "{dumps}"
+    );
+    // Each setup and world by its hash.
+    let blob = plan(&store, BLOB);
+    assert!(
+        blob.contains("SEARCH blobs USING PRIMARY KEY (hash=?)") && !blob.contains("SCAN"),
+        "{blob}"
     );
 }
 

@@ -1,7 +1,7 @@
 //! Reading trials back whole (transcript, events, worlds, findings), one at a time or a
 //! page at a time.
 
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 
 use super::*;
 
@@ -72,6 +72,28 @@ impl Store {
         let mut messages = conn.prepare_cached(MESSAGES_OF_TRIAL).map_err(sql)?;
         let mut events = conn.prepare_cached(EVENTS_OF_TRIAL).map_err(sql)?;
         let mut findings = conn.prepare_cached(FINDINGS_OF_TRIAL).map_err(sql)?;
+        let mut blob = conn.prepare_cached(BLOB).map_err(sql)?;
+        // Trials of a cell share their setup and worlds: each distinct blob is parsed once
+        // while it keeps coming (a small cache, emptied when full, keeps memory flat).
+        let mut parsed: std::collections::HashMap<String, serde_json::Value> = Default::default();
+        let mut blob_value = |hash: Option<String>| -> Result<serde_json::Value, StoreError> {
+            let Some(hash) = hash else {
+                return Ok(serde_json::Value::Null);
+            };
+            if let Some(value) = parsed.get(&hash) {
+                return Ok(value.clone());
+            }
+            let text: Option<String> = blob
+                .query_row(params![hash], |r| r.get(0))
+                .optional()
+                .map_err(sql)?;
+            let value = parse(text);
+            if parsed.len() >= 256 {
+                parsed.clear();
+            }
+            parsed.insert(hash, value.clone());
+            Ok(value)
+        };
         let mut rows = trials.query(params![run_id, only]).map_err(sql)?;
         while let Some(r) = rows.next().map_err(sql)? {
             let mut trial = serde_json::json!({
@@ -79,7 +101,7 @@ impl Store {
                 "agent": r.get::<_, String>(3).map_err(sql)?, "epoch": r.get::<_, i64>(4).map_err(sql)?, "seed": r.get::<_, i64>(5).map_err(sql)? as u64,
                 "axes": parse(r.get(6).map_err(sql)?), "status": r.get::<_, String>(7).map_err(sql)?, "error": r.get::<_, Option<String>>(8).map_err(sql)?,
                 "turns": r.get::<_, i64>(9).map_err(sql)?, "usage": parse(r.get(10).map_err(sql)?), "cost": r.get::<_, Option<f64>>(11).map_err(sql)?,
-                "setup": parse(r.get(12).map_err(sql)?), "initial_world": parse(r.get(13).map_err(sql)?), "final_world": parse(r.get(14).map_err(sql)?),
+                "setup": blob_value(r.get(12).map_err(sql)?)?, "initial_world": blob_value(r.get(13).map_err(sql)?)?, "final_world": blob_value(r.get(14).map_err(sql)?)?,
                 "plugin_output": parse(r.get(15).map_err(sql)?),
             });
             let id = trial["id"].as_str().unwrap_or_default().to_string();
