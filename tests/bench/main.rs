@@ -156,11 +156,31 @@ fn measure_program(
         .unwrap_or_else(|e| panic!("start {}: {e}", program.display()));
     let stderr = child.stderr.take().unwrap();
     let reader = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
+    // Peak RSS from the child's own VmHWM, polled: `wait4`'s ru_maxrss starts from this
+    // (bench) process's RSS, since Linux carries the spawning process's high-water mark into
+    // the child at exec. A peak in the last few milliseconds before exit can be missed.
+    let pid = child.id();
+    let exited = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let done = exited.clone();
+    let poller = std::thread::spawn(move || {
+        let mut peak = 0;
+        while !done.load(std::sync::atomic::Ordering::Relaxed) {
+            peak = peak.max(vm_hwm_kib(pid).unwrap_or(0));
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        peak
+    });
     let mut status = 0;
     // SAFETY: rusage is plain data filled by the kernel; the pid is our own child.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    // Wait for the exit without reaping, so the pid is not reused while the poller reads it.
+    // SAFETY: siginfo is plain data; the pid is our own child.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    unsafe { libc::waitid(libc::P_PID, pid, &mut info, libc::WEXITED | libc::WNOWAIT) };
     let wall = started.elapsed();
+    exited.store(true, std::sync::atomic::Ordering::Relaxed);
+    let peak_rss_kib = poller.join().unwrap();
+    let pid = unsafe { libc::wait4(pid as i32, &mut status, 0, &mut usage) };
     let text = reader.join().unwrap();
     assert!(
         pid > 0 && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
@@ -182,7 +202,7 @@ fn measure_program(
     Measured {
         wall,
         run,
-        peak_rss_kib: usage.ru_maxrss,
+        peak_rss_kib,
         cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
     }
 }
@@ -217,6 +237,19 @@ fn tool_results(raw: &str) -> usize {
     raw.match_indices("\"role\":")
         .filter(|(at, key)| raw[at + key.len()..].trim_start().starts_with("\"tool\""))
         .count()
+}
+
+/// A process's peak resident memory so far (`VmHWM`), in KiB.
+fn vm_hwm_kib(pid: u32) -> Option<i64> {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// CPU time this process (the mock server) has used so far.
@@ -695,20 +728,7 @@ fn main() {
             "one trial",
             started.elapsed().as_secs_f64() * 1000.0
         ));
-        let peak = std::fs::read_to_string(format!("/proc/{}/status", viewer.id()))
-            .ok()
-            .and_then(|s| {
-                s.lines().find_map(|l| {
-                    l.strip_prefix("VmHWM:").map(|v| {
-                        v.trim()
-                            .trim_end_matches(" kB")
-                            .trim()
-                            .parse::<i64>()
-                            .unwrap_or(0)
-                    })
-                })
-            })
-            .unwrap_or(0);
+        let peak = vm_hwm_kib(viewer.id()).unwrap_or(0);
         say(format!(
             "     viewer peak RSS after these requests: {:.1} MiB",
             mib(peak)
