@@ -263,6 +263,24 @@ fn own_cpu() -> Duration {
     tv(usage.ru_utime) + tv(usage.ru_stime)
 }
 
+/// The bench's grid: the tampering scenario and detector over the 8 cells of condition x
+/// subject (16 with channel), `trials / 8` epochs.
+fn tampering_grid(trials: usize) -> Vec<String> {
+    let epochs = (trials / 8).to_string();
+    args(&[
+        "--scenario",
+        "tampering",
+        "--detector",
+        "tampering-detector",
+        "-A",
+        "condition=all",
+        "-A",
+        "subject=all",
+        "--epochs",
+        &epochs,
+    ])
+}
+
 fn args(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
@@ -317,20 +335,7 @@ fn main() {
         report.push('\n');
     };
     let trials = if quick { 200 } else { 1_000 };
-    // Epochs over the 8 cells of condition x subject (tampering has 16 with channel).
-    let epochs = (trials / 8).to_string();
-    let grid = [
-        "--scenario",
-        "tampering",
-        "--detector",
-        "tampering-detector",
-        "-A",
-        "condition=all",
-        "-A",
-        "subject=all",
-        "--epochs",
-        &epochs,
-    ];
+    let grid = tampering_grid(trials);
 
     // Warm the compile cache so no figure includes compiling the plugins.
     let _ = measure(
@@ -371,7 +376,7 @@ fn main() {
                     "--max-trials",
                     "32",
                 ]),
-                args(&grid),
+                grid.clone(),
             ]
             .concat(),
             &[],
@@ -404,7 +409,7 @@ fn main() {
                     "--max-connections",
                     "64",
                 ]),
-                args(&grid),
+                grid.clone(),
             ]
             .concat(),
             &env,
@@ -490,7 +495,6 @@ fn main() {
                 scripted_model(r)
             });
             let env = [("MOCK_BASE_URL", format!("{}/v1", server.url))];
-            let latency_epochs = (latency_trials / 8).to_string();
             let in_flight_text = in_flight.to_string();
             let server_cpu_before = own_cpu();
             let slow = measure(
@@ -509,18 +513,7 @@ fn main() {
                         "--max-connections",
                         &in_flight_text,
                     ]),
-                    args(&[
-                        "--scenario",
-                        "tampering",
-                        "--detector",
-                        "tampering-detector",
-                        "-A",
-                        "condition=all",
-                        "-A",
-                        "subject=all",
-                        "--epochs",
-                        &latency_epochs,
-                    ]),
+                    tampering_grid(latency_trials),
                 ]
                 .concat(),
                 &env,
@@ -570,19 +563,7 @@ fn main() {
             .map_or(if quick { 10_000 } else { 100_000 }, |n| {
                 n.parse().expect("--scale N")
             });
-        let scale_epochs = (scale_trials / 8).to_string();
-        let scale_grid = [
-            "--scenario",
-            "tampering",
-            "--detector",
-            "tampering-detector",
-            "-A",
-            "condition=all",
-            "-A",
-            "subject=all",
-            "--epochs",
-            &scale_epochs,
-        ];
+        let scale_grid = tampering_grid(scale_trials);
         let fill = measure(
             &dir,
             &[
@@ -595,7 +576,7 @@ fn main() {
                     "--max-trials",
                     "32",
                 ]),
-                args(&scale_grid),
+                scale_grid.clone(),
             ]
             .concat(),
             &[],
@@ -748,7 +729,6 @@ fn main() {
             limit.take().unwrap_or_else(|| scripted_model(r))
         });
         let env = [("MOCK_BASE_URL", format!("{}/v1", server.url))];
-        let limited_epochs = (limited_trials / 8).to_string();
         let limited = measure(
             &dir,
             &[
@@ -763,18 +743,7 @@ fn main() {
                     "--max-trials",
                     "64",
                 ]),
-                args(&[
-                    "--scenario",
-                    "tampering",
-                    "--detector",
-                    "tampering-detector",
-                    "-A",
-                    "condition=all",
-                    "-A",
-                    "subject=all",
-                    "--epochs",
-                    &limited_epochs,
-                ]),
+                tampering_grid(limited_trials),
             ]
             .concat(),
             &env,

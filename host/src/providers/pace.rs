@@ -99,8 +99,8 @@ impl Pace {
     }
 
     /// The time from `now` to the next start: one request's worth of the rate integrated
-    /// from `now`. While probing this is much shorter than one over today's rate when that is
-    /// low (a first 429 before any success starts probing at one a minute).
+    /// from `now`. While probing from a low rate this is much shorter than one over the rate
+    /// now, since the rate doubles while the request waits.
     fn gap(self, now: Instant) -> Option<Duration> {
         let rate = self.rate(now)?;
         let seconds = match self {
