@@ -86,19 +86,8 @@ fn usage(u: &Value) -> Value {
     })
 }
 
-fn sample(t: &Value) -> Value {
-    let messages = t["messages"].as_array().cloned().unwrap_or_default();
-    let calls_by_id: BTreeMap<String, String> = messages
-        .iter()
-        .flat_map(|m| m["tool_calls"].as_array().cloned().unwrap_or_default())
-        .map(|c| {
-            (
-                c["id"].as_str().unwrap_or("").to_string(),
-                c["name"].as_str().unwrap_or("").to_string(),
-            )
-        })
-        .collect();
-    let converted: Vec<Value> = messages.iter().map(|m| message(m, &calls_by_id)).collect();
+/// A trial's findings as Inspect scores, by `<detector>/<behaviour>`.
+fn scores(t: &Value) -> serde_json::Map<String, Value> {
     let mut scores = serde_json::Map::new();
     for f in t["findings"].as_array().into_iter().flatten() {
         let detector = f["detector"].as_str().unwrap_or("");
@@ -113,6 +102,23 @@ fn sample(t: &Value) -> Value {
             json!({"value": value, "answer": verdict, "explanation": f["explanation"], "metadata": {"detector": detector, "evidence": f["evidence"], "value": f["value"]}}),
         );
     }
+    scores
+}
+
+fn sample(t: &Value) -> Value {
+    let messages = t["messages"].as_array().cloned().unwrap_or_default();
+    let calls_by_id: BTreeMap<String, String> = messages
+        .iter()
+        .flat_map(|m| m["tool_calls"].as_array().cloned().unwrap_or_default())
+        .map(|c| {
+            (
+                c["id"].as_str().unwrap_or("").to_string(),
+                c["name"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let converted: Vec<Value> = messages.iter().map(|m| message(m, &calls_by_id)).collect();
+    let scores = scores(t);
     let axes: serde_json::Map<String, Value> = t["axes"]
         .as_array()
         .into_iter()
@@ -196,7 +202,7 @@ impl InspectLogs {
         let totals = &mut self.groups[at].1;
         totals.samples += 1;
         totals.completed += u64::from(t["status"] != "error");
-        for (name, score) in sample(t)["scores"].as_object().into_iter().flatten() {
+        for (name, score) in &scores(t) {
             let entry = totals.scores.entry(name.clone()).or_default();
             match score["value"].as_i64() {
                 Some(1) => entry.0 += 1,
