@@ -403,9 +403,10 @@ fn a_rate_limited_provider_is_paced_not_hammered() {
     let refused = bucket.refused();
     // 60 trials x 3 calls = 180 answered. With the pacer switched off, each of the trials in
     // flight retried on its own: 555 of 641 requests were refused and 35 of the 60 trials ran
-    // out of retries. Paced, 11 of 191: the start-up burst.
+    // out of retries. Paced, 11 of 191: the start-up burst (more when the machine is busy
+    // with other tests at start-up, as in a parallel `just test`).
     assert!(
-        (refused as f64) < 0.08 * requests as f64,
+        (refused as f64) < 0.15 * requests as f64,
         "{refused} of {requests} requests refused in {took:.1} s"
     );
     // A fixed pace under the limit is never refused.

@@ -17,8 +17,10 @@ use peerpressure_types::plugin::{
 pub use peerpressure_types::run::PluginRecord;
 use peerpressure_types::trial::{ScoredFinding, TrialResult};
 
-/// Bumped on every incompatible change of the tables below.
-pub const SCHEMA_VERSION: i64 = 1;
+/// Bumped on every incompatible change of the tables below. Schema 2 keeps per-cell counts
+/// ([`SUMMARIES`]) that every write must maintain, so a host that writes schema 1 must not
+/// write to it; a schema 1 store is brought up to 2 by the first read-write open.
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Scoring id of the findings made while a run executed (re-scorings get their own).
 pub const RUN_SCORING: &str = "run";
@@ -173,6 +175,8 @@ pub struct Store {
 /// Tables added after schema 1 that older readers can ignore.
 const ADDITIVE: &str = "
 CREATE INDEX IF NOT EXISTS trials_by_model ON trials (run_id, model);
+-- a run's trials in recording order (an index ends with the rowid): the viewer's pages
+CREATE INDEX IF NOT EXISTS trials_by_run ON trials (run_id);
 CREATE INDEX IF NOT EXISTS findings_by_verdict ON findings (run_id, scoring, behaviour, verdict, trial_id);
 -- one trial's findings under one scoring (exports, the viewer's trial page, report examples):
 -- without it SQLite plans that lookup on findings_by_scoring and scans every trial's findings
@@ -182,6 +186,70 @@ CREATE TABLE IF NOT EXISTS scorings (
     PRIMARY KEY (run_id, id)
 );
 ";
+
+/// Counts kept as trials and findings are written (schema 2), so a report of a million
+/// trials reads a few hundred rows instead of grouping millions of findings by cell.
+const SUMMARIES: &str = "
+-- per cell (scenario, model, axes) of a scoring: trials with a finding of this behaviour and
+-- verdict, and the count, sum and sum of squares of the numeric values of decided findings
+CREATE TABLE IF NOT EXISTS cell_verdicts (
+    run_id TEXT NOT NULL, scoring TEXT NOT NULL, scenario TEXT NOT NULL, model TEXT NOT NULL,
+    axes_json TEXT NOT NULL, behaviour TEXT NOT NULL, verdict TEXT NOT NULL,
+    trials INTEGER NOT NULL, value_n INTEGER NOT NULL, value_sum REAL NOT NULL, value_sum_sq REAL NOT NULL,
+    PRIMARY KEY (run_id, scoring, scenario, model, axes_json, behaviour, verdict)
+) WITHOUT ROWID;
+-- per cell and trial status: trials, tokens, dollars and trials without a price
+CREATE TABLE IF NOT EXISTS cell_statuses (
+    run_id TEXT NOT NULL, scenario TEXT NOT NULL, model TEXT NOT NULL, axes_json TEXT NOT NULL,
+    status TEXT NOT NULL, trials INTEGER NOT NULL,
+    input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL,
+    reasoning_tokens INTEGER NOT NULL, cached_tokens INTEGER NOT NULL,
+    cost REAL NOT NULL, unpriced INTEGER NOT NULL,
+    PRIMARY KEY (run_id, scenario, model, axes_json, status)
+) WITHOUT ROWID;
+";
+
+/// Adds to [`SUMMARIES`] the findings that match `filter` (a condition on `findings f`),
+/// each of whose trials must not have been counted before under the same scoring.
+fn add_cell_verdicts(filter: &str) -> String {
+    format!(
+        "INSERT INTO cell_verdicts (run_id, scoring, scenario, model, axes_json, behaviour, verdict, trials, value_n, value_sum, value_sum_sq)
+         SELECT run_id, scoring, scenario, model, axes_json, behaviour, verdict,
+                COUNT(DISTINCT trial_id), COUNT(x), TOTAL(x), TOTAL(x * x)
+         FROM (SELECT f.run_id, f.scoring, t.scenario, t.model, t.axes_json, f.behaviour, f.verdict, f.trial_id,
+                      CASE WHEN f.verdict IN ('positive', 'negative') AND f.value_json GLOB '[0-9-]*'
+                           THEN CAST(f.value_json AS REAL) END AS x
+               FROM findings f JOIN trials t ON t.run_id = f.run_id AND t.id = f.trial_id
+               WHERE {filter})
+         WHERE true
+         GROUP BY run_id, scoring, scenario, model, axes_json, behaviour, verdict
+         ON CONFLICT (run_id, scoring, scenario, model, axes_json, behaviour, verdict) DO UPDATE SET
+             trials = trials + excluded.trials, value_n = value_n + excluded.value_n,
+             value_sum = value_sum + excluded.value_sum, value_sum_sq = value_sum_sq + excluded.value_sum_sq"
+    )
+}
+
+/// Adds to `cell_statuses` the trials that match `filter` (a condition on `trials`).
+fn add_cell_statuses(filter: &str) -> String {
+    format!(
+        "INSERT INTO cell_statuses (run_id, scenario, model, axes_json, status, trials, input_tokens, output_tokens, reasoning_tokens, cached_tokens, cost, unpriced)
+         SELECT run_id, scenario, model, axes_json, status, COUNT(*),
+                COALESCE(SUM(json_extract(usage_json, '$.input_tokens')), 0),
+                COALESCE(SUM(json_extract(usage_json, '$.output_tokens')), 0),
+                COALESCE(SUM(json_extract(usage_json, '$.reasoning_tokens')), 0),
+                COALESCE(SUM(json_extract(usage_json, '$.cached_tokens')), 0),
+                TOTAL(cost), SUM(cost IS NULL)
+         FROM trials WHERE {filter}
+         GROUP BY run_id, scenario, model, axes_json, status
+         ON CONFLICT (run_id, scenario, model, axes_json, status) DO UPDATE SET
+             trials = trials + excluded.trials,
+             input_tokens = input_tokens + excluded.input_tokens,
+             output_tokens = output_tokens + excluded.output_tokens,
+             reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens,
+             cached_tokens = cached_tokens + excluded.cached_tokens,
+             cost = cost + excluded.cost, unpriced = unpriced + excluded.unpriced"
+    )
+}
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -327,19 +395,26 @@ impl Store {
             "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
         )
         .map_err(open_err)?;
-        match schema_version(&conn, &shown, sql)? {
-            Some(_) => {}
-            None => {
-                conn.execute_batch(SCHEMA).map_err(sql)?;
-                conn.execute(
-                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?1)",
-                    params![SCHEMA_VERSION.to_string()],
-                )
-                .map_err(sql)?;
-            }
-        }
+        let version = schema_version(&conn, &shown, sql)?;
         // Additive tables (readers that do not know them ignore them): created on every open.
+        if version.is_none() {
+            conn.execute_batch(SCHEMA).map_err(sql)?;
+        }
         conn.execute_batch(ADDITIVE).map_err(sql)?;
+        if version != Some(SCHEMA_VERSION) {
+            // A new store, or one of schema 1: the summaries are counted from what is recorded
+            // (once, in one transaction with the version that says they are kept).
+            let tx = conn.unchecked_transaction().map_err(sql)?;
+            tx.execute_batch(SUMMARIES).map_err(sql)?;
+            tx.execute(&add_cell_verdicts("true"), []).map_err(sql)?;
+            tx.execute(&add_cell_statuses("true"), []).map_err(sql)?;
+            tx.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?1)",
+                params![SCHEMA_VERSION.to_string()],
+            )
+            .map_err(sql)?;
+            tx.commit().map_err(sql)?;
+        }
         Ok(Store {
             path: shown,
             conn: Mutex::new(conn),
@@ -349,7 +424,8 @@ impl Store {
     /// Opens an existing store for reading only: nothing is created, migrated or checkpointed,
     /// so `report`, `export`, `runs` and `view` never write to a store (or its write-ahead
     /// log) and can read one that a run is still writing. A store written by an older host
-    /// that lacks a table added since is brought up to date once, by a read-write open.
+    /// (an older schema, or lacking a table added since) is brought up to date once, by a
+    /// read-write open.
     pub fn open_read_only(path: &Path) -> Result<Self, StoreError> {
         use rusqlite::OpenFlags;
         let shown = path.display().to_string();
@@ -370,18 +446,19 @@ impl Store {
         // Sorts and groupings of a report stay in memory instead of temporary files.
         conn.pragma_update(None, "temp_store", "MEMORY")
             .map_err(sql)?;
-        match schema_version(&conn, &shown, open_err)? {
-            Some(_) => {}
+        let version = match schema_version(&conn, &shown, open_err)? {
+            Some(version) => version,
             None => {
                 return Err(StoreError::Open {
                     path: shown,
                     source: rusqlite::Error::InvalidQuery,
                 });
             }
-        }
-        let current: bool = conn
-            .query_row("SELECT COUNT(*) = 2 FROM sqlite_master WHERE name IN ('scorings', 'findings_by_trial_scoring')", [], |r| r.get(0))
-            .map_err(sql)?;
+        };
+        let current: bool = version == SCHEMA_VERSION
+            && conn
+                .query_row("SELECT COUNT(*) = 3 FROM sqlite_master WHERE name IN ('scorings', 'findings_by_trial_scoring', 'trials_by_run')", [], |r| r.get(0))
+                .map_err(sql)?;
         if !current {
             drop(conn);
             return Self::open(path);

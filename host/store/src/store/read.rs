@@ -51,7 +51,7 @@ impl Store {
     pub fn runs(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn
-            .prepare("SELECT r.id, r.created_at, (SELECT COUNT(*) FROM trials t WHERE t.run_id = r.id) FROM runs r ORDER BY r.created_at, r.rowid")
+            .prepare("SELECT r.id, r.created_at, (SELECT COALESCE(SUM(s.trials), 0) FROM cell_statuses s WHERE s.run_id = r.id) FROM runs r ORDER BY r.created_at, r.rowid")
             .map_err(|e| self.sql(e))?;
         let rows = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
@@ -62,15 +62,15 @@ impl Store {
     }
 
     /// Count, sum and sum of squares of the numeric values of decided findings (a reported
-    /// score), per (scenario, model, axes, behaviour), for one scoring of a run.
+    /// score), per (scenario, model, axes, behaviour), for one scoring of a run (from the
+    /// per-cell summaries kept as findings are written).
     pub fn value_stats(&self, run_id: &str, scoring: &str) -> Result<Vec<ValueRow>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn
             .prepare(
-                "SELECT t.scenario, t.model, t.axes_json, f.behaviour, COUNT(*), SUM(CAST(f.value_json AS REAL)), SUM(CAST(f.value_json AS REAL) * CAST(f.value_json AS REAL))
-                 FROM findings f JOIN trials t ON t.run_id = f.run_id AND t.id = f.trial_id
-                 WHERE f.run_id = ?1 AND f.scoring = ?2 AND f.verdict IN ('positive', 'negative') AND f.value_json GLOB '[0-9-]*'
-                 GROUP BY t.scenario, t.model, t.axes_json, f.behaviour",
+                "SELECT scenario, model, axes_json, behaviour, SUM(value_n), SUM(value_sum), SUM(value_sum_sq)
+                 FROM cell_verdicts WHERE run_id = ?1 AND scoring = ?2
+                 GROUP BY scenario, model, axes_json, behaviour HAVING SUM(value_n) > 0",
             )
             .map_err(|e| self.sql(e))?;
         let rows = stmt
@@ -88,7 +88,8 @@ impl Store {
         Ok(rows)
     }
 
-    /// Verdict counts per (scenario, model, axes, behaviour) for one scoring of a run.
+    /// Verdict counts (trials with such a finding) per (scenario, model, axes, behaviour) for
+    /// one scoring of a run, from the per-cell summaries.
     pub fn verdict_counts(
         &self,
         run_id: &str,
@@ -97,10 +98,9 @@ impl Store {
         let conn = self.conn();
         let mut stmt = conn
             .prepare(
-                "SELECT t.scenario, t.model, t.axes_json, f.behaviour, f.verdict, COUNT(DISTINCT t.id)
-                 FROM findings f JOIN trials t ON t.run_id = f.run_id AND t.id = f.trial_id
-                 WHERE f.run_id = ?1 AND f.scoring = ?2
-                 GROUP BY t.scenario, t.model, t.axes_json, f.behaviour, f.verdict",
+                "SELECT scenario, model, axes_json, behaviour, verdict, trials FROM cell_verdicts
+                 WHERE run_id = ?1 AND scoring = ?2
+                 ORDER BY scenario, model, axes_json, behaviour, verdict",
             )
             .map_err(|e| self.sql(e))?;
         let rows = stmt
@@ -122,27 +122,35 @@ impl Store {
 
     /// Tokens and dollars a run's trials used; cost is `None` if any trial's price was unknown.
     pub fn totals(&self, run_id: &str) -> Result<Totals, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare("SELECT usage_json, cost FROM trials WHERE run_id = ?1")
-            .map_err(|e| self.sql(e))?;
-        let mut totals = Totals {
-            cost: Some(0.0),
-            ..Totals::default()
-        };
-        let rows = stmt
-            .query_map(params![run_id], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, Option<f64>>(1)?))
-            })
-            .map_err(|e| self.sql(e))?;
-        for row in rows {
-            let (usage, cost) = row.map_err(|e| self.sql(e))?;
-            let usage: peerpressure_types::model::Usage =
-                serde_json::from_str(&usage).unwrap_or_default();
-            totals.usage.add(&usage);
-            totals.cost = totals.cost.zip(cost).map(|(a, b)| a + b);
-        }
-        Ok(totals)
+        let (input, output, reasoning, cached, cost, unpriced): (i64, i64, i64, i64, f64, i64) =
+            self.conn()
+                .query_row(
+                    "SELECT COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0),
+                        COALESCE(SUM(reasoning_tokens), 0), COALESCE(SUM(cached_tokens), 0),
+                        TOTAL(cost), COALESCE(SUM(unpriced), 0)
+                     FROM cell_statuses WHERE run_id = ?1",
+                    params![run_id],
+                    |r| {
+                        Ok((
+                            r.get(0)?,
+                            r.get(1)?,
+                            r.get(2)?,
+                            r.get(3)?,
+                            r.get(4)?,
+                            r.get(5)?,
+                        ))
+                    },
+                )
+                .map_err(|e| self.sql(e))?;
+        Ok(Totals {
+            usage: peerpressure_types::model::Usage {
+                input_tokens: input as u64,
+                output_tokens: output as u64,
+                reasoning_tokens: reasoning as u64,
+                cached_tokens: cached as u64,
+            },
+            cost: (unpriced == 0).then_some(cost),
+        })
     }
 
     /// The re-scorings of a run, oldest first.
@@ -222,7 +230,7 @@ impl Store {
         let n: i64 = self
             .conn()
             .query_row(
-                "SELECT COUNT(*) FROM trials WHERE run_id = ?1",
+                "SELECT COALESCE(SUM(trials), 0) FROM cell_statuses WHERE run_id = ?1",
                 params![run_id],
                 |r| r.get(0),
             )
@@ -233,7 +241,9 @@ impl Store {
     /// Trial counts by status for a run.
     pub fn status_counts(&self, run_id: &str) -> Result<Vec<(String, u64)>, StoreError> {
         let conn = self.conn();
-        let mut stmt = conn.prepare("SELECT status, COUNT(*) FROM trials WHERE run_id = ?1 GROUP BY status ORDER BY status").map_err(|e| self.sql(e))?;
+        let mut stmt = conn
+            .prepare("SELECT status, SUM(trials) FROM cell_statuses WHERE run_id = ?1 GROUP BY status ORDER BY status")
+            .map_err(|e| self.sql(e))?;
         let rows = stmt
             .query_map(params![run_id], |r| {
                 Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))

@@ -270,6 +270,11 @@ impl Store {
     }
 
     /// A page of a run's trials matching `filter`, in recording order, and how many match.
+    ///
+    /// At a million trials neither part may walk the run: the count comes from the per-cell
+    /// summaries whenever the filter names only cell columns (or a behaviour with its
+    /// verdict), and a page past the middle is read backwards from the end, so the first and
+    /// the last pages read about `limit` matching trials each.
     pub fn trial_page(
         &self,
         run_id: &str,
@@ -278,92 +283,67 @@ impl Store {
         offset: u64,
         limit: u64,
     ) -> Result<(u64, Vec<TrialSummary>), StoreError> {
-        let mut clauses = vec!["t.run_id = ?1".to_string()];
-        let mut args: Vec<String> = vec![run_id.to_string()];
-        let mut push = |clause: &str, value: String| {
-            args.push(value);
-            clauses.push(clause.replace('?', &format!("?{}", args.len())));
-        };
-        if let Some(m) = &filter.model {
-            push("t.model = ?", m.clone());
-        }
-        if let Some(s) = &filter.scenario {
-            push("t.scenario = ?", s.clone());
-        }
-        if let Some(s) = &filter.status {
-            push("t.status = ?", s.clone());
-        }
-        for (k, v) in &filter.axes {
-            push(
-                "t.axes_json LIKE ? ESCAPE '\\'",
-                format!(
-                    "%{}%",
-                    serde_json::json!([k, v])
-                        .to_string()
-                        .replace('\\', "\\\\")
-                        .replace('%', "\\%")
-                        .replace('_', "\\_")
-                ),
-            );
-        }
-        // Verdict filters as one `IN` set: SQLite builds it once, instead of a correlated
-        // lookup per trial.
-        if filter.behaviour.is_some() || filter.verdict.is_some() {
-            args.push(scoring.to_string());
-            let mut inner = format!(
-                "SELECT trial_id FROM findings WHERE run_id = ?1 AND scoring = ?{}",
-                args.len()
-            );
-            if let Some(b) = &filter.behaviour {
-                args.push(b.clone());
-                inner.push_str(&format!(" AND behaviour = ?{}", args.len()));
-            }
-            if let Some(v) = &filter.verdict {
-                args.push(v.clone());
-                inner.push_str(&format!(" AND verdict = ?{}", args.len()));
-            }
-            clauses.push(format!("t.id IN ({inner})"));
-        }
-        let conn = self.conn();
+        let PageQuery {
+            values,
+            count_query,
+            matches,
+        } = page_query(run_id, scoring, filter);
+        let mut conn = self.conn();
         let sql = |e| StoreError::Sql {
             path: self.path.clone(),
             source: e,
         };
-        let condition = clauses.join(" AND ");
-        let total: i64 = conn
-            .query_row(
-                &format!("SELECT COUNT(*) FROM trials t WHERE {condition}"),
-                rusqlite::params_from_iter(args.iter()),
-                |r| r.get(0),
-            )
-            .map_err(sql)?;
-        let mut stmt = conn
-            .prepare(&format!(
-                "SELECT t.id, t.scenario, t.model, t.agent, t.epoch, t.axes_json, t.status, t.turns, t.cost
-                 FROM trials t WHERE {condition} ORDER BY t.rowid LIMIT {limit} OFFSET {offset}"
-            ))
-            .map_err(sql)?;
-        let mut rows: Vec<TrialSummary> = stmt
-            .query_map(rusqlite::params_from_iter(args.iter()), |r| {
-                Ok(TrialSummary {
-                    id: r.get(0)?,
-                    scenario: r.get(1)?,
-                    model: r.get(2)?,
-                    agent: r.get(3)?,
-                    epoch: r.get(4)?,
-                    axes: serde_json::from_str(&r.get::<_, String>(5)?).unwrap_or_default(),
-                    status: r.get(6)?,
-                    turns: r.get(7)?,
-                    cost: r.get(8)?,
+        // One read transaction: the count and the page agree while a run is still writing.
+        let tx = conn.transaction().map_err(sql)?;
+        let total: i64 = {
+            let mut stmt = tx.prepare(&count_query).map_err(sql)?;
+            bind_named(&mut stmt, &values).map_err(sql)?;
+            let mut rows = stmt.raw_query();
+            rows.next()
+                .map_err(sql)?
+                .map(|r| r.get(0))
+                .transpose()
+                .map_err(sql)?
+                .unwrap_or(0)
+        };
+        let total = total.max(0) as u64;
+        let end = total.min(offset.saturating_add(limit));
+        let (order, skip, take) = if offset >= total {
+            ("ASC", 0, 0)
+        } else if offset.saturating_mul(2) > total {
+            ("DESC", total - end, end - offset)
+        } else {
+            ("ASC", offset, limit)
+        };
+        let mut rows: Vec<TrialSummary> = Vec::new();
+        if take > 0 {
+            let mut stmt = tx
+                .prepare(&page_rows(&matches, order, take, skip))
+                .map_err(sql)?;
+            bind_named(&mut stmt, &values).map_err(sql)?;
+            let mut found = stmt.raw_query();
+            while let Some(r) = found.next().map_err(sql)? {
+                rows.push(TrialSummary {
+                    id: r.get(0).map_err(sql)?,
+                    scenario: r.get(1).map_err(sql)?,
+                    model: r.get(2).map_err(sql)?,
+                    agent: r.get(3).map_err(sql)?,
+                    epoch: r.get(4).map_err(sql)?,
+                    axes: serde_json::from_str(&r.get::<_, String>(5).map_err(sql)?)
+                        .unwrap_or_default(),
+                    status: r.get(6).map_err(sql)?,
+                    turns: r.get(7).map_err(sql)?,
+                    cost: r.get(8).map_err(sql)?,
                     verdicts: Vec::new(),
-                })
-            })
-            .map_err(sql)?
-            .collect::<Result<_, _>>()
-            .map_err(sql)?;
+                });
+            }
+        }
+        if order == "DESC" {
+            rows.reverse();
+        }
         // The page's verdicts, by the per-trial index.
         let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
-        let mut verdicts = conn
+        let mut verdicts = tx
             .prepare_cached(
                 "SELECT trial_id, behaviour, verdict FROM findings INDEXED BY findings_by_trial
                  WHERE run_id = ?1 AND trial_id IN (SELECT value FROM json_each(?2)) AND scoring = ?3 ORDER BY behaviour",
@@ -392,6 +372,115 @@ impl Store {
                 row.verdicts.push((behaviour, verdict));
             }
         }
-        Ok((total as u64, rows))
+        Ok((total, rows))
     }
+}
+
+/// The SQL of a page of trials: its named values, the count of matching trials and the
+/// condition a trial must meet.
+pub(super) struct PageQuery {
+    values: Vec<(String, String)>,
+    pub(super) count_query: String,
+    pub(super) matches: String,
+}
+
+pub(super) fn page_query(run_id: &str, scoring: &str, filter: &TrialFilter) -> PageQuery {
+    let mut values: Vec<(String, String)> = vec![(":run".into(), run_id.into())];
+    // Conditions on a cell's columns: they hold on `trials` and on both summary tables.
+    let mut cell = vec!["run_id = :run".to_string()];
+    if let Some(m) = &filter.model {
+        values.push((":model".into(), m.clone()));
+        cell.push("model = :model".into());
+    }
+    if let Some(s) = &filter.scenario {
+        values.push((":scenario".into(), s.clone()));
+        cell.push("scenario = :scenario".into());
+    }
+    for (i, (k, v)) in filter.axes.iter().enumerate() {
+        let pattern = serde_json::json!([k, v])
+            .to_string()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        values.push((format!(":axis{i}"), format!("%{pattern}%")));
+        cell.push(format!("axes_json LIKE :axis{i} ESCAPE '\\'"));
+    }
+    let cell = cell.join(" AND ");
+    let status = filter.status.as_ref().map(|s| {
+        values.push((":status".into(), s.clone()));
+        " AND status = :status"
+    });
+    // Conditions on a finding of the trial, as (column, value).
+    let mut on_finding: Vec<&str> = Vec::new();
+    if filter.behaviour.is_some() || filter.verdict.is_some() {
+        on_finding.push("scoring");
+        values.push((":scoring".into(), scoring.into()));
+        for (column, value) in [
+            ("behaviour", &filter.behaviour),
+            ("verdict", &filter.verdict),
+        ] {
+            if let Some(value) = value {
+                on_finding.push(column);
+                values.push((format!(":{column}"), value.clone()));
+            }
+        }
+    }
+    let finding_where = |prefix: &str| {
+        on_finding
+            .iter()
+            .map(|c| format!("{prefix}{c} = :{c}"))
+            .collect::<Vec<_>>()
+            .join(" AND ")
+    };
+    let finding = finding_where("");
+    let status = status.unwrap_or_default();
+    let count_query = if finding.is_empty() {
+        format!("SELECT COALESCE(SUM(trials), 0) FROM cell_statuses WHERE {cell}{status}")
+    } else if filter.behaviour.is_some() && filter.verdict.is_some() && status.is_empty() {
+        // A trial counts once per behaviour and verdict in the summaries.
+        format!("SELECT COALESCE(SUM(trials), 0) FROM cell_verdicts WHERE {cell} AND {finding}")
+    } else {
+        format!(
+            "SELECT COUNT(*) FROM trials WHERE {cell}{status}
+             AND id IN (SELECT trial_id FROM findings WHERE run_id = :run AND {finding})"
+        )
+    };
+    let matches = if finding.is_empty() {
+        format!("{cell}{status}")
+    } else {
+        // Checked trial by trial on the trial's own findings, so a page stops at `limit`.
+        let finding = finding_where("f.");
+        format!(
+            "{cell}{status} AND EXISTS (SELECT 1 FROM findings f INDEXED BY findings_by_trial_scoring
+             WHERE f.run_id = trials.run_id AND f.trial_id = trials.id AND {finding})"
+        )
+    };
+    PageQuery {
+        values,
+        count_query,
+        matches,
+    }
+}
+
+/// A page of trials meeting `matches`, walking them in recording order (`ASC`) or back from
+/// the last (`DESC`).
+pub(super) fn page_rows(matches: &str, order: &str, take: u64, skip: u64) -> String {
+    format!(
+        "SELECT id, scenario, model, agent, epoch, axes_json, status, turns, cost
+         FROM trials INDEXED BY trials_by_run WHERE {matches}
+         ORDER BY rowid {order} LIMIT {take} OFFSET {skip}"
+    )
+}
+
+/// Binds the named parameters (`:run`, ...) of `values` that `stmt` uses.
+fn bind_named(
+    stmt: &mut rusqlite::Statement<'_>,
+    values: &[(String, String)],
+) -> rusqlite::Result<()> {
+    for (name, value) in values {
+        if let Some(index) = stmt.parameter_index(name)? {
+            stmt.raw_bind_parameter(index, value)?;
+        }
+    }
+    Ok(())
 }

@@ -112,6 +112,9 @@ impl Store {
             }
             insert_findings(&tx, run_id, &t.id, RUN_SCORING, &t.findings)
                 .map_err(|e| self.sql(e))?;
+            tx.prepare_cached(&add_cell_statuses("run_id = ?1 AND id = ?2"))
+                .and_then(|mut s| s.execute(params![run_id, t.id]))
+                .map_err(|e| self.sql(e))?;
         }
         tx.commit().map_err(|e| self.sql(e))
     }
@@ -127,7 +130,8 @@ impl Store {
         Ok(())
     }
 
-    /// Records one trial's findings under a scoring, in one transaction.
+    /// Records one trial's findings under a scoring, in one transaction. A trial is scored
+    /// once under a scoring: a second recording is refused (it would count the trial twice).
     pub fn record_findings(
         &self,
         run_id: &str,
@@ -137,6 +141,21 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(|e| self.sql(e))?;
+        let scored: bool = tx
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM findings WHERE run_id = ?1 AND trial_id = ?2 AND scoring = ?3)",
+                params![run_id, trial_id, scoring],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.sql(e))?;
+        if scored {
+            return Err(StoreError::Data {
+                path: self.path.clone(),
+                message: format!(
+                    "trial {trial_id} of run {run_id} already has findings under scoring {scoring}"
+                ),
+            });
+        }
         insert_findings(&tx, run_id, trial_id, scoring, findings).map_err(|e| self.sql(e))?;
         tx.commit().map_err(|e| self.sql(e))
     }
@@ -187,6 +206,12 @@ pub fn merge(into: &Store, from: &Path) -> Result<u64, StoreError> {
              INSERT INTO main.events SELECT x.* FROM src.events x JOIN new_trials n ON n.run_id = x.run_id AND n.id = x.trial_id;
              INSERT INTO main.findings SELECT x.* FROM src.findings x JOIN new_trials n ON n.run_id = x.run_id AND n.id = x.trial_id;",
         )?;
+        let copied = "IN (SELECT run_id, id FROM new_trials)";
+        tx.execute(
+            &add_cell_verdicts(&format!("(f.run_id, f.trial_id) {copied}")),
+            [],
+        )?;
+        tx.execute(&add_cell_statuses(&format!("(run_id, id) {copied}")), [])?;
         let copied: i64 = tx.query_row("SELECT COUNT(*) FROM new_trials", [], |r| r.get(0))?;
         tx.execute_batch("DROP TABLE new_trials")?;
         tx.commit()?;
@@ -199,7 +224,8 @@ pub fn merge(into: &Store, from: &Path) -> Result<u64, StoreError> {
     })
 }
 
-/// Inserts one trial's findings under a scoring, inside the caller's transaction.
+/// Inserts one trial's findings under a scoring, and counts them in the cell summaries,
+/// inside the caller's transaction.
 fn insert_findings(
     tx: &rusqlite::Transaction<'_>,
     run_id: &str,
@@ -223,6 +249,12 @@ fn insert_findings(
             evidence_json(&f.finding.evidence),
             f.finding.value.as_ref().map(value_json),
         ])?;
+    }
+    if !findings.is_empty() {
+        tx.prepare_cached(&add_cell_verdicts(
+            "f.run_id = ?1 AND f.trial_id = ?2 AND f.scoring = ?3",
+        ))?
+        .execute(params![run_id, trial_id, scoring])?;
     }
     Ok(())
 }
