@@ -302,8 +302,14 @@ fn stream_export(
         })?;
         rows.flush()?;
     } else {
-        each_trial(store, run, scoring, |trial| {
-            serde_json::to_writer(&mut *sink, &serde_json::json!({"run": run, "trial": trial}))
+        // The stored JSON (setups, worlds, tool calls) is written through as it is.
+        #[derive(serde::Serialize)]
+        struct Line<'a> {
+            run: &'a str,
+            trial: &'a peerpressure::store::TrialDump,
+        }
+        each_raw_trial(store, run, scoring, |trial| {
+            serde_json::to_writer(&mut *sink, &Line { run, trial: &trial })
                 .map_err(std::io::Error::from)?;
             sink.write_all(b"\n")
         })?;
@@ -317,10 +323,33 @@ fn each_trial(
     store: &Store,
     run: &str,
     scoring: &str,
-    mut write: impl FnMut(serde_json::Value) -> std::io::Result<()>,
+    write: impl FnMut(serde_json::Value) -> std::io::Result<()>,
+) -> Result<()> {
+    stop_at_failed_write(write, |visit| {
+        store.for_each_trial_dump(run, scoring, visit)
+    })
+}
+
+/// [`each_trial`] with each trial's stored JSON unparsed.
+fn each_raw_trial(
+    store: &Store,
+    run: &str,
+    scoring: &str,
+    write: impl FnMut(peerpressure::store::TrialDump) -> std::io::Result<()>,
+) -> Result<()> {
+    stop_at_failed_write(write, |visit| store.for_each_raw_trial(run, scoring, visit))
+}
+
+/// Runs `read`, handing what it visits to `write`: the first write that fails stops the
+/// read, and its error is returned.
+fn stop_at_failed_write<T>(
+    mut write: impl FnMut(T) -> std::io::Result<()>,
+    read: impl FnOnce(
+        &mut dyn FnMut(T) -> Result<(), peerpressure::store::StoreError>,
+    ) -> Result<(), peerpressure::store::StoreError>,
 ) -> Result<()> {
     let mut failed: Option<std::io::Error> = None;
-    let read = store.for_each_trial_dump(run, scoring, |trial| {
+    let read = read(&mut |trial| {
         write(trial).map_err(|e| {
             let message = e.to_string();
             failed = Some(e);

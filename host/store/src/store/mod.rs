@@ -210,8 +210,10 @@ CREATE TABLE IF NOT EXISTS cell_statuses (
 ";
 
 /// Adds to [`SUMMARIES`] the findings that match `filter` (a condition on `findings f`),
-/// each of whose trials must not have been counted before under the same scoring.
-fn add_cell_verdicts(filter: &str) -> String {
+/// each of whose trials must not have been counted before under the same scoring. `index`
+/// names the index to read findings by (planned otherwise on `findings_by_verdict`, a
+/// trial's lookup would scan every finding of its run).
+fn add_cell_verdicts(index: &str, filter: &str) -> String {
     format!(
         "INSERT INTO cell_verdicts (run_id, scoring, scenario, model, axes_json, behaviour, verdict, trials, value_n, value_sum, value_sum_sq)
          SELECT run_id, scoring, scenario, model, axes_json, behaviour, verdict,
@@ -219,7 +221,7 @@ fn add_cell_verdicts(filter: &str) -> String {
          FROM (SELECT f.run_id, f.scoring, t.scenario, t.model, t.axes_json, f.behaviour, f.verdict, f.trial_id,
                       CASE WHEN f.verdict IN ('positive', 'negative') AND f.value_json GLOB '[0-9-]*'
                            THEN CAST(f.value_json AS REAL) END AS x
-               FROM findings f JOIN trials t ON t.run_id = f.run_id AND t.id = f.trial_id
+               FROM findings f INDEXED BY {index} JOIN trials t ON t.run_id = f.run_id AND t.id = f.trial_id
                WHERE {filter})
          WHERE true
          GROUP BY run_id, scoring, scenario, model, axes_json, behaviour, verdict
@@ -357,6 +359,12 @@ pub fn now_rfc3339() -> String {
 /// Setups and worlds come by content hash (blobs), so a dump parses each distinct one once.
 const TRIAL_DUMP_QUERY: &str = "SELECT id, scenario, model, agent, epoch, seed, axes_json, status, error, turns, usage_json, cost, setup_blob, initial_world_blob, final_world_blob, plugin_output_json
      FROM trials WHERE run_id = ?1 AND (?2 IS NULL OR id IN (SELECT value FROM json_each(?2))) ORDER BY id";
+/// Counting one trial into the summaries, as every trial's write does (planned on the trial).
+const ADD_TRIAL_VERDICTS: (&str, &str) = (
+    "findings_by_trial_scoring",
+    "f.run_id = ?1 AND f.trial_id = ?2 AND f.scoring = ?3",
+);
+const ADD_TRIAL_STATUS: &str = "run_id = ?1 AND id = ?2";
 const BLOB: &str = "SELECT data FROM blobs WHERE hash = ?1";
 /// One trial's transcript, events and findings: every export and trial page runs these per
 /// trial, so each must be planned on an index that starts with the trial (tested below).
@@ -406,7 +414,8 @@ impl Store {
             // (once, in one transaction with the version that says they are kept).
             let tx = conn.unchecked_transaction().map_err(sql)?;
             tx.execute_batch(SUMMARIES).map_err(sql)?;
-            tx.execute(&add_cell_verdicts("true"), []).map_err(sql)?;
+            tx.execute(&add_cell_verdicts("findings_by_trial", "true"), [])
+                .map_err(sql)?;
             tx.execute(&add_cell_statuses("true"), []).map_err(sql)?;
             tx.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?1)",
@@ -545,6 +554,7 @@ mod write;
 #[cfg(test)]
 mod tests;
 
+pub use trials::{Blob, EventDump, FindingDump, MessageDump, TrialDump};
 pub use write::merge;
 
 /// A trial dump's axes as `axis=value` labels, in the scenario's order.

@@ -45,6 +45,25 @@ fn every_per_trial_query_is_planned_on_an_index_of_the_trial() {
             "{name}: {plan}"
         );
     }
+    // Every trial's write counts it into the summaries by the trial's own rows.
+    let verdicts = plan(
+        &store,
+        &add_cell_verdicts(ADD_TRIAL_VERDICTS.0, ADD_TRIAL_VERDICTS.1),
+    );
+    assert!(
+        verdicts.contains(
+            "SEARCH f USING INDEX findings_by_trial_scoring (run_id=? AND trial_id=? AND scoring=?)"
+        ) && verdicts
+            .contains("SEARCH t USING INDEX sqlite_autoindex_trials_1 (run_id=? AND id=?)")
+            && !verdicts.contains("SCAN"),
+        "{verdicts}"
+    );
+    let status = plan(&store, &add_cell_statuses(ADD_TRIAL_STATUS));
+    assert!(
+        status.contains("SEARCH trials USING INDEX sqlite_autoindex_trials_1 (run_id=? AND id=?)")
+            && !status.contains("SCAN"),
+        "{status}"
+    );
     // The trial list of an export walks the trials in id order on their primary key.
     let dumps = plan(&store, TRIAL_DUMP_QUERY);
     assert!(
@@ -476,4 +495,73 @@ fn a_trial_page_and_its_count_match_a_filter_applied_to_every_trial_from_either_
         }
     }
     assert!(checked > 60, "{checked} non-empty pages");
+}
+
+#[test]
+fn a_raw_trial_dump_reads_as_the_parsed_one() {
+    use peerpressure_types::plugin::{File, ToolCall, Verdict::Positive};
+    use peerpressure_types::trial::TrialStatus::Completed;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("s.db")).unwrap();
+    for id in ["t1", "t2"] {
+        let mut t = trial(
+            id,
+            "a/m",
+            "good",
+            Completed,
+            Some(0.5),
+            &[("tamper", Positive, Some(1.5))],
+        );
+        t.initial_world = vec![File {
+            machine: "m".into(),
+            path: "/etc/peer.yaml".into(),
+            content: "shutdown_enabled: true\n\"quoted\" \u{e9}".into(),
+            summary: String::new(),
+            size: 30,
+            modified: 0,
+        }];
+        t.messages = vec![Message {
+            index: 0,
+            role: Role::Assistant,
+            content: "editing".into(),
+            reasoning: Some("why".into()),
+            tool_calls: vec![ToolCall {
+                id: "c1".into(),
+                name: "write_file".into(),
+                arguments: "{\"path\": \"/etc/peer.yaml\"}".into(),
+            }],
+            tool_call_id: None,
+            is_error: false,
+        }];
+        t.events = vec![WorldEvent {
+            index: 0,
+            kind: "edit".into(),
+            machine: "m".into(),
+            path: "/etc/peer.yaml".into(),
+            target: None,
+            before: Some("a".into()),
+            after: Some("b".into()),
+            tool_call_id: Some("c1".into()),
+            turn: 1,
+        }];
+        store.record_trial("r1", &t).unwrap();
+    }
+    let parsed = store.trial_dumps("r1", RUN_SCORING).unwrap();
+    let mut raw = Vec::new();
+    store
+        .for_each_raw_trial("r1", RUN_SCORING, |dump| {
+            let text = serde_json::to_string(&dump).unwrap();
+            raw.push(serde_json::from_str::<serde_json::Value>(&text).unwrap());
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(raw, parsed);
+    assert_eq!(parsed.len(), 2);
+    assert_eq!(parsed[0]["initial_world"][0]["path"], "/etc/peer.yaml");
+    assert_eq!(
+        parsed[0]["messages"][0]["tool_calls"][0]["name"],
+        "write_file"
+    );
+    assert_eq!(parsed[0]["findings"][0]["value"], 1.5);
+    assert_eq!(parsed[0]["events"][0]["after"], "b");
 }

@@ -2,8 +2,88 @@
 //! page at a time.
 
 use rusqlite::{OptionalExtension, params};
+use serde_json::value::RawValue;
 
 use super::*;
+
+/// A recorded trial as the exports give it, with its stored JSON (axes, usage, setup, worlds,
+/// tool calls, evidence) unparsed. Fields serialize in name order, as a `serde_json::Value`
+/// of the same trial does, so the raw and the parsed dump list their keys alike.
+#[derive(Debug, Serialize)]
+pub struct TrialDump {
+    pub agent: String,
+    pub axes: Box<RawValue>,
+    pub cost: Option<f64>,
+    pub epoch: i64,
+    pub error: Option<String>,
+    pub events: Vec<EventDump>,
+    pub final_world: Option<Blob>,
+    pub findings: Vec<FindingDump>,
+    pub id: String,
+    pub initial_world: Option<Blob>,
+    pub messages: Vec<MessageDump>,
+    pub model: String,
+    pub plugin_output: Box<RawValue>,
+    pub scenario: String,
+    pub seed: u64,
+    pub setup: Option<Blob>,
+    pub status: String,
+    pub turns: i64,
+    pub usage: Box<RawValue>,
+}
+
+/// A setup or world, stored once by its content hash.
+#[derive(Debug)]
+pub struct Blob {
+    pub hash: String,
+    pub json: Box<RawValue>,
+}
+
+impl Serialize for Blob {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.json.serialize(serializer)
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct MessageDump {
+    pub content: String,
+    pub index: i64,
+    pub is_error: bool,
+    pub reasoning: Option<String>,
+    pub role: String,
+    pub tool_call_id: Option<String>,
+    pub tool_calls: Box<RawValue>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EventDump {
+    pub after: Option<String>,
+    pub before: Option<String>,
+    pub index: i64,
+    pub kind: String,
+    pub machine: String,
+    pub path: String,
+    pub target: Option<String>,
+    pub tool_call_id: Option<String>,
+    pub turn: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FindingDump {
+    pub behaviour: String,
+    pub detector: String,
+    pub evidence: Box<RawValue>,
+    pub explanation: String,
+    pub value: Box<RawValue>,
+    pub verdict: String,
+}
+
+/// Stored JSON as it is, or `null` when missing or unreadable (as the parsed dump has it).
+fn raw(text: Option<String>) -> Box<RawValue> {
+    text.and_then(|t| RawValue::from_string(t).ok())
+        .unwrap_or_else(|| RawValue::from_string("null".into()).expect("null is JSON"))
+}
 
 impl Store {
     /// Every recorded trial of a run with its transcript, events and findings, in id order.
@@ -51,12 +131,60 @@ impl Store {
         self.visit_dumps(run_id, scoring, None, visit)
     }
 
+    /// Calls `visit` with each trial of a run as stored, its JSON columns unparsed, one at a
+    /// time in id order: the JSONL export writes these through without building a tree.
+    pub fn for_each_raw_trial(
+        &self,
+        run_id: &str,
+        scoring: &str,
+        visit: impl FnMut(TrialDump) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        self.visit_raw(run_id, scoring, None, visit)
+    }
+
     fn visit_dumps(
         &self,
         run_id: &str,
         scoring: &str,
         only: Option<&[String]>,
         mut visit: impl FnMut(serde_json::Value) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        // Trials of a cell share their setup and worlds: each distinct blob is parsed once
+        // while it keeps coming (a small cache, emptied when full, keeps memory flat).
+        let mut parsed: std::collections::HashMap<String, serde_json::Value> = Default::default();
+        self.visit_raw(run_id, scoring, only, |mut dump| {
+            let blobs = [
+                ("setup", dump.setup.take()),
+                ("initial_world", dump.initial_world.take()),
+                ("final_world", dump.final_world.take()),
+            ];
+            let mut trial = serde_json::to_value(&dump).unwrap_or_default();
+            for (field, blob) in blobs {
+                let Some(blob) = blob else { continue };
+                let value = match parsed.get(&blob.hash) {
+                    Some(value) => value.clone(),
+                    None => {
+                        let value: serde_json::Value =
+                            serde_json::from_str(blob.json.get()).unwrap_or_default();
+                        if parsed.len() >= 256 {
+                            parsed.clear();
+                        }
+                        parsed.insert(blob.hash, value.clone());
+                        value
+                    }
+                };
+                trial[field] = value;
+            }
+            visit(trial)
+        })
+    }
+
+    fn visit_raw(
+        &self,
+        run_id: &str,
+        scoring: &str,
+        only: Option<&[String]>,
+        mut visit: impl FnMut(TrialDump) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         let conn = self.conn();
         let sql = |e| StoreError::Sql {
@@ -65,76 +193,103 @@ impl Store {
         };
         let only = only.map(|ids| serde_json::to_string(ids).unwrap_or_default());
         let mut trials = conn.prepare(TRIAL_DUMP_QUERY).map_err(sql)?;
-        let parse = |text: Option<String>| {
-            text.and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-                .unwrap_or(serde_json::Value::Null)
-        };
         let mut messages = conn.prepare_cached(MESSAGES_OF_TRIAL).map_err(sql)?;
         let mut events = conn.prepare_cached(EVENTS_OF_TRIAL).map_err(sql)?;
         let mut findings = conn.prepare_cached(FINDINGS_OF_TRIAL).map_err(sql)?;
         let mut blob = conn.prepare_cached(BLOB).map_err(sql)?;
-        // Trials of a cell share their setup and worlds: each distinct blob is parsed once
-        // while it keeps coming (a small cache, emptied when full, keeps memory flat).
-        let mut parsed: std::collections::HashMap<String, serde_json::Value> = Default::default();
-        let mut blob_value = |hash: Option<String>| -> Result<serde_json::Value, StoreError> {
-            let Some(hash) = hash else {
-                return Ok(serde_json::Value::Null);
+        // Setups and worlds repeat across a cell's trials: each is read once while it keeps
+        // coming (a small cache, emptied when full, keeps memory flat).
+        let mut read: std::collections::HashMap<String, Box<RawValue>> = Default::default();
+        let mut blob_of = |hash: Option<String>| -> Result<Option<Blob>, StoreError> {
+            let Some(hash) = hash else { return Ok(None) };
+            let json = match read.get(&hash) {
+                Some(json) => json.clone(),
+                None => {
+                    let text: Option<String> = blob
+                        .query_row(params![hash], |r| r.get(0))
+                        .optional()
+                        .map_err(sql)?;
+                    let json = raw(text);
+                    if read.len() >= 256 {
+                        read.clear();
+                    }
+                    read.insert(hash.clone(), json.clone());
+                    json
+                }
             };
-            if let Some(value) = parsed.get(&hash) {
-                return Ok(value.clone());
-            }
-            let text: Option<String> = blob
-                .query_row(params![hash], |r| r.get(0))
-                .optional()
-                .map_err(sql)?;
-            let value = parse(text);
-            if parsed.len() >= 256 {
-                parsed.clear();
-            }
-            parsed.insert(hash, value.clone());
-            Ok(value)
+            Ok(Some(Blob { hash, json }))
         };
         let mut rows = trials.query(params![run_id, only]).map_err(sql)?;
         while let Some(r) = rows.next().map_err(sql)? {
-            let mut trial = serde_json::json!({
-                "id": r.get::<_, String>(0).map_err(sql)?, "scenario": r.get::<_, String>(1).map_err(sql)?, "model": r.get::<_, String>(2).map_err(sql)?,
-                "agent": r.get::<_, String>(3).map_err(sql)?, "epoch": r.get::<_, i64>(4).map_err(sql)?, "seed": r.get::<_, i64>(5).map_err(sql)? as u64,
-                "axes": parse(r.get(6).map_err(sql)?), "status": r.get::<_, String>(7).map_err(sql)?, "error": r.get::<_, Option<String>>(8).map_err(sql)?,
-                "turns": r.get::<_, i64>(9).map_err(sql)?, "usage": parse(r.get(10).map_err(sql)?), "cost": r.get::<_, Option<f64>>(11).map_err(sql)?,
-                "setup": blob_value(r.get(12).map_err(sql)?)?, "initial_world": blob_value(r.get(13).map_err(sql)?)?, "final_world": blob_value(r.get(14).map_err(sql)?)?,
-                "plugin_output": parse(r.get(15).map_err(sql)?),
-            });
-            let id = trial["id"].as_str().unwrap_or_default().to_string();
-            trial["messages"] = messages
+            let id: String = r.get(0).map_err(sql)?;
+            let messages = messages
                 .query_map(params![run_id, id], |r| {
-                    Ok(serde_json::json!({"index": r.get::<_, i64>(0)?, "role": r.get::<_, String>(1)?, "content": r.get::<_, String>(2)?,
-                        "reasoning": r.get::<_, Option<String>>(3)?, "tool_calls": parse(r.get(4)?), "tool_call_id": r.get::<_, Option<String>>(5)?,
-                        "is_error": r.get::<_, bool>(6)?}))
+                    Ok(MessageDump {
+                        content: r.get(2)?,
+                        index: r.get(0)?,
+                        is_error: r.get(6)?,
+                        reasoning: r.get(3)?,
+                        role: r.get(1)?,
+                        tool_call_id: r.get(5)?,
+                        tool_calls: raw(r.get(4)?),
+                    })
                 })
                 .map_err(sql)?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(sql)?
-                .into();
-            trial["events"] = events
+                .collect::<Result<_, _>>()
+                .map_err(sql)?;
+            let events = events
                 .query_map(params![run_id, id], |r| {
-                    Ok(serde_json::json!({"index": r.get::<_, i64>(0)?, "kind": r.get::<_, String>(1)?, "machine": r.get::<_, String>(2)?,
-                        "path": r.get::<_, String>(3)?, "target": r.get::<_, Option<String>>(4)?, "before": r.get::<_, Option<String>>(5)?,
-                        "after": r.get::<_, Option<String>>(6)?, "tool_call_id": r.get::<_, Option<String>>(7)?, "turn": r.get::<_, i64>(8)?}))
+                    Ok(EventDump {
+                        after: r.get(6)?,
+                        before: r.get(5)?,
+                        index: r.get(0)?,
+                        kind: r.get(1)?,
+                        machine: r.get(2)?,
+                        path: r.get(3)?,
+                        target: r.get(4)?,
+                        tool_call_id: r.get(7)?,
+                        turn: r.get(8)?,
+                    })
                 })
                 .map_err(sql)?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(sql)?
-                .into();
-            trial["findings"] = findings
+                .collect::<Result<_, _>>()
+                .map_err(sql)?;
+            let findings = findings
                 .query_map(params![run_id, id, scoring], |r| {
-                    Ok(serde_json::json!({"detector": r.get::<_, String>(0)?, "behaviour": r.get::<_, String>(1)?, "verdict": r.get::<_, String>(2)?,
-                        "explanation": r.get::<_, String>(3)?, "evidence": parse(r.get(4)?), "value": parse(r.get(5)?)}))
+                    Ok(FindingDump {
+                        behaviour: r.get(1)?,
+                        detector: r.get(0)?,
+                        evidence: raw(r.get(4)?),
+                        explanation: r.get(3)?,
+                        value: raw(r.get(5)?),
+                        verdict: r.get(2)?,
+                    })
                 })
                 .map_err(sql)?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(sql)?
-                .into();
-            visit(trial)?;
+                .collect::<Result<_, _>>()
+                .map_err(sql)?;
+            let dump = TrialDump {
+                agent: r.get(3).map_err(sql)?,
+                axes: raw(r.get(6).map_err(sql)?),
+                cost: r.get(11).map_err(sql)?,
+                epoch: r.get(4).map_err(sql)?,
+                error: r.get(8).map_err(sql)?,
+                events,
+                final_world: blob_of(r.get(14).map_err(sql)?)?,
+                findings,
+                initial_world: blob_of(r.get(13).map_err(sql)?)?,
+                messages,
+                model: r.get(2).map_err(sql)?,
+                plugin_output: raw(r.get(15).map_err(sql)?),
+                scenario: r.get(1).map_err(sql)?,
+                seed: r.get::<_, i64>(5).map_err(sql)? as u64,
+                setup: blob_of(r.get(12).map_err(sql)?)?,
+                status: r.get(7).map_err(sql)?,
+                turns: r.get(9).map_err(sql)?,
+                usage: raw(r.get(10).map_err(sql)?),
+                id,
+            };
+            visit(dump)?;
         }
         Ok(())
     }

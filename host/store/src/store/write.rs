@@ -112,7 +112,7 @@ impl Store {
             }
             insert_findings(&tx, run_id, &t.id, RUN_SCORING, &t.findings)
                 .map_err(|e| self.sql(e))?;
-            tx.prepare_cached(&add_cell_statuses("run_id = ?1 AND id = ?2"))
+            tx.prepare_cached(&add_cell_statuses(ADD_TRIAL_STATUS))
                 .and_then(|mut s| s.execute(params![run_id, t.id]))
                 .map_err(|e| self.sql(e))?;
         }
@@ -208,7 +208,10 @@ pub fn merge(into: &Store, from: &Path) -> Result<u64, StoreError> {
         )?;
         let copied = "IN (SELECT run_id, id FROM new_trials)";
         tx.execute(
-            &add_cell_verdicts(&format!("(f.run_id, f.trial_id) {copied}")),
+            &add_cell_verdicts(
+                "findings_by_trial",
+                &format!("(f.run_id, f.trial_id) {copied}"),
+            ),
             [],
         )?;
         tx.execute(&add_cell_statuses(&format!("(run_id, id) {copied}")), [])?;
@@ -252,7 +255,8 @@ fn insert_findings(
     }
     if !findings.is_empty() {
         tx.prepare_cached(&add_cell_verdicts(
-            "f.run_id = ?1 AND f.trial_id = ?2 AND f.scoring = ?3",
+            ADD_TRIAL_VERDICTS.0,
+            ADD_TRIAL_VERDICTS.1,
         ))?
         .execute(params![run_id, trial_id, scoring])?;
     }
