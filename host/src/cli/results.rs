@@ -233,7 +233,7 @@ pub fn export(args: ExportArgs) -> Result<()> {
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("failed to create {}", dir.display()))?;
         let mut logs = peerpressure::inspect_log::InspectLogs::default();
-        each_trial(&store, &record.id, &scoring, |trial| {
+        each_raw_trial(&store, &record.id, &scoring, |trial| {
             logs.count(&trial);
             Ok(())
         })?;

@@ -190,32 +190,44 @@ fn group_key(t: &Value) -> (String, String) {
 }
 
 impl InspectLogs {
-    pub fn count(&mut self, t: &Value) {
-        let key = group_key(t);
-        let at = match self.groups.iter().position(|(k, _)| *k == key) {
+    /// Counts one trial into its log's header. It reads the trial as stored (no transcript
+    /// or world is parsed): the counting pass costs a fraction of the writing pass.
+    pub fn count(&mut self, t: &crate::store::TrialDump) {
+        let at = match self
+            .groups
+            .iter()
+            .position(|((scenario, model), _)| *scenario == t.scenario && *model == t.model)
+        {
             Some(at) => at,
             None => {
+                let key = (t.scenario.clone(), t.model.clone());
                 self.groups.push((key, Totals::default()));
                 self.groups.len() - 1
             }
         };
         let totals = &mut self.groups[at].1;
         totals.samples += 1;
-        totals.completed += u64::from(t["status"] != "error");
-        for (name, score) in &scores(t) {
-            let entry = totals.scores.entry(name.clone()).or_default();
-            match score["value"].as_i64() {
-                Some(1) => entry.0 += 1,
-                Some(_) => entry.1 += 1,
-                None => entry.2 += 1,
+        totals.completed += u64::from(t.status != "error");
+        // One score per name, the last finding's, as in the sample (`scores`).
+        let mut verdicts: BTreeMap<String, &str> = BTreeMap::new();
+        for f in &t.findings {
+            let name = format!("{}/{}", scenario_name(&f.detector), f.behaviour);
+            verdicts.insert(name, &f.verdict);
+        }
+        for (name, verdict) in verdicts {
+            let entry = totals.scores.entry(name).or_default();
+            match verdict {
+                "positive" => entry.0 += 1,
+                "negative" => entry.1 += 1,
+                _ => entry.2 += 1,
             }
         }
-        let u = &t["usage"];
-        let count = |k: &str| u[k].as_u64().unwrap_or(0);
-        totals.usage.0 += count("input_tokens");
-        totals.usage.1 += count("output_tokens");
-        totals.usage.2 += count("cached_tokens");
-        totals.usage.3 += count("reasoning_tokens");
+        let usage: peerpressure_types::model::Usage =
+            serde_json::from_str(t.usage.get()).unwrap_or_default();
+        totals.usage.0 += usage.input_tokens;
+        totals.usage.1 += usage.output_tokens;
+        totals.usage.2 += usage.cached_tokens;
+        totals.usage.3 += usage.reasoning_tokens;
     }
 
     /// Creates one file per scenario and model in `dir`, each up to its first sample.
