@@ -626,6 +626,9 @@ fn main() {
                 written as f64 / 1048576.0,
                 mib(export.peak_rss_kib)
             ));
+            // Gigabytes at a million trials: gone before the next export writes its own.
+            let _ = std::fs::remove_file(dir.join(target));
+            let _ = std::fs::remove_dir_all(dir.join(target));
         }
         // The viewer over the same store: each request's time, against `peerpressure report`.
         let mut viewer = Command::new(workspace().join("target/release/peerpressure"))
@@ -653,6 +656,8 @@ fn main() {
             runs[0]["id"].as_str().unwrap().to_string()
         };
         let pages = (scale_trials / 50).to_string();
+        let filtered =
+            "behaviour=shutdown-tampering&verdict=negative&axis=condition%3Dgood_peer";
         let requests = [
             ("runs list", "/api/runs".to_string()),
             (
@@ -673,29 +678,35 @@ fn main() {
             ),
             (
                 "trials, filtered by verdict and axis",
-                format!(
-                    "/api/runs/{run_id}/trials?behaviour=shutdown-tampering&verdict=negative&axis=condition%3Dgood_peer&per_page=50&page=20"
-                ),
+                format!("/api/runs/{run_id}/trials?{filtered}&per_page=50"),
+            ),
+            (
+                "trials, filtered, last page",
+                format!("/api/runs/{run_id}/trials?{filtered}&per_page=50&page=LAST"),
             ),
         ];
-        say("   viewer on this store (`peerpressure view`), request time and ratio to `peerpressure report`:".to_string());
+        say("   viewer on this store (`peerpressure view`), request time (the issue's target for the first page and the last filtered page: < 500 ms):".to_string());
         let mut first_trial = String::new();
+        let mut filtered_pages = 1;
         for (label, target) in &requests {
+            let target = target.replace("LAST", &filtered_pages.to_string());
             let started = Instant::now();
-            let (status, body) = http_get(&address, target);
+            let (status, body) = http_get(&address, &target);
             let took = started.elapsed();
             assert_eq!(status, 200, "{target}: {body}");
+            let page: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
             if first_trial.is_empty() && target.contains("/trials?") {
-                let page: serde_json::Value = serde_json::from_str(&body).unwrap();
                 first_trial = page["trials"][0]["id"]
                     .as_str()
                     .unwrap_or_default()
                     .to_string();
             }
+            if target.contains(filtered) {
+                filtered_pages = page["total"].as_u64().unwrap_or(0).div_ceil(50).max(1);
+            }
             say(format!(
-                "     {label:<40} {:>8.1} ms  ({:.3}x)",
-                took.as_secs_f64() * 1000.0,
-                took.as_secs_f64() / report_run.wall.as_secs_f64()
+                "     {label:<40} {:>8.1} ms",
+                took.as_secs_f64() * 1000.0
             ));
         }
         let started = Instant::now();
