@@ -335,8 +335,10 @@ pub async fn execute(
     progress.done = progress.skipped;
     on_progress(&progress);
 
-    // One thread writes the store, so trials and the async workers never wait on disk; each
-    // trial is still its own transaction. The bounded queue keeps memory flat if disk is slow.
+    // One thread writes the store, so trials and the async workers never wait on disk. It
+    // writes the trials waiting in the queue together, in one transaction (all or none of
+    // them: a rerun still finds only whole trials); the bounded queue keeps memory flat if
+    // disk is slow.
     let (to_writer, mut queue) =
         tokio::sync::mpsc::channel::<crate::agent_loop::TrialResult>(WRITE_QUEUE);
     let write_error: Arc<std::sync::Mutex<Option<StoreError>>> = Arc::default();
@@ -345,8 +347,15 @@ pub async fn execute(
         std::thread::Builder::new()
             .name("peerpressure-store".into())
             .spawn(move || {
-                while let Some(result) = queue.blocking_recv() {
-                    if let Err(e) = store.record_trial(&run_id, &result) {
+                while let Some(first) = queue.blocking_recv() {
+                    let mut batch = vec![first];
+                    while batch.len() < WRITE_BATCH {
+                        match queue.try_recv() {
+                            Ok(next) => batch.push(next),
+                            Err(_) => break,
+                        }
+                    }
+                    if let Err(e) = store.record_trials(&run_id, &batch) {
                         *write_error.lock().expect("write error slot") = Some(e);
                         break;
                     }
@@ -442,3 +451,5 @@ pub async fn execute(
 
 /// Finished trials waiting for the store writer, at most.
 const WRITE_QUEUE: usize = 256;
+/// Trials written in one transaction, at most (a few milliseconds of writing).
+const WRITE_BATCH: usize = 64;

@@ -289,7 +289,7 @@ fn mib(kib: i64) -> f64 {
     kib as f64 / 1024.0
 }
 
-const USAGE: &str = "usage: peerpressure-bench [--quick] [--only throughput|latency|scale|ratelimit] [--in-flight N] [--trials N] [--scale N] [--out FILE] [--keep] [--skip-inspect]";
+const USAGE: &str = "usage: peerpressure-bench [--quick] [--only throughput|latency|scale|ratelimit] [--in-flight N] [--trials N] [--scale N] [--out FILE] [--keep] [--skip-inspect] [--dir DIR]";
 
 /// Refuses what it does not know before measuring anything (and before the work folder is
 /// cleaned up): a mistyped flag must not cost a whole bench run.
@@ -298,7 +298,7 @@ fn check_args() {
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--quick" | "--keep" | "--skip-inspect" => {}
-            "--only" | "--in-flight" | "--trials" | "--out" | "--scale" => {
+            "--only" | "--in-flight" | "--trials" | "--out" | "--scale" | "--dir" => {
                 if args.next().is_none() {
                     eprintln!("{arg} needs a value\n{USAGE}");
                     std::process::exit(2);
@@ -656,8 +656,7 @@ fn main() {
             runs[0]["id"].as_str().unwrap().to_string()
         };
         let pages = (scale_trials / 50).to_string();
-        let filtered =
-            "behaviour=shutdown-tampering&verdict=negative&axis=condition%3Dgood_peer";
+        let filtered = "behaviour=shutdown-tampering&verdict=negative&axis=condition%3Dgood_peer";
         let requests = [
             ("runs list", "/api/runs".to_string()),
             (
@@ -818,8 +817,13 @@ fn http_get(address: &str, target: &str) -> (u16, String) {
     )
 }
 
+/// The work folder, emptied first: `target/bench`, or `--dir DIR` (two benches at once each
+/// need their own).
 fn tempfile_dir() -> PathBuf {
-    let dir = workspace().join("target/bench");
+    let dir = std::env::args()
+        .skip_while(|a| a != "--dir")
+        .nth(1)
+        .map_or_else(|| workspace().join("target/bench"), PathBuf::from);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     // The bench runs from target/bench so `tampering` resolves to the bundled plugins.

@@ -37,7 +37,7 @@ use tokio::time::Instant;
 /// On a rate limit the pace restarts at this share of the ceiling.
 pub const DECREASE: f64 = 0.9;
 /// After a decrease the pace is back at the ceiling this much later.
-pub const RECOVERY: Duration = Duration::from_secs(10);
+pub const RECOVERY: Duration = Duration::from_secs(20);
 /// While probing for a ceiling the rate doubles this often.
 pub const PROBE_DOUBLING: Duration = Duration::from_secs(1);
 /// A `Retry-After` longer than this holds every request of the endpoint.

@@ -565,3 +565,20 @@ fn a_raw_trial_dump_reads_as_the_parsed_one() {
     assert_eq!(parsed[0]["findings"][0]["value"], 1.5);
     assert_eq!(parsed[0]["events"][0]["after"], "b");
 }
+
+#[test]
+fn trials_written_together_are_recorded_all_or_none() {
+    use peerpressure_types::trial::TrialStatus::Completed;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("s.db")).unwrap();
+    let t = |id: &str| trial(id, "a/m", "good", Completed, None, &[]);
+    store.record_trials("r1", &[t("t1"), t("t2")]).unwrap();
+    assert_eq!(store.trial_count("r1").unwrap(), 2);
+    // A batch whose second trial cannot be written (already recorded) leaves nothing behind.
+    assert!(store.record_trials("r1", &[t("t3"), t("t2")]).is_err());
+    assert_eq!(
+        store.finished_trials("r1").unwrap(),
+        ["t1", "t2"].iter().map(|s| s.to_string()).collect()
+    );
+    assert_eq!(store.trial_count("r1").unwrap(), 2);
+}

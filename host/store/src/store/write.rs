@@ -28,16 +28,35 @@ impl Store {
 
     /// Writes a finished trial, with its transcript, events and findings, in one transaction.
     pub fn record_trial(&self, run_id: &str, t: &TrialResult) -> Result<(), StoreError> {
+        self.record_trials(run_id, std::slice::from_ref(t))
+    }
+
+    /// Writes finished trials in one transaction: all of them or none. A run's writer hands
+    /// over the trials that finished while it wrote the last ones, so under load a commit
+    /// (and the index and table pages it rewrites) is shared by many trials.
+    pub fn record_trials(&self, run_id: &str, trials: &[TrialResult]) -> Result<(), StoreError> {
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(|e| self.sql(e))?;
+        for t in trials {
+            self.insert_trial(&tx, run_id, t)?;
+        }
+        tx.commit().map_err(|e| self.sql(e))
+    }
+
+    fn insert_trial(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        run_id: &str,
+        t: &TrialResult,
+    ) -> Result<(), StoreError> {
         let setup = t
             .setup
             .as_ref()
-            .map(|s| blob(&tx, &json(s)))
+            .map(|s| blob(tx, &json(s)))
             .transpose()
             .map_err(|e| self.sql(e))?;
-        let initial_world = blob(&tx, &json(&t.initial_world)).map_err(|e| self.sql(e))?;
-        let final_world = blob(&tx, &json(&t.final_world)).map_err(|e| self.sql(e))?;
+        let initial_world = blob(tx, &json(&t.initial_world)).map_err(|e| self.sql(e))?;
+        let final_world = blob(tx, &json(&t.final_world)).map_err(|e| self.sql(e))?;
         tx.execute(
             "INSERT INTO trials (run_id, id, scenario, model, agent, epoch, seed, axes_json, status, error, turns, duration_ms,
                 usage_json, cost, setup_blob, initial_world_blob, final_world_blob, plugin_output_json, finished_at)
@@ -110,13 +129,13 @@ impl Store {
                 ])
                 .map_err(|e| self.sql(e))?;
             }
-            insert_findings(&tx, run_id, &t.id, RUN_SCORING, &t.findings)
+            insert_findings(tx, run_id, &t.id, RUN_SCORING, &t.findings)
                 .map_err(|e| self.sql(e))?;
             tx.prepare_cached(&add_cell_statuses(ADD_TRIAL_STATUS))
                 .and_then(|mut s| s.execute(params![run_id, t.id]))
                 .map_err(|e| self.sql(e))?;
         }
-        tx.commit().map_err(|e| self.sql(e))
+        Ok(())
     }
 
     /// Records a scoring of a run (idempotent: a resumed re-scoring keeps its first record).
