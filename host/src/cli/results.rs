@@ -317,8 +317,9 @@ fn stream_export(
     Ok(())
 }
 
-/// Hands each trial of the run to `write`, and stops reading at the first write that fails
-/// (a closed pipe, a full disk), returning that write's error.
+/// Hands each trial of the run to `write` (without its worlds: no export that parses trials
+/// shows them), and stops reading at the first write that fails (a closed pipe, a full
+/// disk), returning that write's error.
 fn each_trial(
     store: &Store,
     run: &str,
@@ -326,7 +327,7 @@ fn each_trial(
     write: impl FnMut(serde_json::Value) -> std::io::Result<()>,
 ) -> Result<()> {
     stop_at_failed_write(write, |visit| {
-        store.for_each_trial_dump(run, scoring, visit)
+        store.for_each_trial_dump(run, scoring, false, visit)
     })
 }
 

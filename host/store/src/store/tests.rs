@@ -564,6 +564,17 @@ fn a_raw_trial_dump_reads_as_the_parsed_one() {
     );
     assert_eq!(parsed[0]["findings"][0]["value"], 1.5);
     assert_eq!(parsed[0]["events"][0]["after"], "b");
+    // Exports that do not show worlds read trials without them.
+    let mut light = Vec::new();
+    store
+        .for_each_trial_dump("r1", RUN_SCORING, false, |t| {
+            light.push(t);
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(light[1]["initial_world"], serde_json::Value::Null);
+    assert_eq!(light[1]["messages"], parsed[1]["messages"]);
+    assert_eq!(light[1]["findings"], parsed[1]["findings"]);
 }
 
 #[test]

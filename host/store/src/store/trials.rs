@@ -112,7 +112,7 @@ impl Store {
         only: Option<&[String]>,
     ) -> Result<Vec<serde_json::Value>, StoreError> {
         let mut out = Vec::new();
-        self.visit_dumps(run_id, scoring, only, |trial| {
+        self.visit_dumps(run_id, scoring, only, true, |trial| {
             out.push(trial);
             Ok(())
         })?;
@@ -121,14 +121,17 @@ impl Store {
 
     /// Calls `visit` with each trial of a run as [`Store::trial_dumps`] gives it, one at a time
     /// in id order, so an export of a million trials holds one in memory (each per-trial query
-    /// is planned on an index of the trial: see the query-plan test).
+    /// is planned on an index of the trial: see the query-plan test). Without `worlds` the
+    /// initial and final worlds are left `null` (the CSV and Inspect exports do not show them,
+    /// and building them is most of a dump's cost).
     pub fn for_each_trial_dump(
         &self,
         run_id: &str,
         scoring: &str,
+        worlds: bool,
         visit: impl FnMut(serde_json::Value) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        self.visit_dumps(run_id, scoring, None, visit)
+        self.visit_dumps(run_id, scoring, None, worlds, visit)
     }
 
     /// Calls `visit` with each trial of a run as stored, its JSON columns unparsed, one at a
@@ -147,17 +150,18 @@ impl Store {
         run_id: &str,
         scoring: &str,
         only: Option<&[String]>,
+        worlds: bool,
         mut visit: impl FnMut(serde_json::Value) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         // Trials of a cell share their setup and worlds: each distinct blob is parsed once
         // while it keeps coming (a small cache, emptied when full, keeps memory flat).
         let mut parsed: std::collections::HashMap<String, serde_json::Value> = Default::default();
         self.visit_raw(run_id, scoring, only, |mut dump| {
-            let blobs = [
-                ("setup", dump.setup.take()),
-                ("initial_world", dump.initial_world.take()),
-                ("final_world", dump.final_world.take()),
-            ];
+            let (initial, last) = (dump.initial_world.take(), dump.final_world.take());
+            let mut blobs = vec![("setup", dump.setup.take())];
+            if worlds {
+                blobs.extend([("initial_world", initial), ("final_world", last)]);
+            }
             let mut trial = serde_json::to_value(&dump).unwrap_or_default();
             for (field, blob) in blobs {
                 let Some(blob) = blob else { continue };
