@@ -64,12 +64,19 @@ fn every_per_trial_query_is_planned_on_an_index_of_the_trial() {
             && !status.contains("SCAN"),
         "{status}"
     );
-    // The trial list of an export walks the trials in id order on their primary key.
+    // An export walks a run's trials in recording order (the file's order), without a sort.
     let dumps = plan(&store, TRIAL_DUMP_QUERY);
     assert!(
-        dumps.contains("SEARCH trials USING INDEX sqlite_autoindex_trials_1 (run_id=?)")
-            && !dumps.contains("SCAN trials"),
+        dumps.contains("SEARCH trials USING INDEX trials_by_run (run_id=?)")
+            && !dumps.contains("TEMP B-TREE"),
         "{dumps}"
+    );
+    // Chosen trials by their primary key.
+    let chosen = plan(&store, TRIAL_DUMP_OF_QUERY);
+    assert!(
+        chosen.contains("SEARCH trials USING INDEX sqlite_autoindex_trials_1 (run_id=? AND id=?)")
+            && !chosen.contains("SCAN trials"),
+        "{chosen}"
     );
     // Each setup and world by its hash.
     let blob = plan(&store, BLOB);

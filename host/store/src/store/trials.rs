@@ -86,7 +86,8 @@ fn raw(text: Option<String>) -> Box<RawValue> {
 }
 
 impl Store {
-    /// Every recorded trial of a run with its transcript, events and findings, in id order.
+    /// Every recorded trial of a run with its transcript, events and findings, in recording
+    /// order.
     pub fn trial_dumps(
         &self,
         run_id: &str,
@@ -120,7 +121,7 @@ impl Store {
     }
 
     /// Calls `visit` with each trial of a run as [`Store::trial_dumps`] gives it, one at a time
-    /// in id order, so an export of a million trials holds one in memory (each per-trial query
+    /// in recording order, so an export of a million trials holds one in memory (each per-trial query
     /// is planned on an index of the trial: see the query-plan test). Without `worlds` the
     /// initial and final worlds are left `null` (the CSV and Inspect exports do not show them,
     /// and building them is most of a dump's cost).
@@ -135,7 +136,7 @@ impl Store {
     }
 
     /// Calls `visit` with each trial of a run as stored, its JSON columns unparsed, one at a
-    /// time in id order: the JSONL export writes these through without building a tree.
+    /// time in recording order: the JSONL export writes these through without building a tree.
     pub fn for_each_raw_trial(
         &self,
         run_id: &str,
@@ -196,7 +197,12 @@ impl Store {
             source: e,
         };
         let only = only.map(|ids| serde_json::to_string(ids).unwrap_or_default());
-        let mut trials = conn.prepare(TRIAL_DUMP_QUERY).map_err(sql)?;
+        let mut trials = conn
+            .prepare(match only {
+                Some(_) => TRIAL_DUMP_OF_QUERY,
+                None => TRIAL_DUMP_QUERY,
+            })
+            .map_err(sql)?;
         let mut messages = conn.prepare_cached(MESSAGES_OF_TRIAL).map_err(sql)?;
         let mut events = conn.prepare_cached(EVENTS_OF_TRIAL).map_err(sql)?;
         let mut findings = conn.prepare_cached(FINDINGS_OF_TRIAL).map_err(sql)?;
@@ -223,7 +229,11 @@ impl Store {
             };
             Ok(Some(Blob { hash, json }))
         };
-        let mut rows = trials.query(params![run_id, only]).map_err(sql)?;
+        let mut rows = match &only {
+            Some(ids) => trials.query(params![run_id, ids]),
+            None => trials.query(params![run_id]),
+        }
+        .map_err(sql)?;
         while let Some(r) = rows.next().map_err(sql)? {
             let id: String = r.get(0).map_err(sql)?;
             let messages = messages
