@@ -289,7 +289,7 @@ fn mib(kib: i64) -> f64 {
     kib as f64 / 1024.0
 }
 
-const USAGE: &str = "usage: peerpressure-bench [--quick] [--only throughput|latency|scale|ratelimit] [--in-flight N] [--trials N] [--scale N] [--out FILE] [--keep] [--skip-inspect] [--dir DIR]";
+const USAGE: &str = "usage: peerpressure-bench [--quick] [--only throughput|latency|scale|ratelimit] [--in-flight N] [--trials N] [--scale N] [--out FILE] [--keep] [--skip-inspect] [--dir DIR [--reuse]]";
 
 /// Refuses what it does not know before measuring anything (and before the work folder is
 /// cleaned up): a mistyped flag must not cost a whole bench run.
@@ -297,7 +297,7 @@ fn check_args() {
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--quick" | "--keep" | "--skip-inspect" => {}
+            "--quick" | "--keep" | "--skip-inspect" | "--reuse" => {}
             "--only" | "--in-flight" | "--trials" | "--out" | "--scale" | "--dir" => {
                 if args.next().is_none() {
                     eprintln!("{arg} needs a value\n{USAGE}");
@@ -564,33 +564,42 @@ fn main() {
                 n.parse().expect("--scale N")
             });
         let scale_grid = tampering_grid(scale_trials);
-        let fill = measure(
-            &dir,
-            &[
-                args(&[
-                    "run",
-                    "--store",
-                    "scale.db",
-                    "--model",
-                    "scripted/faithful",
-                    "--max-trials",
-                    "32",
-                ]),
-                scale_grid.clone(),
-            ]
-            .concat(),
-            &[],
-        );
+        // `--reuse` (with `--dir`) measures a store an earlier bench filled and kept.
+        let reused = std::env::args().any(|a| a == "--reuse") && dir.join("scale.db").is_file();
+        let fill = (!reused).then(|| {
+            measure(
+                &dir,
+                &[
+                    args(&[
+                        "run",
+                        "--store",
+                        "scale.db",
+                        "--model",
+                        "scripted/faithful",
+                        "--max-trials",
+                        "32",
+                    ]),
+                    scale_grid.clone(),
+                ]
+                .concat(),
+                &[],
+            )
+        });
         let size: u64 = ["scale.db", "scale.db-wal"]
             .iter()
             .filter_map(|f| std::fs::metadata(dir.join(f)).ok())
             .map(|m| m.len())
             .sum();
         let report_run = measure(&dir, &args(&["report", "--store", "scale.db"]), &[]);
-        say(format!(
-            "3. Scale: {scale_trials} recorded trials (filled at {:.0} trials/s)",
-            scale_trials as f64 / fill.wall.as_secs_f64()
-        ));
+        say(match &fill {
+            Some(fill) => format!(
+                "3. Scale: {scale_trials} recorded trials (filled at {:.0} trials/s)",
+                scale_trials as f64 / fill.wall.as_secs_f64()
+            ),
+            None => format!(
+                "3. Scale: {scale_trials} recorded trials (a store kept from an earlier bench, not filled in this run)"
+            ),
+        });
         say(format!(
             "   store {:.1} MiB ({:.1} KiB per trial); `peerpressure report` {:.2} s, peak RSS {:.1} MiB; baseline, target: 5 s -> {:.1}x under it",
             size as f64 / 1048576.0,
@@ -817,14 +826,16 @@ fn http_get(address: &str, target: &str) -> (u16, String) {
     )
 }
 
-/// The work folder, emptied first: `target/bench`, or `--dir DIR` (two benches at once each
-/// need their own).
+/// The work folder, emptied first (unless `--reuse`): `target/bench`, or `--dir DIR` (two
+/// benches at once each need their own).
 fn tempfile_dir() -> PathBuf {
     let dir = std::env::args()
         .skip_while(|a| a != "--dir")
         .nth(1)
         .map_or_else(|| workspace().join("target/bench"), PathBuf::from);
-    let _ = std::fs::remove_dir_all(&dir);
+    if !std::env::args().any(|a| a == "--reuse") {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     std::fs::create_dir_all(&dir).unwrap();
     // The bench runs from target/bench so `tampering` resolves to the bundled plugins.
     dir

@@ -207,7 +207,34 @@ CREATE TABLE IF NOT EXISTS cell_statuses (
     cost REAL NOT NULL, unpriced INTEGER NOT NULL,
     PRIMARY KEY (run_id, scenario, model, axes_json, status)
 ) WITHOUT ROWID;
+-- a run's cells, numbered, and its trials in recording order (`trial` is the trials rowid)
+-- with their cell and status: the viewer pages through these narrow rows, so skipping the
+-- trials of other cells reads a few bytes a trial instead of the whole trial row
+CREATE TABLE IF NOT EXISTS cells (
+    id INTEGER PRIMARY KEY, run_id TEXT NOT NULL, scenario TEXT NOT NULL, model TEXT NOT NULL,
+    axes_json TEXT NOT NULL, UNIQUE (run_id, scenario, model, axes_json)
+);
+CREATE TABLE IF NOT EXISTS trial_order (
+    run_id TEXT NOT NULL, trial INTEGER NOT NULL, cell INTEGER NOT NULL, status TEXT NOT NULL,
+    PRIMARY KEY (run_id, trial)
+) WITHOUT ROWID;
 ";
+
+/// Adds the trials that match `filter` (a condition on `trials`) to `cells` and `trial_order`.
+fn add_trial_order(filter: &str) -> [String; 2] {
+    [
+        format!(
+            "INSERT OR IGNORE INTO cells (run_id, scenario, model, axes_json)
+             SELECT DISTINCT t.run_id, t.scenario, t.model, t.axes_json FROM trials t WHERE {filter}"
+        ),
+        format!(
+            "INSERT INTO trial_order (run_id, trial, cell, status)
+             SELECT t.run_id, t.rowid, c.id, t.status FROM trials t JOIN cells c
+                 ON c.run_id = t.run_id AND c.scenario = t.scenario AND c.model = t.model AND c.axes_json = t.axes_json
+             WHERE {filter} ORDER BY t.rowid"
+        ),
+    ]
+}
 
 /// Adds to [`SUMMARIES`] the findings that match `filter` (a condition on `findings f`),
 /// each of whose trials must not have been counted before under the same scoring. `index`
@@ -371,6 +398,8 @@ const ADD_TRIAL_VERDICTS: (&str, &str) = (
     "f.run_id = ?1 AND f.trial_id = ?2 AND f.scoring = ?3",
 );
 const ADD_TRIAL_STATUS: &str = "run_id = ?1 AND id = ?2";
+/// [`add_trial_order`] of one trial, by its rowid.
+const ADD_TRIAL_ORDER: &str = "t.rowid = ?1";
 const BLOB: &str = "SELECT data FROM blobs WHERE hash = ?1";
 /// One trial's transcript, events and findings: every export and trial page runs these per
 /// trial, so each must be planned on an index that starts with the trial (tested below).
@@ -415,11 +444,27 @@ impl Store {
             conn.execute_batch(SCHEMA).map_err(sql)?;
         }
         conn.execute_batch(ADDITIVE).map_err(sql)?;
-        if version != Some(SCHEMA_VERSION) {
-            // A new store, or one of schema 1: the summaries are counted from what is recorded
-            // (once, in one transaction with the version that says they are kept).
+        let complete: bool = conn
+            .query_row(
+                "SELECT COUNT(*) = 4 FROM sqlite_master WHERE name IN ('cell_verdicts', 'cell_statuses', 'cells', 'trial_order')",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(sql)?;
+        if version != Some(SCHEMA_VERSION) || !complete {
+            // A new store, one of schema 1, or one from a development build of schema 2 that
+            // lacked a summary: the summaries are counted afresh from what is recorded (once,
+            // in one transaction with the version that says they are kept).
             let tx = conn.unchecked_transaction().map_err(sql)?;
+            tx.execute_batch(
+                "DROP TABLE IF EXISTS cell_verdicts; DROP TABLE IF EXISTS cell_statuses;
+                 DROP TABLE IF EXISTS trial_order; DROP TABLE IF EXISTS cells;",
+            )
+            .map_err(sql)?;
             tx.execute_batch(SUMMARIES).map_err(sql)?;
+            for statement in add_trial_order("true") {
+                tx.execute(&statement, []).map_err(sql)?;
+            }
             tx.execute(&add_cell_verdicts("findings_by_trial", "true"), [])
                 .map_err(sql)?;
             tx.execute(&add_cell_statuses("true"), []).map_err(sql)?;
@@ -472,7 +517,7 @@ impl Store {
         };
         let current: bool = version == SCHEMA_VERSION
             && conn
-                .query_row("SELECT COUNT(*) = 3 FROM sqlite_master WHERE name IN ('scorings', 'findings_by_trial_scoring', 'trials_by_run')", [], |r| r.get(0))
+                .query_row("SELECT COUNT(*) = 7 FROM sqlite_master WHERE name IN ('scorings', 'findings_by_trial_scoring', 'trials_by_run', 'cell_verdicts', 'cell_statuses', 'cells', 'trial_order')", [], |r| r.get(0))
                 .map_err(sql)?;
         if !current {
             drop(conn);

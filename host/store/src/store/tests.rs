@@ -117,7 +117,8 @@ fn a_trial_page_is_counted_from_the_summaries_and_read_in_recording_order_withou
                 &super::trials::page_rows(&query.matches, order, 50, 0),
             );
             assert!(
-                page.contains("SEARCH trials USING INDEX trials_by_run (run_id=?)")
+                page.contains("SEARCH o USING PRIMARY KEY (run_id=?)")
+                    && page.contains("SEARCH t USING INTEGER PRIMARY KEY (rowid=?)")
                     && !page.contains("TEMP B-TREE"),
                 "{name}, {order}: {page}"
             );
@@ -417,6 +418,14 @@ fn summaries_kept_as_trials_are_written_match_a_recount_after_rescoring_migratio
         );
     }
     assert_eq!(into.trial_count("r1").unwrap(), 6);
+    // ... and to its trial order: the copied trials are listed after the one it had.
+    let cells = TrialFilter {
+        axes: vec![("peer".into(), "good".into())],
+        ..TrialFilter::default()
+    };
+    let (total, page) = into.trial_page("r1", RUN_SCORING, &cells, 0, 10).unwrap();
+    let ids: Vec<&str> = page.iter().map(|t| t.id.as_str()).collect();
+    assert_eq!((total, ids), (3, vec!["t0", "t1", "t2"]));
 }
 
 #[test]

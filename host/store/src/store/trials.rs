@@ -614,16 +614,25 @@ pub(super) fn page_query(run_id: &str, scoring: &str, filter: &TrialFilter) -> P
              AND id IN (SELECT trial_id FROM findings WHERE run_id = :run AND {finding})"
         )
     };
-    let matches = if finding.is_empty() {
-        format!("{cell}{status}")
-    } else {
-        // Checked trial by trial on the trial's own findings, so a page stops at `limit`.
+    // The page walks `trial_order` (o, a few bytes a trial): its cell and status are checked
+    // there, and only trials that pass are read (t) and checked on their own findings, so a
+    // page stops at `limit` without reading the trials of other cells.
+    let mut matches = "o.run_id = :run".to_string();
+    if cell != "run_id = :run" {
+        matches.push_str(&format!(
+            " AND o.cell IN (SELECT id FROM cells WHERE {cell})"
+        ));
+    }
+    if !status.is_empty() {
+        matches.push_str(" AND o.status = :status");
+    }
+    if !finding.is_empty() {
         let finding = finding_where("f.");
-        format!(
-            "{cell}{status} AND EXISTS (SELECT 1 FROM findings f INDEXED BY findings_by_trial_scoring
-             WHERE f.run_id = trials.run_id AND f.trial_id = trials.id AND {finding})"
-        )
-    };
+        matches.push_str(&format!(
+            " AND EXISTS (SELECT 1 FROM findings f INDEXED BY findings_by_trial_scoring
+             WHERE f.run_id = o.run_id AND f.trial_id = t.id AND {finding})"
+        ));
+    }
     PageQuery {
         values,
         count_query,
@@ -634,10 +643,11 @@ pub(super) fn page_query(run_id: &str, scoring: &str, filter: &TrialFilter) -> P
 /// A page of trials meeting `matches`, walking them in recording order (`ASC`) or back from
 /// the last (`DESC`).
 pub(super) fn page_rows(matches: &str, order: &str, take: u64, skip: u64) -> String {
+    // CROSS JOIN keeps `trial_order` the outer loop.
     format!(
-        "SELECT id, scenario, model, agent, epoch, axes_json, status, turns, cost
-         FROM trials INDEXED BY trials_by_run WHERE {matches}
-         ORDER BY rowid {order} LIMIT {take} OFFSET {skip}"
+        "SELECT t.id, t.scenario, t.model, t.agent, t.epoch, t.axes_json, t.status, t.turns, t.cost
+         FROM trial_order o CROSS JOIN trials t ON t.rowid = o.trial WHERE {matches}
+         ORDER BY o.trial {order} LIMIT {take} OFFSET {skip}"
     )
 }
 

@@ -134,6 +134,18 @@ impl Store {
             tx.prepare_cached(&add_cell_statuses(ADD_TRIAL_STATUS))
                 .and_then(|mut s| s.execute(params![run_id, t.id]))
                 .map_err(|e| self.sql(e))?;
+            let rowid: i64 = tx
+                .query_row(
+                    "SELECT rowid FROM trials WHERE run_id = ?1 AND id = ?2",
+                    params![run_id, t.id],
+                    |r| r.get(0),
+                )
+                .map_err(|e| self.sql(e))?;
+            for statement in add_trial_order(ADD_TRIAL_ORDER) {
+                tx.prepare_cached(&statement)
+                    .and_then(|mut s| s.execute(params![rowid]))
+                    .map_err(|e| self.sql(e))?;
+            }
         }
         Ok(())
     }
@@ -234,6 +246,9 @@ pub fn merge(into: &Store, from: &Path) -> Result<u64, StoreError> {
             [],
         )?;
         tx.execute(&add_cell_statuses(&format!("(run_id, id) {copied}")), [])?;
+        for statement in add_trial_order(&format!("(t.run_id, t.id) {copied}")) {
+            tx.execute(&statement, [])?;
+        }
         let copied: i64 = tx.query_row("SELECT COUNT(*) FROM new_trials", [], |r| r.get(0))?;
         tx.execute_batch("DROP TABLE new_trials")?;
         tx.commit()?;
