@@ -601,11 +601,16 @@ fn main() {
             ),
         });
         say(format!(
-            "   store {:.1} MiB ({:.1} KiB per trial); `peerpressure report` {:.2} s, peak RSS {:.1} MiB; baseline, target: 5 s -> {:.1}x under it",
+            "   store {:.1} MiB ({:.1} KiB per trial); `peerpressure report` {:.2} s, peak RSS {}; baseline, target: 5 s -> {:.1}x under it",
             size as f64 / 1048576.0,
             size as f64 / 1024.0 / scale_trials as f64,
             report_run.wall.as_secs_f64(),
-            mib(report_run.peak_rss_kib),
+            // A process that ends within the first 5 ms poll leaves no sample.
+            if report_run.peak_rss_kib > 0 {
+                format!("{:.1} MiB", mib(report_run.peak_rss_kib))
+            } else {
+                "not sampled (it ended before the first poll)".to_string()
+            },
             5.0 / report_run.wall.as_secs_f64()
         ));
         // Exports stream: time and peak RSS of each format over the whole store.
