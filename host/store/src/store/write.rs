@@ -237,16 +237,17 @@ pub fn merge(into: &Store, from: &Path) -> Result<u64, StoreError> {
              INSERT INTO main.events SELECT x.* FROM src.events x JOIN new_trials n ON n.run_id = x.run_id AND n.id = x.trial_id;
              INSERT INTO main.findings SELECT x.* FROM src.findings x JOIN new_trials n ON n.run_id = x.run_id AND n.id = x.trial_id;",
         )?;
-        let copied = "IN (SELECT run_id, id FROM new_trials)";
+        // The copied trials are counted into the summaries and the trial order.
+        let is_new = "IN (SELECT run_id, id FROM new_trials)";
         tx.execute(
             &add_cell_verdicts(
                 "findings_by_trial",
-                &format!("(f.run_id, f.trial_id) {copied}"),
+                &format!("(f.run_id, f.trial_id) {is_new}"),
             ),
             [],
         )?;
-        tx.execute(&add_cell_statuses(&format!("(run_id, id) {copied}")), [])?;
-        for statement in add_trial_order(&format!("(t.run_id, t.id) {copied}")) {
+        tx.execute(&add_cell_statuses(&format!("(run_id, id) {is_new}")), [])?;
+        for statement in add_trial_order(&format!("(t.run_id, t.id) {is_new}")) {
             tx.execute(&statement, [])?;
         }
         let copied: i64 = tx.query_row("SELECT COUNT(*) FROM new_trials", [], |r| r.get(0))?;
