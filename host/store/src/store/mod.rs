@@ -187,6 +187,19 @@ CREATE TABLE IF NOT EXISTS scorings (
 );
 ";
 
+/// The tables of [`SUMMARIES`], dropped and counted afresh together.
+const SUMMARY_TABLES: [&str; 4] = ["cell_verdicts", "cell_statuses", "trial_order", "cells"];
+
+/// Whether every table in `names` exists.
+fn tables_exist(conn: &Connection, names: &[&str]) -> rusqlite::Result<bool> {
+    let list = serde_json::to_string(names).expect("names serialize");
+    conn.query_row(
+        "SELECT COUNT(*) = json_array_length(?1) FROM sqlite_master WHERE name IN (SELECT value FROM json_each(?1))",
+        params![list],
+        |r| r.get(0),
+    )
+}
+
 /// Counts kept as trials and findings are written (schema 2), so a report of a million
 /// trials reads a few hundred rows instead of grouping millions of findings by cell.
 const SUMMARIES: &str = "
@@ -444,23 +457,16 @@ impl Store {
             conn.execute_batch(SCHEMA).map_err(sql)?;
         }
         conn.execute_batch(ADDITIVE).map_err(sql)?;
-        let complete: bool = conn
-            .query_row(
-                "SELECT COUNT(*) = 4 FROM sqlite_master WHERE name IN ('cell_verdicts', 'cell_statuses', 'cells', 'trial_order')",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(sql)?;
+        let complete = tables_exist(&conn, &SUMMARY_TABLES).map_err(sql)?;
         if version != Some(SCHEMA_VERSION) || !complete {
             // A new store, one of schema 1, or one from a development build of schema 2 that
             // lacked a summary: the summaries are counted afresh from what is recorded (once,
             // in one transaction with the version that says they are kept).
             let tx = conn.unchecked_transaction().map_err(sql)?;
-            tx.execute_batch(
-                "DROP TABLE IF EXISTS cell_verdicts; DROP TABLE IF EXISTS cell_statuses;
-                 DROP TABLE IF EXISTS trial_order; DROP TABLE IF EXISTS cells;",
-            )
-            .map_err(sql)?;
+            for table in SUMMARY_TABLES {
+                tx.execute_batch(&format!("DROP TABLE IF EXISTS {table}"))
+                    .map_err(sql)?;
+            }
             tx.execute_batch(SUMMARIES).map_err(sql)?;
             for statement in add_trial_order("true") {
                 tx.execute(&statement, []).map_err(sql)?;
@@ -515,10 +521,16 @@ impl Store {
                 });
             }
         };
-        let current: bool = version == SCHEMA_VERSION
-            && conn
-                .query_row("SELECT COUNT(*) = 7 FROM sqlite_master WHERE name IN ('scorings', 'findings_by_trial_scoring', 'trials_by_run', 'cell_verdicts', 'cell_statuses', 'cells', 'trial_order')", [], |r| r.get(0))
-                .map_err(sql)?;
+        let current = version == SCHEMA_VERSION
+            && tables_exist(
+                &conn,
+                &[
+                    &["scorings", "findings_by_trial_scoring", "trials_by_run"][..],
+                    &SUMMARY_TABLES[..],
+                ]
+                .concat(),
+            )
+            .map_err(sql)?;
         if !current {
             drop(conn);
             return Self::open(path);

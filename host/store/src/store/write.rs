@@ -84,6 +84,8 @@ impl Store {
             ],
         )
         .map_err(|e| self.sql(e))?;
+        // The trial's place in recording order, for `trial_order`.
+        let rowid = tx.last_insert_rowid();
         {
             let mut stmt = tx
                 .prepare_cached(
@@ -133,13 +135,6 @@ impl Store {
                 .map_err(|e| self.sql(e))?;
             tx.prepare_cached(&add_cell_statuses(ADD_TRIAL_STATUS))
                 .and_then(|mut s| s.execute(params![run_id, t.id]))
-                .map_err(|e| self.sql(e))?;
-            let rowid: i64 = tx
-                .query_row(
-                    "SELECT rowid FROM trials WHERE run_id = ?1 AND id = ?2",
-                    params![run_id, t.id],
-                    |r| r.get(0),
-                )
                 .map_err(|e| self.sql(e))?;
             for statement in add_trial_order(ADD_TRIAL_ORDER) {
                 tx.prepare_cached(&statement)
