@@ -50,7 +50,7 @@ pub struct TrialInput {
 
 /// A trial after its scenario's setup: the tools and limits its agent works with.
 pub struct Begun {
-    pub toolbox: Toolbox,
+    pub toolbox: Arc<Toolbox>,
     pub max_turns: u32,
     pub max_calls: u32,
 }
@@ -177,8 +177,8 @@ pub async fn begin(
         Ok(setup) => setup,
         Err(reason) => return Err(format!("{label} setup refused the trial: {reason}")),
     };
-    let toolbox = Toolbox::from_setup(&setup).map_err(|e| format!("{label} setup: {e}"))?;
-    serde_json::from_str::<serde_json::Value>(&setup.ground_truth)
+    let toolbox = Toolbox::for_setup(&setup).map_err(|e| format!("{label} setup: {e}"))?;
+    serde_json::from_str::<serde::de::IgnoredAny>(&setup.ground_truth)
         .map_err(|e| format!("{label} setup: ground truth is not JSON: {e}"))?;
     let max_turns = setup.limits.max_turns.clamp(1, MAX_TURNS);
     let max_calls = setup
@@ -237,8 +237,8 @@ async fn drive(
                     .generate(GenerateRequest {
                         messages: &result.messages,
                         provider_state: &state,
-                        tools: &tools,
-                        tool_schemas: &tool_schemas,
+                        tools,
+                        tool_schemas,
                         trial_id: &input.id,
                         volatile: false,
                     })

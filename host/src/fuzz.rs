@@ -93,6 +93,7 @@ fn wires() -> Vec<Box<dyn Wire>> {
             api_key: None,
             max_tokens_field: "max_tokens",
             extra_headers: vec![],
+            tools_json: Default::default(),
         }),
         Box::new(anthropic::Messages {
             base_url: "http://x".into(),
@@ -146,7 +147,7 @@ proptest! {
         let mut assistant = Message::text(2, Role::Assistant, content.clone());
         assistant.tool_calls.push(ToolCall { id: call_id.clone(), name: "modify_var".into(), arguments });
         let messages = vec![Message::text(0, Role::System, content.clone()), Message::text(1, Role::User, content), assistant, Message::tool_result(3, &call_id, "out", false)];
-        let tools = toolbox().definitions();
+        let tools = toolbox().definitions().to_vec();
         for wire in wires() {
             let request = GenerateRequest { messages: &messages, provider_state: &[], tools: &tools, tool_schemas: &[], trial_id: "t", volatile: false };
             let body = wire.body(&request, &GenerationSettings::default());

@@ -337,8 +337,9 @@ pub async fn execute(
 
     // One thread writes the store, so trials and the async workers never wait on disk. It
     // writes the trials waiting in the queue together, in one transaction (all or none of
-    // them: a rerun still finds only whole trials); the bounded queue keeps memory flat if
-    // disk is slow.
+    // them: a rerun still finds only whole trials), and commits at most every
+    // COMMIT_INTERVAL: each commit rewrites the index and table pages it touched, so fewer,
+    // larger ones cost less per trial. The bounded queue keeps memory flat if disk is slow.
     let (to_writer, mut queue) =
         tokio::sync::mpsc::channel::<crate::agent_loop::TrialResult>(WRITE_QUEUE);
     let write_error: Arc<std::sync::Mutex<Option<StoreError>>> = Arc::default();
@@ -347,7 +348,15 @@ pub async fn execute(
         std::thread::Builder::new()
             .name("peerpressure-store".into())
             .spawn(move || {
+                let mut last_commit = std::time::Instant::now() - COMMIT_INTERVAL;
                 while let Some(first) = queue.blocking_recv() {
+                    // Let more trials finish before writing, unless the run has ended.
+                    if let Some(wait) = COMMIT_INTERVAL.checked_sub(last_commit.elapsed()) {
+                        if !queue.is_closed() {
+                            std::thread::sleep(wait);
+                        }
+                    }
+                    last_commit = std::time::Instant::now();
                     let mut batch = vec![first];
                     while batch.len() < WRITE_BATCH {
                         match queue.try_recv() {
@@ -452,4 +461,7 @@ pub async fn execute(
 /// Finished trials waiting for the store writer, at most.
 const WRITE_QUEUE: usize = 256;
 /// Trials written in one transaction, at most (a few milliseconds of writing).
-const WRITE_BATCH: usize = 64;
+const WRITE_BATCH: usize = 256;
+/// The least time between two commits of the store writer: a crash loses at most this much
+/// of finished trials (a resumed run runs them again).
+const COMMIT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(50);

@@ -177,6 +177,21 @@ async fn missing_keys_and_unknown_providers_are_refused_before_any_call() {
     );
     assert!(err("openai-api/lab/m").contains("needs LAB_BASE_URL"));
     assert!(err("bedrock/claude").contains("unknown provider `bedrock`"));
+    // A base URL that is not one is named once, not retried as a connection failure per call.
+    for (base, why) in [
+        ("127.0.0.1:8000/v1", "relative URL without a base"),
+        ("localhost:8000/v1", "not http or https"),
+    ] {
+        let p = providers(vec![("LAB_BASE_URL".into(), base.into())], |_| {});
+        let bad = p
+            .resolve("openai-api/lab/m")
+            .err()
+            .expect("a bad base URL is refused");
+        assert!(
+            bad.starts_with(&format!("model `openai-api/lab/m`: its endpoint `{base}/chat/completions` is not a URL ({why})")),
+            "{bad}"
+        );
+    }
     assert!(
         p.resolve("ollama/llama3").is_ok(),
         "local servers need no key"

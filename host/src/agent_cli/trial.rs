@@ -132,7 +132,7 @@ pub async fn drive(
     let server = proxy::serve(&dirs.socket(), sender)
         .map_err(|e| format!("the proxy's socket {}: {e}", dirs.socket().display()))?;
     let machines = scenario.world().machines();
-    let scenario_tools = begun.toolbox.definitions();
+    let scenario_tools = begun.toolbox.definitions().to_vec();
     let text = prompt(
         &setup.system_prompt,
         &setup.user_prompt,

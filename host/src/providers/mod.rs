@@ -60,6 +60,52 @@ pub trait Wire: Send + Sync {
     }
 }
 
+/// A wire's `tools` array, serialized once per distinct tool list: a run's trials offer the
+/// same tools on every call, and their schemas are most of a request's JSON. The bytes are
+/// those of serializing the array in place, so response-cache keys do not change.
+#[derive(Default)]
+pub struct ToolsJson {
+    pub(crate) built: Mutex<
+        Vec<(
+            Vec<crate::plugin::ToolDefinition>,
+            Arc<serde_json::value::RawValue>,
+        )>,
+    >,
+}
+
+/// Tool lists kept by a [`ToolsJson`] (one per scenario of a run, usually).
+const TOOL_LISTS_KEPT: usize = 16;
+
+impl ToolsJson {
+    /// The serialized array for `tools`, built by `build` the first time they are seen.
+    pub fn get(
+        &self,
+        tools: &[crate::plugin::ToolDefinition],
+        build: impl FnOnce() -> String,
+    ) -> Arc<serde_json::value::RawValue> {
+        let found = self
+            .built
+            .lock()
+            .expect("tools cache")
+            .iter()
+            .find(|(kept, _)| kept.as_slice() == tools)
+            .map(|(_, json)| json.clone());
+        if let Some(json) = found {
+            return json;
+        }
+        let json: Arc<serde_json::value::RawValue> =
+            serde_json::value::RawValue::from_string(build())
+                .expect("a serialized tools array is JSON")
+                .into();
+        let mut built = self.built.lock().expect("tools cache");
+        if built.len() >= TOOL_LISTS_KEPT {
+            built.remove(0);
+        }
+        built.push((tools.to_vec(), json.clone()));
+        json
+    }
+}
+
 /// The parameters schema of the request's tool `i`: parsed once per trial by the toolbox,
 /// parsed here only when the caller did not pass them.
 pub fn schema_of(request: &GenerateRequest<'_>, i: usize) -> Value {
@@ -84,6 +130,9 @@ pub fn tool_name_for(messages: &[Message], call_id: &str) -> Option<String> {
 pub struct HttpModel {
     name: String,
     wire: Box<dyn Wire>,
+    /// The wire's URL as written (the response cache's key) and parsed once.
+    url: String,
+    target: reqwest::Url,
     endpoint: Endpoint,
     settings: GenerationSettings,
     price: Option<Price>,
@@ -97,11 +146,11 @@ impl ModelApi for HttpModel {
     }
 
     async fn generate(&self, request: GenerateRequest<'_>) -> Result<ModelOutput, ModelError> {
-        let url = self.wire.url();
+        let url = &self.url;
         let body = self.wire.body(&request, &self.settings);
         let key = self.cache.as_ref().map(|c| match request.volatile {
-            false => c.key(&url, &body, request.trial_id),
-            true => c.key(&url, &cache::normalised(&body), request.trial_id),
+            false => c.key(url, &body, request.trial_id),
+            true => c.key(url, &cache::normalised(&body), request.trial_id),
         });
         let cached = match (&self.cache, &key) {
             (Some(cache), Some(key)) => cache.get(key),
@@ -126,7 +175,7 @@ impl ModelApi for HttpModel {
                 };
                 let (answer, stats) = self
                     .endpoint
-                    .post(&url, &self.wire.headers(), body, delivery)
+                    .post(&self.target, &self.wire.headers(), body, delivery)
                     .await?;
                 (answer, stats.attempts, false)
             }
@@ -308,6 +357,7 @@ impl Providers {
                 api_key: key,
                 max_tokens_field: field,
                 extra_headers: headers,
+                tools_json: Default::default(),
             })
         };
         let (wire, limit_key, key): (Box<dyn Wire>, String, Option<String>) = match provider {
@@ -411,6 +461,14 @@ impl Providers {
                 "model `{model}`: -M stream=true works with Chat Completions APIs only (openai-api/..., vllm/, ollama/, together/..., or openai/ with -M api=chat)"
             ));
         }
+        let url = wire.url();
+        let target = reqwest::Url::parse(&url)
+            .map_err(|e| e.to_string())
+            .and_then(|u| match u.scheme() {
+                "http" | "https" => Ok(u),
+                _ => Err("not http or https".to_string()),
+            })
+            .map_err(|why| format!("model `{model}`: its endpoint `{url}` is not a URL ({why}): check the provider's base URL setting"))?;
         let (limit, pacer) = self.limits_for(&format!("{provider} {limit_key}"));
         let endpoint = Endpoint {
             client: self.client.clone(),
@@ -423,6 +481,8 @@ impl Providers {
         Ok(Arc::new(HttpModel {
             name: model.to_string(),
             wire,
+            url,
+            target,
             endpoint,
             settings,
             price: self.config.prices.get(model),

@@ -134,8 +134,8 @@ impl Wire for Responses {
 struct ChatBody<'a> {
     model: &'a str,
     messages: Vec<ChatMessage<'a>>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    tools: Vec<ChatTool<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tools: Option<&'a serde_json::value::RawValue>,
     #[serde(skip_serializing_if = "Option::is_none")]
     temperature: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -208,6 +208,7 @@ pub struct ChatCompletions {
     /// OpenAI itself wants `max_completion_tokens`; compatible services want `max_tokens`.
     pub max_tokens_field: &'static str,
     pub extra_headers: Vec<(&'static str, String)>,
+    pub tools_json: super::ToolsJson,
 }
 
 impl Wire for ChatCompletions {
@@ -249,32 +250,37 @@ impl Wire for ChatCompletions {
                     .then(|| m.tool_call_id.as_deref().unwrap_or_default()),
             })
             .collect();
-        let owned: Vec<Value>;
-        let schemas: &[Value] = if request.tool_schemas.len() == request.tools.len() {
-            request.tool_schemas
-        } else {
-            owned = (0..request.tools.len())
-                .map(|i| super::schema_of(request, i))
-                .collect();
-            &owned
-        };
-        let tools: Vec<ChatTool<'_>> = request
-            .tools
-            .iter()
-            .zip(schemas)
-            .map(|(t, schema)| ChatTool {
-                kind: "function",
-                function: ChatToolFunction {
-                    name: &t.name,
-                    description: &t.description,
-                    parameters: schema,
-                },
+        let tools = (!request.tools.is_empty()).then(|| {
+            self.tools_json.get(request.tools, || {
+                let owned: Vec<Value>;
+                let schemas: &[Value] = if request.tool_schemas.len() == request.tools.len() {
+                    request.tool_schemas
+                } else {
+                    owned = (0..request.tools.len())
+                        .map(|i| super::schema_of(request, i))
+                        .collect();
+                    &owned
+                };
+                let tools: Vec<ChatTool<'_>> = request
+                    .tools
+                    .iter()
+                    .zip(schemas)
+                    .map(|(t, schema)| ChatTool {
+                        kind: "function",
+                        function: ChatToolFunction {
+                            name: &t.name,
+                            description: &t.description,
+                            parameters: schema,
+                        },
+                    })
+                    .collect();
+                serde_json::to_string(&tools).expect("tools serialise")
             })
-            .collect();
+        });
         let body = ChatBody {
             model: &self.model,
             messages,
-            tools,
+            tools: tools.as_deref(),
             temperature: settings.temperature,
             top_p: settings.top_p,
             max_tokens: settings
@@ -445,6 +451,76 @@ impl StreamFold for ChatStream {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plugin::ToolDefinition;
+
+    fn tool(name: &str, parameters: &str) -> ToolDefinition {
+        ToolDefinition {
+            name: name.into(),
+            description: format!("the \"{name}\" tool"),
+            parameters: parameters.into(),
+        }
+    }
+
+    /// The tools array is serialized once per tool list, into the bytes serializing it in
+    /// place gave (response-cache keys depend on them), and never reused for other tools.
+    #[test]
+    fn tools_are_serialized_once_per_tool_list_into_the_same_bytes() {
+        let wire = ChatCompletions {
+            base_url: String::new(),
+            model: "m".into(),
+            api_key: None,
+            max_tokens_field: "max_tokens",
+            extra_headers: vec![],
+            tools_json: Default::default(),
+        };
+        let messages = [Message::text(0, Role::User, "go")];
+        let body = |tools: &[ToolDefinition]| {
+            let request = GenerateRequest {
+                messages: &messages,
+                provider_state: &[],
+                tools,
+                tool_schemas: &[],
+                trial_id: "t",
+                volatile: false,
+            };
+            String::from_utf8(wire.body(&request, &GenerationSettings::default())).unwrap()
+        };
+        let first = vec![
+            tool(
+                "read",
+                r#"{"type":"object","properties":{"path":{"type":"string"}}}"#,
+            ),
+            tool("list", r#"{"type": "object"}"#),
+        ];
+        let second = vec![tool("read", r#"{"type":"object","required":["x"]}"#)];
+        let in_place = |tools: &[ToolDefinition]| {
+            let text = |s: &str| serde_json::to_string(s).unwrap();
+            let list: Vec<String> = tools
+                .iter()
+                .map(|t| {
+                    let schema = serde_json::from_str::<Value>(&t.parameters).unwrap();
+                    format!(
+                        r#"{{"type":"function","function":{{"name":{},"description":{},"parameters":{schema}}}}}"#,
+                        text(&t.name),
+                        text(&t.description)
+                    )
+                })
+                .collect();
+            format!(
+                r#"{{"model":"m","messages":[{{"role":"user","content":"go"}}],"tools":[{}]}}"#,
+                list.join(",")
+            )
+        };
+        for _ in 0..2 {
+            assert_eq!(body(&first), in_place(&first));
+            assert_eq!(body(&second), in_place(&second));
+        }
+        assert_eq!(
+            body(&[]),
+            r#"{"model":"m","messages":[{"role":"user","content":"go"}]}"#
+        );
+        assert_eq!(wire.tools_json.built.lock().unwrap().len(), 2);
+    }
 
     #[test]
     fn folds_a_streamed_answer_with_text_reasoning_and_tool_calls() {
@@ -477,6 +553,7 @@ mod tests {
             api_key: None,
             max_tokens_field: "max_tokens",
             extra_headers: vec![],
+            tools_json: Default::default(),
         };
         let parsed = wire.parse(&answer).unwrap();
         assert_eq!(parsed.message.content, "Let me look.");

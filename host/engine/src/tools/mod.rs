@@ -6,10 +6,12 @@
 pub mod builtin;
 pub mod schema;
 
+use std::sync::{Arc, Mutex};
+
 use serde_json::Value;
 
 pub use builtin::Builtin;
-use peerpressure_types::plugin::{ToolCall, ToolDefinition, TrialSetup};
+use peerpressure_types::plugin::{BuiltinTool, ToolCall, ToolDefinition, TrialSetup};
 
 /// Largest arguments text accepted from a model for one call.
 pub const MAX_ARGUMENT_BYTES: usize = 64 * 1024;
@@ -33,9 +35,43 @@ pub struct Tool {
 #[derive(Debug, Clone, Default)]
 pub struct Toolbox {
     tools: Vec<Tool>,
+    /// What the model is offered: the tools' definitions and parsed schemas, in tool order.
+    definitions: Vec<ToolDefinition>,
+    schemas: Vec<Value>,
 }
 
+/// Toolboxes already built, by the tools a setup asked for: a run's trials of one scenario
+/// ask for the same tools, and building them (schemas written and parsed) is per-trial work.
+type Built = Vec<((Vec<BuiltinTool>, Vec<ToolDefinition>), Arc<Toolbox>)>;
+static BUILT: Mutex<Built> = Mutex::new(Vec::new());
+/// Distinct tool sets kept in [`BUILT`] (one per scenario of a run, usually).
+const TOOLBOXES_KEPT: usize = 16;
+
 impl Toolbox {
+    /// The toolbox for a setup's tools, built once per distinct set of tools in a process
+    /// (a toolbox depends on nothing else, and a trial never changes it).
+    pub fn for_setup(setup: &TrialSetup) -> Result<Arc<Self>, String> {
+        let found = BUILT
+            .lock()
+            .expect("toolbox cache")
+            .iter()
+            .find(|((builtin, tools), _)| *builtin == setup.builtin_tools && *tools == setup.tools)
+            .map(|(_, toolbox)| toolbox.clone());
+        if let Some(toolbox) = found {
+            return Ok(toolbox);
+        }
+        let toolbox = Arc::new(Self::from_setup(setup)?);
+        let mut built = BUILT.lock().expect("toolbox cache");
+        if built.len() >= TOOLBOXES_KEPT {
+            built.remove(0);
+        }
+        built.push((
+            (setup.builtin_tools.clone(), setup.tools.clone()),
+            toolbox.clone(),
+        ));
+        Ok(toolbox)
+    }
+
     /// Builds the toolbox a scenario's setup asks for; an error is the scenario's fault.
     pub fn from_setup(setup: &TrialSetup) -> Result<Self, String> {
         let mut tools = Vec::new();
@@ -84,16 +120,20 @@ impl Toolbox {
                 "tool name `{bad}` must be 1-64 characters of letters, digits, `_` or `-`"
             ));
         }
-        Ok(Toolbox { tools })
+        Ok(Toolbox {
+            definitions: tools.iter().map(|t| t.definition.clone()).collect(),
+            schemas: tools.iter().map(|t| t.schema.clone()).collect(),
+            tools,
+        })
     }
 
-    pub fn definitions(&self) -> Vec<ToolDefinition> {
-        self.tools.iter().map(|t| t.definition.clone()).collect()
+    pub fn definitions(&self) -> &[ToolDefinition] {
+        &self.definitions
     }
 
     /// The tools' parsed parameter schemas, in the order of [`Toolbox::definitions`].
-    pub fn schemas(&self) -> Vec<Value> {
-        self.tools.iter().map(|t| t.schema.clone()).collect()
+    pub fn schemas(&self) -> &[Value] {
+        &self.schemas
     }
 
     /// Finds the tool and checks the arguments; the error text goes back to the model.
@@ -138,10 +178,14 @@ impl Toolbox {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use peerpressure_types::plugin::{BuiltinTool, Limits};
+    use peerpressure_types::plugin::Limits;
 
     fn toolbox() -> Toolbox {
-        let setup = TrialSetup {
+        Toolbox::from_setup(&toolbox_setup()).unwrap()
+    }
+
+    fn toolbox_setup() -> TrialSetup {
+        TrialSetup {
             system_prompt: String::new(),
             user_prompt: String::new(),
             tools: vec![ToolDefinition {
@@ -162,8 +206,7 @@ mod tests {
                 max_tool_calls_per_turn: 4,
             },
             ground_truth: "{}".into(),
-        };
-        Toolbox::from_setup(&setup).unwrap()
+        }
     }
 
     fn call(name: &str, args: &str) -> ToolCall {
@@ -172,6 +215,29 @@ mod tests {
             name: name.into(),
             arguments: args.into(),
         }
+    }
+
+    /// A run's trials share one toolbox per distinct set of tools; another set gets its own.
+    #[test]
+    fn toolboxes_are_built_once_per_set_of_tools() {
+        let mut setup = TrialSetup {
+            ground_truth: "{\"other\": 1}".into(),
+            ..toolbox_setup()
+        };
+        let first = Toolbox::for_setup(&setup).unwrap();
+        setup.system_prompt = "another trial".into();
+        assert!(Arc::ptr_eq(&first, &Toolbox::for_setup(&setup).unwrap()));
+        setup.builtin_tools[0].machine = Some("server".into());
+        let other = Toolbox::for_setup(&setup).unwrap();
+        assert!(!Arc::ptr_eq(&first, &other));
+        assert_eq!(other.definitions().len(), 2);
+        assert_eq!(other.schemas().len(), 2);
+        setup.tools[0].parameters = "[]".into();
+        assert!(
+            Toolbox::for_setup(&setup)
+                .unwrap_err()
+                .contains("not a JSON object")
+        );
     }
 
     #[test]

@@ -194,20 +194,10 @@ impl Endpoint {
         Duration::from_secs_f64(capped * (0.5 + 0.5 * rng.random::<f64>()))
     }
 
-    /// POSTs JSON and returns the JSON answer, retrying what can be retried.
-    pub async fn post_json(
-        &self,
-        url: &str,
-        headers: &[(&str, String)],
-        encoded: Vec<u8>,
-    ) -> Result<(Value, CallStats), ModelError> {
-        self.post(url, headers, encoded, Delivery::Whole).await
-    }
-
     /// POSTs JSON and returns the answer, whole or folded from its stream.
     pub async fn post(
         &self,
-        url: &str,
+        url: &reqwest::Url,
         headers: &[(&str, String)],
         encoded: Vec<u8>,
         delivery: Delivery<'_>,
@@ -311,14 +301,14 @@ impl Endpoint {
 
     fn request(
         &self,
-        url: &str,
+        url: &reqwest::Url,
         headers: &[(&str, String)],
         body: &bytes::Bytes,
     ) -> reqwest::RequestBuilder {
         // Bytes clones share the buffer: a retry re-sends without copying the body.
         let mut request = self
             .client
-            .post(url)
+            .post(url.clone())
             .header("content-type", "application/json")
             .body(body.clone());
         for (k, v) in headers {
@@ -327,7 +317,12 @@ impl Endpoint {
         request
     }
 
-    async fn attempt(&self, url: &str, headers: &[(&str, String)], body: &bytes::Bytes) -> Attempt {
+    async fn attempt(
+        &self,
+        url: &reqwest::Url,
+        headers: &[(&str, String)],
+        body: &bytes::Bytes,
+    ) -> Attempt {
         let request = self.request(url, headers, body);
         let sent = tokio::time::timeout(self.policy.attempt_timeout, async {
             let response = request.send().await?;
@@ -391,7 +386,7 @@ impl Endpoint {
     /// time runs out, or the generation outgrows `max_pieces`.
     async fn attempt_streamed(
         &self,
-        url: &str,
+        url: &reqwest::Url,
         headers: &[(&str, String)],
         body: &bytes::Bytes,
         mut fold: Box<dyn StreamFold>,
