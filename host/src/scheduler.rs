@@ -351,10 +351,10 @@ pub async fn execute(
                 let mut last_commit = std::time::Instant::now() - COMMIT_INTERVAL;
                 while let Some(first) = queue.blocking_recv() {
                     // Let more trials finish before writing, unless the run has ended.
-                    if let Some(wait) = COMMIT_INTERVAL.checked_sub(last_commit.elapsed()) {
-                        if !queue.is_closed() {
-                            std::thread::sleep(wait);
-                        }
+                    if let Some(wait) = COMMIT_INTERVAL.checked_sub(last_commit.elapsed())
+                        && !queue.is_closed()
+                    {
+                        std::thread::sleep(wait);
                     }
                     last_commit = std::time::Instant::now();
                     let mut batch = vec![first];
