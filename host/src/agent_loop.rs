@@ -308,14 +308,16 @@ async fn run_detectors(runtime: &Runtime, input: &TrialInput, result: &mut Trial
     let Some(setup) = result.setup.clone() else {
         return;
     };
+    // The transcript, events and worlds move into the record and back after: the detectors
+    // read them, and a copy of every trial's whole record is per-trial work for nothing.
     let record = TrialRecord {
         spec: result.spec.clone(),
         scenario: result.scenario.clone(),
         setup,
-        messages: result.messages.clone(),
-        events: result.events.clone(),
-        initial_world: result.initial_world.clone(),
-        final_world: result.final_world.clone(),
+        messages: std::mem::take(&mut result.messages),
+        events: std::mem::take(&mut result.events),
+        initial_world: std::mem::take(&mut result.initial_world),
+        final_world: std::mem::take(&mut result.final_world),
         outcome: result.status.as_str().to_string(),
     };
     for detector in &input.detectors {
@@ -339,6 +341,10 @@ async fn run_detectors(runtime: &Runtime, input: &TrialInput, result: &mut Trial
         .findings
         .extend(unscored(&input.detectors, &result.findings));
     result.findings.extend(materials_read(&record));
+    result.messages = record.messages;
+    result.events = record.events;
+    result.initial_world = record.initial_world;
+    result.final_world = record.final_world;
 }
 
 /// Runs one detector on a record; any failure becomes `error` findings, never negatives.

@@ -98,6 +98,26 @@ async fn client_errors_end_at_once_with_the_providers_message_and_no_key() {
         text,
         "openai-api/mock/m: the provider refused the request: HTTP 400: context too long"
     );
+
+    // A redirect (a base URL missing its `/v1`, an http URL of an https service) is named,
+    // not followed: following would turn the POST into a GET elsewhere.
+    let server = MockServer::start(|_, _| Reply::Json {
+        status: 308,
+        headers: vec![("location", "https://api.example/v1/chat/completions".into())],
+        body: String::new(),
+    });
+    let p = providers(chat_env(&server.url), |_| {});
+    let err = generate(&p, "openai-api/mock/m", &opening(), &[None, None])
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, ModelError::Refused { .. }), "{text}");
+    assert!(
+        text.contains("HTTP 308")
+            && text.contains("the endpoint redirects to https://api.example/v1/chat/completions: set the provider's base URL to where it points"),
+        "{text}"
+    );
+    assert_eq!(server.requests().len(), 1, "no retry, no redirect followed");
 }
 
 #[tokio::test]

@@ -260,6 +260,9 @@ impl Providers {
             .user_agent(concat!("peerpressure/", env!("CARGO_PKG_VERSION")))
             // Small request writes must not wait for delayed ACKs (Nagle).
             .tcp_nodelay(true)
+            // A model API answers where it is asked; a redirect is named as an error (see
+            // `whole_answer`) instead of followed (following one parses every request's URL).
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| format!("failed to create the HTTP client: {e}"))?;
         Ok(Providers {

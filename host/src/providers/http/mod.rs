@@ -357,7 +357,6 @@ impl Endpoint {
         headers: &reqwest::header::HeaderMap,
         bytes: &[u8],
     ) -> Attempt {
-        let text = String::from_utf8_lossy(bytes);
         let code = status.as_u16();
         if status.is_success() {
             return match serde_json::from_slice::<Value>(bytes) {
@@ -368,8 +367,17 @@ impl Endpoint {
                 },
             };
         }
+        let text = String::from_utf8_lossy(bytes);
         let message = format!("HTTP {code}: {}", error_message(&text));
         match code {
+            300..=399 => Attempt::Fatal(format!(
+                "{message}; the endpoint redirects{}: set the provider's base URL to where it points",
+                headers
+                    .get(reqwest::header::LOCATION)
+                    .and_then(|l| l.to_str().ok())
+                    .map(|l| format!(" to {l}"))
+                    .unwrap_or_default()
+            )),
             429 => Attempt::RateLimited {
                 reason: message,
                 wait: retry_after(headers).or_else(|| retry_delay(&text)),
