@@ -239,10 +239,15 @@ fn tool_results(raw: &str) -> usize {
         .count()
 }
 
-/// A process's peak resident memory so far (`VmHWM`), in KiB.
+/// A process's peak resident memory so far (`VmHWM`), in KiB; `None` until it has exec'd
+/// its program (a child not yet past exec still has the bench's name, and a few KiB).
 fn vm_hwm_kib(pid: u32) -> Option<i64> {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()?
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let name = status.lines().find_map(|l| l.strip_prefix("Name:"))?.trim();
+    if name == own_name() {
+        return None;
+    }
+    status
         .lines()
         .find_map(|l| l.strip_prefix("VmHWM:"))?
         .trim()
@@ -250,6 +255,21 @@ fn vm_hwm_kib(pid: u32) -> Option<i64> {
         .trim()
         .parse()
         .ok()
+}
+
+/// This process's name as `/proc/PID/status` gives it (at most 15 bytes).
+fn own_name() -> &'static str {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("Name:"))
+                    .map(|n| n.trim().to_string())
+            })
+            .unwrap_or_default()
+    })
 }
 
 /// CPU time this process (the mock server) has used so far.
