@@ -61,18 +61,24 @@ async fn transient_failures_are_retried_until_an_answer_comes() {
     assert_eq!(server.requests().len(), 7);
 }
 
-#[tokio::test]
-async fn client_errors_end_at_once_with_the_providers_message_and_no_key() {
-    let server = MockServer::start(|r, _| {
-        let key = r.header("authorization").unwrap_or_default().to_string();
-        Reply::status(401, &json!({"error": {"message": format!("Incorrect API key provided: {key}"), "type": "invalid_request_error"}}).to_string())
-    });
+/// The error of one call to `server` that the provider refused (not retried, not failed).
+async fn refusal(server: &MockServer) -> String {
     let p = providers(chat_env(&server.url), |_| {});
     let err = generate(&p, "openai-api/mock/m", &opening(), &[None, None])
         .await
         .unwrap_err();
     let text = err.to_string();
     assert!(matches!(err, ModelError::Refused { .. }), "{text}");
+    text
+}
+
+#[tokio::test]
+async fn client_errors_end_at_once_with_the_providers_message_and_no_key() {
+    let server = MockServer::start(|r, _| {
+        let key = r.header("authorization").unwrap_or_default().to_string();
+        Reply::status(401, &json!({"error": {"message": format!("Incorrect API key provided: {key}"), "type": "invalid_request_error"}}).to_string())
+    });
+    let text = refusal(&server).await;
     assert!(
         text.contains("HTTP 401: Incorrect API key provided"),
         "{text}"
@@ -106,12 +112,7 @@ async fn client_errors_end_at_once_with_the_providers_message_and_no_key() {
         headers: vec![("location", "https://api.example/v1/chat/completions".into())],
         body: String::new(),
     });
-    let p = providers(chat_env(&server.url), |_| {});
-    let err = generate(&p, "openai-api/mock/m", &opening(), &[None, None])
-        .await
-        .unwrap_err();
-    let text = err.to_string();
-    assert!(matches!(err, ModelError::Refused { .. }), "{text}");
+    let text = refusal(&server).await;
     assert!(
         text.contains("HTTP 308")
             && text.contains("the endpoint redirects to https://api.example/v1/chat/completions: set the provider's base URL to where it points"),

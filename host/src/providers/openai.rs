@@ -453,6 +453,18 @@ mod tests {
     use super::*;
     use crate::plugin::ToolDefinition;
 
+    /// A Chat Completions wire as for a local server (no key, `max_tokens`).
+    fn local_wire() -> ChatCompletions {
+        ChatCompletions {
+            base_url: String::new(),
+            model: "m".into(),
+            api_key: None,
+            max_tokens_field: "max_tokens",
+            extra_headers: vec![],
+            tools_json: Default::default(),
+        }
+    }
+
     fn tool(name: &str, parameters: &str) -> ToolDefinition {
         ToolDefinition {
             name: name.into(),
@@ -465,14 +477,7 @@ mod tests {
     /// place gave (response-cache keys depend on them), and never reused for other tools.
     #[test]
     fn tools_are_serialized_once_per_tool_list_into_the_same_bytes() {
-        let wire = ChatCompletions {
-            base_url: String::new(),
-            model: "m".into(),
-            api_key: None,
-            max_tokens_field: "max_tokens",
-            extra_headers: vec![],
-            tools_json: Default::default(),
-        };
+        let wire = local_wire();
         let messages = [Message::text(0, Role::User, "go")];
         let body = |tools: &[ToolDefinition]| {
             let request = GenerateRequest {
@@ -547,14 +552,7 @@ mod tests {
             "one per event that carried generated text"
         );
         let answer = Box::new(fold).finish();
-        let wire = ChatCompletions {
-            base_url: String::new(),
-            model: "m".into(),
-            api_key: None,
-            max_tokens_field: "max_tokens",
-            extra_headers: vec![],
-            tools_json: Default::default(),
-        };
+        let wire = local_wire();
         let parsed = wire.parse(&answer).unwrap();
         assert_eq!(parsed.message.content, "Let me look.");
         assert_eq!(parsed.message.reasoning.as_deref(), Some("Think."));
