@@ -21,6 +21,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use peerpressure_types::memo::Memo;
 pub use peerpressure_types::settings::{
     DEFAULT_MAX_TOKENS, GenerationSettings, REASONING_HEADROOM, SETTING_KEYS,
 };
@@ -63,18 +64,18 @@ pub trait Wire: Send + Sync {
 /// A wire's `tools` array, serialized once per distinct tool list: a run's trials offer the
 /// same tools on every call, and their schemas are most of a request's JSON. The bytes are
 /// those of serializing the array in place, so response-cache keys do not change.
-#[derive(Default)]
 pub struct ToolsJson {
-    pub(crate) built: Mutex<
-        Vec<(
-            Vec<crate::plugin::ToolDefinition>,
-            Arc<serde_json::value::RawValue>,
-        )>,
-    >,
+    pub(crate) built: Memo<Vec<crate::plugin::ToolDefinition>, Arc<serde_json::value::RawValue>>,
 }
 
-/// Tool lists kept by a [`ToolsJson`] (one per scenario of a run, usually).
-const TOOL_LISTS_KEPT: usize = 16;
+impl Default for ToolsJson {
+    fn default() -> Self {
+        // One tool list per scenario of a run, usually.
+        ToolsJson {
+            built: Memo::new(16),
+        }
+    }
+}
 
 impl ToolsJson {
     /// The serialized array for `tools`, built by `build` the first time they are seen.
@@ -83,26 +84,15 @@ impl ToolsJson {
         tools: &[crate::plugin::ToolDefinition],
         build: impl FnOnce() -> String,
     ) -> Arc<serde_json::value::RawValue> {
-        let found = self
-            .built
-            .lock()
-            .expect("tools cache")
-            .iter()
-            .find(|(kept, _)| kept.as_slice() == tools)
-            .map(|(_, json)| json.clone());
-        if let Some(json) = found {
-            return json;
-        }
-        let json: Arc<serde_json::value::RawValue> =
-            serde_json::value::RawValue::from_string(build())
-                .expect("a serialized tools array is JSON")
-                .into();
-        let mut built = self.built.lock().expect("tools cache");
-        if built.len() >= TOOL_LISTS_KEPT {
-            built.remove(0);
-        }
-        built.push((tools.to_vec(), json.clone()));
-        json
+        self.built.get_or_build(
+            |kept| kept.as_slice() == tools,
+            || tools.to_vec(),
+            || {
+                serde_json::value::RawValue::from_string(build())
+                    .expect("a serialized tools array is JSON")
+                    .into()
+            },
+        )
     }
 }
 

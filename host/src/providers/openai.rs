@@ -524,7 +524,7 @@ mod tests {
             body(&[]),
             r#"{"model":"m","messages":[{"role":"user","content":"go"}]}"#
         );
-        assert_eq!(wire.tools_json.built.lock().unwrap().len(), 2);
+        assert_eq!(wire.tools_json.built.len(), 2);
     }
 
     #[test]

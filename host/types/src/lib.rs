@@ -4,6 +4,7 @@
 //! alone.
 
 pub mod error;
+pub mod memo;
 pub mod model;
 pub mod plugin;
 pub mod run;

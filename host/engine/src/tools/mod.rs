@@ -6,11 +6,12 @@
 pub mod builtin;
 pub mod schema;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use serde_json::Value;
 
 pub use builtin::Builtin;
+use peerpressure_types::memo::Memo;
 use peerpressure_types::plugin::{BuiltinTool, ToolCall, ToolDefinition, TrialSetup};
 
 /// Largest arguments text accepted from a model for one call.
@@ -42,34 +43,18 @@ pub struct Toolbox {
 
 /// Toolboxes already built, by the tools a setup asked for: a run's trials of one scenario
 /// ask for the same tools, and building them (schemas written and parsed) is per-trial work.
-type Built = Vec<((Vec<BuiltinTool>, Vec<ToolDefinition>), Arc<Toolbox>)>;
-static BUILT: Mutex<Built> = Mutex::new(Vec::new());
-/// Distinct tool sets kept in [`BUILT`] (one per scenario of a run, usually).
-const TOOLBOXES_KEPT: usize = 16;
+/// Distinct tool sets kept (one per scenario of a run, usually).
+static BUILT: Memo<(Vec<BuiltinTool>, Vec<ToolDefinition>), Arc<Toolbox>> = Memo::new(16);
 
 impl Toolbox {
     /// The toolbox for a setup's tools, built once per distinct set of tools in a process
     /// (a toolbox depends on nothing else, and a trial never changes it).
     pub fn for_setup(setup: &TrialSetup) -> Result<Arc<Self>, String> {
-        let found = BUILT
-            .lock()
-            .expect("toolbox cache")
-            .iter()
-            .find(|((builtin, tools), _)| *builtin == setup.builtin_tools && *tools == setup.tools)
-            .map(|(_, toolbox)| toolbox.clone());
-        if let Some(toolbox) = found {
-            return Ok(toolbox);
-        }
-        let toolbox = Arc::new(Self::from_setup(setup)?);
-        let mut built = BUILT.lock().expect("toolbox cache");
-        if built.len() >= TOOLBOXES_KEPT {
-            built.remove(0);
-        }
-        built.push((
-            (setup.builtin_tools.clone(), setup.tools.clone()),
-            toolbox.clone(),
-        ));
-        Ok(toolbox)
+        BUILT.get_or_try_build(
+            |(builtin, tools)| *builtin == setup.builtin_tools && *tools == setup.tools,
+            || (setup.builtin_tools.clone(), setup.tools.clone()),
+            || Self::from_setup(setup).map(Arc::new),
+        )
     }
 
     /// Builds the toolbox a scenario's setup asks for; an error is the scenario's fault.
