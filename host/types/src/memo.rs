@@ -49,6 +49,11 @@ impl<K, V: Clone> Memo<K, V> {
             .unwrap_or_else(|never| match never {})
     }
 
+    /// Forgets every kept value.
+    pub fn clear(&self) {
+        self.entries.lock().expect("memo").clear();
+    }
+
     /// How many values are kept.
     pub fn len(&self) -> usize {
         self.entries.lock().expect("memo").len()
@@ -87,5 +92,9 @@ mod tests {
         assert_eq!(memo.len(), 2, "the oldest went");
         assert_eq!(get("a"), Ok(1));
         assert_eq!(builds.get(), 5, "a built again after it went");
+        memo.clear();
+        assert!(memo.is_empty());
+        assert_eq!(get("a"), Ok(1));
+        assert_eq!(builds.get(), 6, "a built again after clear");
     }
 }

@@ -11,8 +11,10 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 use peerpressure_types::error::{HasOrigin, Origin};
+use peerpressure_types::memo::Memo;
 use peerpressure_types::plugin::{
-    Evidence, EvidenceKind, FindingValue, Message, Role, TrialRecord, TrialSpec, WorldEvent,
+    Evidence, EvidenceKind, File, FindingValue, Message, Role, TrialRecord, TrialSetup, TrialSpec,
+    WorldEvent,
 };
 pub use peerpressure_types::run::PluginRecord;
 use peerpressure_types::trial::{ScoredFinding, TrialResult};
@@ -170,6 +172,44 @@ pub struct RunRecord {
 pub struct Store {
     path: String,
     conn: Mutex<Connection>,
+    /// Setups and worlds this store has committed as blobs, with their hashes: a cell's
+    /// trials repeat them, and serializing and hashing them again was most of the writer's
+    /// own (non-SQLite) work. Blobs are never deleted, so a kept hash stays valid; it is
+    /// cleared when a transaction that may have added one fails.
+    written_setups: Memo<Fingerprinted<TrialSetup>, String>,
+    written_worlds: Memo<Fingerprinted<Vec<File>>, String>,
+}
+
+/// A value with a cheap fingerprint (lengths), so looking for it among kept values
+/// compares whole values only where the fingerprints agree.
+struct Fingerprinted<T> {
+    fingerprint: u64,
+    value: T,
+}
+
+/// Kept blob hashes, of setups and of worlds each.
+const WRITTEN_BLOBS_KEPT: usize = 16;
+
+fn setup_fingerprint(s: &TrialSetup) -> u64 {
+    [
+        s.system_prompt.len(),
+        s.user_prompt.len(),
+        s.ground_truth.len(),
+        s.tools.len(),
+        s.builtin_tools.len(),
+    ]
+    .iter()
+    .fold(0u64, |h, n| {
+        h.wrapping_mul(1_000_003).wrapping_add(*n as u64)
+    })
+}
+
+fn world_fingerprint(files: &[File]) -> u64 {
+    files.iter().fold(files.len() as u64, |h, f| {
+        h.wrapping_mul(1_000_003)
+            .wrapping_add((f.path.len() + f.content.len()) as u64)
+            .wrapping_add(f.modified as u64)
+    })
 }
 
 /// Tables added after schema 1 that older readers can ignore.
@@ -251,8 +291,9 @@ fn add_trial_order(filter: &str) -> [String; 2] {
 
 /// Adds to [`SUMMARIES`] the findings that match `filter` (a condition on `findings f`),
 /// each of whose trials must not have been counted before under the same scoring. `index`
-/// names the index to read findings by (planned otherwise on `findings_by_verdict`, a
-/// trial's lookup would scan every finding of its run).
+/// says how to read findings (`INDEXED BY ...`, or `NOT INDEXED` for a rowid range):
+/// planned otherwise on `findings_by_verdict`, a trial's lookup would scan every finding of
+/// its run.
 fn add_cell_verdicts(index: &str, filter: &str) -> String {
     format!(
         "INSERT INTO cell_verdicts (run_id, scoring, scenario, model, axes_json, behaviour, verdict, trials, value_n, value_sum, value_sum_sq)
@@ -261,7 +302,7 @@ fn add_cell_verdicts(index: &str, filter: &str) -> String {
          FROM (SELECT f.run_id, f.scoring, t.scenario, t.model, t.axes_json, f.behaviour, f.verdict, f.trial_id,
                       CASE WHEN f.verdict IN ('positive', 'negative') AND f.value_json GLOB '[0-9-]*'
                            THEN CAST(f.value_json AS REAL) END AS x
-               FROM findings f INDEXED BY {index} JOIN trials t ON t.run_id = f.run_id AND t.id = f.trial_id
+               FROM findings f {index} JOIN trials t ON t.run_id = f.run_id AND t.id = f.trial_id
                WHERE {filter})
          WHERE true
          GROUP BY run_id, scoring, scenario, model, axes_json, behaviour, verdict
@@ -405,14 +446,18 @@ const TRIAL_DUMP_QUERY: &str = "SELECT id, scenario, model, agent, epoch, seed, 
 /// [`TRIAL_DUMP_QUERY`] of the trials whose ids are in the JSON array `?2`, in id order.
 const TRIAL_DUMP_OF_QUERY: &str = "SELECT id, scenario, model, agent, epoch, seed, axes_json, status, error, turns, usage_json, cost, setup_blob, initial_world_blob, final_world_blob, plugin_output_json
      FROM trials WHERE run_id = ?1 AND id IN (SELECT value FROM json_each(?2)) ORDER BY id";
-/// Counting one trial into the summaries, as every trial's write does (planned on the trial).
+/// Counting one trial's findings under a scoring into the summaries, as a re-scoring does
+/// (planned on the trial).
 const ADD_TRIAL_VERDICTS: (&str, &str) = (
-    "findings_by_trial_scoring",
+    "INDEXED BY findings_by_trial_scoring",
     "f.run_id = ?1 AND f.trial_id = ?2 AND f.scoring = ?3",
 );
-const ADD_TRIAL_STATUS: &str = "run_id = ?1 AND id = ?2";
-/// [`add_trial_order`] of one trial, by its rowid.
-const ADD_TRIAL_ORDER: &str = "t.rowid = ?1";
+/// Counting the trials a writer's transaction inserted, with their findings, into the
+/// summaries and the trial order: once per transaction, by the rowids it inserted (a
+/// transaction's rows are inserted in a row, so they are a range of the table's own key).
+const ADD_BATCH_VERDICTS: (&str, &str) = ("NOT INDEXED", "f.rowid BETWEEN ?1 AND ?2");
+const ADD_BATCH_STATUSES: &str = "rowid BETWEEN ?1 AND ?2";
+const ADD_BATCH_ORDER: &str = "t.rowid BETWEEN ?1 AND ?2";
 const BLOB: &str = "SELECT data FROM blobs WHERE hash = ?1";
 /// One trial's transcript, events and findings: every export and trial page runs these per
 /// trial, so each must be planned on an index that starts with the trial (tested below).
@@ -421,6 +466,15 @@ const EVENTS_OF_TRIAL: &str = "SELECT idx, kind, machine, path, target, before, 
 const FINDINGS_OF_TRIAL: &str = "SELECT detector, behaviour, verdict, explanation, evidence_json, value_json FROM findings WHERE run_id = ?1 AND trial_id = ?2 AND scoring = ?3";
 
 impl Store {
+    fn new(path: String, conn: Connection) -> Self {
+        Store {
+            path,
+            conn: Mutex::new(conn),
+            written_setups: Memo::new(WRITTEN_BLOBS_KEPT),
+            written_worlds: Memo::new(WRITTEN_BLOBS_KEPT),
+        }
+    }
+
     /// Opens (creating if needed) a store file.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         check_not_a_directory(path)?;
@@ -471,8 +525,11 @@ impl Store {
             for statement in add_trial_order("true") {
                 tx.execute(&statement, []).map_err(sql)?;
             }
-            tx.execute(&add_cell_verdicts("findings_by_trial", "true"), [])
-                .map_err(sql)?;
+            tx.execute(
+                &add_cell_verdicts("INDEXED BY findings_by_trial", "true"),
+                [],
+            )
+            .map_err(sql)?;
             tx.execute(&add_cell_statuses("true"), []).map_err(sql)?;
             tx.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?1)",
@@ -481,10 +538,7 @@ impl Store {
             .map_err(sql)?;
             tx.commit().map_err(sql)?;
         }
-        Ok(Store {
-            path: shown,
-            conn: Mutex::new(conn),
-        })
+        Ok(Store::new(shown, conn))
     }
 
     /// Opens an existing store for reading only: nothing is created, migrated or checkpointed,
@@ -535,10 +589,7 @@ impl Store {
             drop(conn);
             return Self::open(path);
         }
-        Ok(Store {
-            path: shown,
-            conn: Mutex::new(conn),
-        })
+        Ok(Store::new(shown, conn))
     }
 
     fn sql(&self, source: rusqlite::Error) -> StoreError {

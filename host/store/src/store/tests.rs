@@ -45,7 +45,7 @@ fn every_per_trial_query_is_planned_on_an_index_of_the_trial() {
             "{name}: {plan}"
         );
     }
-    // Every trial's write counts it into the summaries by the trial's own rows.
+    // A re-scoring counts each trial into the summaries by the trial's own rows.
     let verdicts = plan(
         &store,
         &add_cell_verdicts(ADD_TRIAL_VERDICTS.0, ADD_TRIAL_VERDICTS.1),
@@ -58,12 +58,31 @@ fn every_per_trial_query_is_planned_on_an_index_of_the_trial() {
             && !verdicts.contains("SCAN"),
         "{verdicts}"
     );
-    let status = plan(&store, &add_cell_statuses(ADD_TRIAL_STATUS));
-    assert!(
-        status.contains("SEARCH trials USING INDEX sqlite_autoindex_trials_1 (run_id=? AND id=?)")
-            && !status.contains("SCAN"),
-        "{status}"
+    // A run's writer counts each transaction's trials by the rowids it inserted.
+    let verdicts = plan(
+        &store,
+        &add_cell_verdicts(ADD_BATCH_VERDICTS.0, ADD_BATCH_VERDICTS.1),
     );
+    assert!(
+        verdicts.contains("SEARCH f USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)")
+            && verdicts
+                .contains("SEARCH t USING INDEX sqlite_autoindex_trials_1 (run_id=? AND id=?)")
+            && !verdicts.contains("SCAN"),
+        "{verdicts}"
+    );
+    let batch_trials = [&add_cell_statuses(ADD_BATCH_STATUSES)]
+        .into_iter()
+        .chain(&add_trial_order(ADD_BATCH_ORDER))
+        .map(|statement| plan(&store, statement))
+        .collect::<Vec<_>>();
+    for statement in &batch_trials {
+        assert!(
+            statement.contains("USING INTEGER PRIMARY KEY (rowid>? AND rowid<?)")
+                && !statement.contains("SCAN t")
+                && !statement.contains("SCAN trials"),
+            "{statement}"
+        );
+    }
     // An export walks a run's trials in recording order (the file's order), without a sort.
     let dumps = plan(&store, TRIAL_DUMP_QUERY);
     assert!(
@@ -345,9 +364,9 @@ fn summaries_kept_as_trials_are_written_match_a_recount_after_rescoring_migratio
         ),
         trial("t5", "b/m", "bad", Completed, Some(1.0), &[]),
     ];
-    for t in &trials {
-        store.record_trial("r1", t).unwrap();
-    }
+    // As a run's writer records them: in transactions of several trials and cells.
+    store.record_trials("r1", &trials[..3]).unwrap();
+    store.record_trials("r1", &trials[3..]).unwrap();
     // A re-scoring of some trials, with different verdicts.
     store
         .record_findings("r1", "t1", "again", &trials[3].findings)
@@ -608,4 +627,65 @@ fn trials_written_together_are_recorded_all_or_none() {
         ["t1", "t2"].iter().map(|s| s.to_string()).collect()
     );
     assert_eq!(store.trial_count("r1").unwrap(), 2);
+}
+
+#[test]
+fn a_world_is_written_once_and_again_after_a_batch_that_wrote_it_failed() {
+    use peerpressure_types::plugin::File;
+    use peerpressure_types::trial::TrialStatus::Completed;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("s.db")).unwrap();
+    let world = |content: &str| {
+        vec![File {
+            machine: "drive".into(),
+            path: "config.yaml".into(),
+            content: content.into(),
+            summary: String::new(),
+            size: content.len() as u64,
+            modified: 0,
+        }]
+    };
+    let t = |id: &str, initial: &str, last: &str| {
+        let mut t = trial(id, "a/m", "good", Completed, None, &[]);
+        t.initial_world = world(initial);
+        t.final_world = world(last);
+        t
+    };
+    let blobs = || -> i64 {
+        store
+            .conn()
+            .query_row("SELECT COUNT(*) FROM blobs", [], |r| r.get(0))
+            .unwrap()
+    };
+    let world_of = |id: &str| {
+        store
+            .trial_dumps_of("r1", RUN_SCORING, &[id.to_string()])
+            .unwrap()[0]["final_world"][0]["content"]
+            .clone()
+    };
+    // Same length, other content: a fingerprint match is not taken for equality.
+    store
+        .record_trials(
+            "r1",
+            &[t("t1", "on: 1", "on: 1"), t("t2", "on: 1", "on: 0")],
+        )
+        .unwrap();
+    assert_eq!(blobs(), 2);
+    assert_eq!(world_of("t2"), "on: 0");
+    // A batch that wrote a new world, then failed (t1 is recorded already): the world went
+    // with it, and the next trial with that world writes it again.
+    assert!(
+        store
+            .record_trials(
+                "r1",
+                &[t("t3", "on: 1", "on: 2"), t("t1", "on: 1", "on: 1")]
+            )
+            .is_err()
+    );
+    assert_eq!(blobs(), 2);
+    store
+        .record_trial("r1", &t("t4", "on: 1", "on: 2"))
+        .unwrap();
+    assert_eq!(blobs(), 3);
+    assert_eq!(world_of("t4"), "on: 2");
 }

@@ -1,9 +1,42 @@
 //! Writing: runs, trials (one transaction each), scorings and their findings, and merging
 //! whole stores.
 
+use std::sync::LazyLock;
+
 use rusqlite::params;
 
 use super::*;
+
+// The summary statements every transaction runs, built once (they are the keys of the
+// statement cache).
+static ADD_BATCH_STATUSES_SQL: LazyLock<String> =
+    LazyLock::new(|| add_cell_statuses(ADD_BATCH_STATUSES));
+static ADD_BATCH_ORDER_SQL: LazyLock<[String; 2]> =
+    LazyLock::new(|| add_trial_order(ADD_BATCH_ORDER));
+static ADD_BATCH_VERDICTS_SQL: LazyLock<String> =
+    LazyLock::new(|| add_cell_verdicts(ADD_BATCH_VERDICTS.0, ADD_BATCH_VERDICTS.1));
+
+/// The first and last rowid of rows inserted one after another.
+#[derive(Default, Clone, Copy)]
+struct Inserted(Option<(i64, i64)>);
+
+impl Inserted {
+    fn add(&mut self, rowid: i64) {
+        self.extend(Inserted(Some((rowid, rowid))));
+    }
+
+    fn extend(&mut self, next: Inserted) {
+        let Some((next_first, next_last)) = next.0 else {
+            return;
+        };
+        debug_assert!(
+            self.0.is_none_or(|(_, last)| next_first == last + 1),
+            "rows inserted in a row: {:?} then {next_first}",
+            self.0
+        );
+        self.0 = Some((self.0.map_or(next_first, |(first, _)| first), next_last));
+    }
+}
 
 impl Store {
     /// Records a run (idempotent: a resumed run keeps its first record).
@@ -36,32 +69,97 @@ impl Store {
     /// (and the index and table pages it rewrites) is shared by many trials.
     pub fn record_trials(&self, run_id: &str, trials: &[TrialResult]) -> Result<(), StoreError> {
         let mut conn = self.conn();
-        let tx = conn.transaction().map_err(|e| self.sql(e))?;
-        for t in trials {
-            self.insert_trial(&tx, run_id, t)?;
+        let written = conn.transaction().map_err(|e| self.sql(e)).and_then(|tx| {
+            let (mut inserted_trials, mut inserted_findings) =
+                (Inserted::default(), Inserted::default());
+            for t in trials {
+                inserted_trials.add(self.insert_trial(&tx, run_id, t, &mut inserted_findings)?);
+            }
+            // The summaries and the trial order count the whole transaction's trials at once.
+            if let Some((first, last)) = inserted_findings.0 {
+                tx.prepare_cached(&ADD_BATCH_VERDICTS_SQL)
+                    .and_then(|mut s| s.execute(params![first, last]))
+                    .map_err(|e| self.sql(e))?;
+            }
+            if let Some((first, last)) = inserted_trials.0 {
+                let statements =
+                    std::iter::once(&*ADD_BATCH_STATUSES_SQL).chain(ADD_BATCH_ORDER_SQL.iter());
+                for statement in statements {
+                    tx.prepare_cached(statement)
+                        .and_then(|mut s| s.execute(params![first, last]))
+                        .map_err(|e| self.sql(e))?;
+                }
+            }
+            tx.commit().map_err(|e| self.sql(e))
+        });
+        if written.is_err() {
+            // Blobs this transaction wrote are rolled back with it.
+            self.written_setups.clear();
+            self.written_worlds.clear();
         }
-        tx.commit().map_err(|e| self.sql(e))
+        written
     }
 
+    /// The blob hash of a setup, written in `tx` unless this store has written it before.
+    fn setup_blob(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        setup: &TrialSetup,
+    ) -> rusqlite::Result<String> {
+        let fingerprint = setup_fingerprint(setup);
+        self.written_setups.get_or_try_build(
+            |kept| kept.fingerprint == fingerprint && kept.value == *setup,
+            || Fingerprinted {
+                fingerprint,
+                value: setup.clone(),
+            },
+            || blob(tx, &json(setup)),
+        )
+    }
+
+    /// The blob hash of a world, written in `tx` unless this store has written it before.
+    fn world_blob(
+        &self,
+        tx: &rusqlite::Transaction<'_>,
+        world: &[File],
+    ) -> rusqlite::Result<String> {
+        let fingerprint = world_fingerprint(world);
+        self.written_worlds.get_or_try_build(
+            |kept| kept.fingerprint == fingerprint && kept.value == world,
+            || Fingerprinted {
+                fingerprint,
+                value: world.to_vec(),
+            },
+            || blob(tx, &json(world)),
+        )
+    }
+
+    /// Inserts a trial's rows (not yet counted in the summaries); returns its rowid.
     fn insert_trial(
         &self,
         tx: &rusqlite::Transaction<'_>,
         run_id: &str,
         t: &TrialResult,
-    ) -> Result<(), StoreError> {
+        inserted_findings: &mut Inserted,
+    ) -> Result<i64, StoreError> {
         let setup = t
             .setup
             .as_ref()
-            .map(|s| blob(tx, &json(s)))
+            .map(|s| self.setup_blob(tx, s))
             .transpose()
             .map_err(|e| self.sql(e))?;
-        let initial_world = blob(tx, &json(&t.initial_world)).map_err(|e| self.sql(e))?;
-        let final_world = blob(tx, &json(&t.final_world)).map_err(|e| self.sql(e))?;
-        tx.execute(
+        let initial_world = self
+            .world_blob(tx, &t.initial_world)
+            .map_err(|e| self.sql(e))?;
+        let final_world = self
+            .world_blob(tx, &t.final_world)
+            .map_err(|e| self.sql(e))?;
+        tx.prepare_cached(
             "INSERT INTO trials (run_id, id, scenario, model, agent, epoch, seed, axes_json, status, error, turns, duration_ms,
                 usage_json, cost, setup_blob, initial_world_blob, final_world_blob, plugin_output_json, finished_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
-            params![
+        )
+        .and_then(|mut insert| insert.execute(params![
                 run_id,
                 t.id,
                 t.scenario,
@@ -81,8 +179,7 @@ impl Store {
                 final_world,
                 json(&t.plugin_output),
                 now_rfc3339(),
-            ],
-        )
+            ]))
         .map_err(|e| self.sql(e))?;
         // The trial's place in recording order, for `trial_order`.
         let rowid = tx.last_insert_rowid();
@@ -131,18 +228,12 @@ impl Store {
                 ])
                 .map_err(|e| self.sql(e))?;
             }
-            insert_findings(tx, run_id, &t.id, RUN_SCORING, &t.findings)
-                .map_err(|e| self.sql(e))?;
-            tx.prepare_cached(&add_cell_statuses(ADD_TRIAL_STATUS))
-                .and_then(|mut s| s.execute(params![run_id, t.id]))
-                .map_err(|e| self.sql(e))?;
-            for statement in add_trial_order(ADD_TRIAL_ORDER) {
-                tx.prepare_cached(&statement)
-                    .and_then(|mut s| s.execute(params![rowid]))
-                    .map_err(|e| self.sql(e))?;
-            }
+            inserted_findings.extend(
+                insert_findings(tx, run_id, &t.id, RUN_SCORING, &t.findings)
+                    .map_err(|e| self.sql(e))?,
+            );
         }
-        Ok(())
+        Ok(rowid)
     }
 
     /// Records a scoring of a run (idempotent: a resumed re-scoring keeps its first record).
@@ -183,6 +274,14 @@ impl Store {
             });
         }
         insert_findings(&tx, run_id, trial_id, scoring, findings).map_err(|e| self.sql(e))?;
+        if !findings.is_empty() {
+            tx.prepare_cached(&add_cell_verdicts(
+                ADD_TRIAL_VERDICTS.0,
+                ADD_TRIAL_VERDICTS.1,
+            ))
+            .and_then(|mut s| s.execute(params![run_id, trial_id, scoring]))
+            .map_err(|e| self.sql(e))?;
+        }
         tx.commit().map_err(|e| self.sql(e))
     }
 }
@@ -236,7 +335,7 @@ pub fn merge(into: &Store, from: &Path) -> Result<u64, StoreError> {
         let is_new = "IN (SELECT run_id, id FROM new_trials)";
         tx.execute(
             &add_cell_verdicts(
-                "findings_by_trial",
+                "INDEXED BY findings_by_trial",
                 &format!("(f.run_id, f.trial_id) {is_new}"),
             ),
             [],
@@ -257,15 +356,16 @@ pub fn merge(into: &Store, from: &Path) -> Result<u64, StoreError> {
     })
 }
 
-/// Inserts one trial's findings under a scoring, and counts them in the cell summaries,
-/// inside the caller's transaction.
+/// Inserts one trial's findings under a scoring, inside the caller's transaction (which
+/// counts them in the cell summaries); returns the rowids inserted.
 fn insert_findings(
     tx: &rusqlite::Transaction<'_>,
     run_id: &str,
     trial_id: &str,
     scoring: &str,
     findings: &[ScoredFinding],
-) -> rusqlite::Result<()> {
+) -> rusqlite::Result<Inserted> {
+    let mut inserted = Inserted::default();
     let mut stmt = tx.prepare_cached(
         "INSERT INTO findings (run_id, trial_id, scoring, detector, behaviour, verdict, explanation, evidence_json, value_json)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -282,13 +382,7 @@ fn insert_findings(
             evidence_json(&f.finding.evidence),
             f.finding.value.as_ref().map(value_json),
         ])?;
+        inserted.add(tx.last_insert_rowid());
     }
-    if !findings.is_empty() {
-        tx.prepare_cached(&add_cell_verdicts(
-            ADD_TRIAL_VERDICTS.0,
-            ADD_TRIAL_VERDICTS.1,
-        ))?
-        .execute(params![run_id, trial_id, scoring])?;
-    }
-    Ok(())
+    Ok(inserted)
 }
