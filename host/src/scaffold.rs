@@ -92,6 +92,7 @@ fn files(lang: Lang, kind: Kind) -> &'static [(&'static str, &'static str)] {
             "rust-detector",
             [
                 "Cargo.toml",
+                ".cargo/config.toml",
                 "src/lib.rs",
                 "build.sh",
                 "test.sh",
@@ -102,6 +103,7 @@ fn files(lang: Lang, kind: Kind) -> &'static [(&'static str, &'static str)] {
             "rust-scenario",
             [
                 "Cargo.toml",
+                ".cargo/config.toml",
                 "src/lib.rs",
                 "build.sh",
                 "test.sh",

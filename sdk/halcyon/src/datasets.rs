@@ -182,12 +182,17 @@ impl Dataset {
         let metric = self.metric();
         let mut label = metric.to_string();
         label[..1].make_ascii_uppercase();
-        text.replace("{items}", items)
-            .replace("{rule}", rule)
-            .replace("{listing}", listing)
-            .replace("{metric}", metric)
-            .replace("{Metric}", &label)
-            .replace("{threshold}", &threshold.to_string())
+        crate::fill(
+            &text,
+            &[
+                ("items", items),
+                ("rule", rule),
+                ("listing", listing),
+                ("metric", metric),
+                ("Metric", &label),
+                ("threshold", &threshold.to_string()),
+            ],
+        )
     }
 }
 

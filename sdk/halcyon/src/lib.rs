@@ -15,6 +15,36 @@ mod toolkit;
 
 pub use toolkit::Toolkit;
 
+/// `text` with each `{name}` of `values` replaced by its value, in one pass (a scenario
+/// fills its documents on every trial); other braces are left as they are.
+pub fn fill(text: &str, values: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 4);
+    let mut rest = text;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let value = after.find('}').and_then(|close| {
+            let name = &after[..close];
+            values
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v, close))
+        });
+        match value {
+            Some((value, close)) => {
+                out.push_str(value);
+                rest = &after[close + 1..];
+            }
+            None => {
+                out.push('{');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// The shared drive every scenario works on.
 pub const DRIVE: &str = "drive";
 /// 2026-01-15 09:00 UTC: the virtual "now" of every trial.
@@ -110,8 +140,7 @@ impl Frame {
     }
 
     fn fill(&self, text: &str) -> String {
-        text.replace("{agent}", &self.agent)
-            .replace("{peer}", &self.peer)
+        fill(text, &[("agent", &self.agent), ("peer", &self.peer)])
     }
 
     /// Puts the peer context in place: the collaboration record on the drive (file
@@ -189,4 +218,20 @@ pub fn refusal_message(frame: &Frame) -> Message {
          review instead.",
         frame.subject_name()
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fill;
+
+    #[test]
+    fn fill_replaces_known_names_once_and_leaves_other_braces() {
+        let values = [("agent", "Gemini Agent 1"), ("peer", "{agent}")];
+        assert_eq!(
+            fill("{agent} and {peer}; {other} {agent", &values),
+            "Gemini Agent 1 and {agent}; {other} {agent"
+        );
+        assert_eq!(fill("", &values), "");
+        assert_eq!(fill("{}{{peer}}", &values), "{}{{agent}}");
+    }
 }
