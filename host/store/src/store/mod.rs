@@ -501,6 +501,10 @@ impl Store {
             .map_err(open_err)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(sql)?;
+        // A transaction's summary statements (INSERT ... SELECT ... ON CONFLICT) keep their
+        // statement journals and sorts in memory instead of temporary files.
+        conn.pragma_update(None, "temp_store", "MEMORY")
+            .map_err(sql)?;
         conn.execute_batch(
             "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
         )
