@@ -88,7 +88,7 @@ impl Wire for Messages {
         if let Some(p) = settings.top_p {
             body["top_p"] = json!(p);
         }
-        serde_json::to_vec(&body).expect("request bodies serialise")
+        super::to_body(&body, request)
     }
 
     fn parse(&self, answer: &Value) -> Result<Parsed, String> {

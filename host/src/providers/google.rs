@@ -97,7 +97,7 @@ impl Wire for GenerateContent {
             config["seed"] = json!(s);
         }
         body["generationConfig"] = config;
-        serde_json::to_vec(&body).expect("request bodies serialise")
+        super::to_body(&body, request)
     }
 
     fn parse(&self, answer: &Value) -> Result<Parsed, String> {

@@ -96,6 +96,34 @@ impl ToolsJson {
     }
 }
 
+/// A request body serialized into a buffer sized for it up front: the body is rebuilt on
+/// every call with the whole conversation so far, and growing the buffer by doubling copied
+/// it several times over.
+pub fn to_body(body: &impl serde::Serialize, request: &GenerateRequest<'_>) -> Vec<u8> {
+    let text: usize = request
+        .messages
+        .iter()
+        .map(|m| {
+            m.content.len()
+                + m.reasoning.as_ref().map_or(0, String::len)
+                + m.tool_calls
+                    .iter()
+                    .map(|c| c.id.len() + c.name.len() + c.arguments.len() + 64)
+                    .sum::<usize>()
+                + 64
+        })
+        .sum();
+    let tools: usize = request
+        .tools
+        .iter()
+        .map(|t| t.name.len() + t.description.len() + t.parameters.len() + 64)
+        .sum();
+    // JSON escapes (newlines, quotes) make the body a little longer than its text.
+    let mut out = Vec::with_capacity((text + tools) * 9 / 8 + 512);
+    serde_json::to_writer(&mut out, body).expect("request bodies serialise");
+    out
+}
+
 /// The parameters schema of the request's tool `i`: parsed once per trial by the toolbox,
 /// parsed here only when the caller did not pass them.
 pub fn schema_of(request: &GenerateRequest<'_>, i: usize) -> Value {

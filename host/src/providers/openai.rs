@@ -71,7 +71,7 @@ impl Wire for Responses {
             // Ask for summaries: the visible reasoning is what refusal analysis reads.
             body["reasoning"] = json!({"effort": effort, "summary": "auto"});
         }
-        serde_json::to_vec(&body).expect("request bodies serialise")
+        super::to_body(&body, request)
     }
 
     fn parse(&self, answer: &Value) -> Result<Parsed, String> {
@@ -296,7 +296,7 @@ impl Wire for ChatCompletions {
                 include_usage: true,
             }),
         };
-        serde_json::to_vec(&body).expect("request bodies serialise")
+        super::to_body(&body, request)
     }
 
     fn parse(&self, answer: &Value) -> Result<Parsed, String> {
