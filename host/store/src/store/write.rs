@@ -16,7 +16,9 @@ static ADD_BATCH_ORDER_SQL: LazyLock<[String; 2]> =
 static ADD_BATCH_VERDICTS_SQL: LazyLock<String> =
     LazyLock::new(|| add_cell_verdicts(ADD_BATCH_VERDICTS.0, ADD_BATCH_VERDICTS.1));
 
-/// The first and last rowid of rows inserted one after another.
+/// The first and last rowid of rows inserted one after another. Within one transaction they
+/// are a range: SQLite gives a new row the largest rowid plus one, and the transaction holds
+/// the store's write lock from its first insert to its commit.
 #[derive(Default, Clone, Copy)]
 struct Inserted(Option<(i64, i64)>);
 
