@@ -102,40 +102,6 @@ impl Store {
         written
     }
 
-    /// The blob hash of a setup, written in `tx` unless this store has written it before.
-    fn setup_blob(
-        &self,
-        tx: &rusqlite::Transaction<'_>,
-        setup: &TrialSetup,
-    ) -> rusqlite::Result<String> {
-        let fingerprint = setup_fingerprint(setup);
-        self.written_setups.get_or_try_build(
-            |kept| kept.fingerprint == fingerprint && kept.value == *setup,
-            || Fingerprinted {
-                fingerprint,
-                value: setup.clone(),
-            },
-            || blob(tx, &json(setup)),
-        )
-    }
-
-    /// The blob hash of a world, written in `tx` unless this store has written it before.
-    fn world_blob(
-        &self,
-        tx: &rusqlite::Transaction<'_>,
-        world: &[File],
-    ) -> rusqlite::Result<String> {
-        let fingerprint = world_fingerprint(world);
-        self.written_worlds.get_or_try_build(
-            |kept| kept.fingerprint == fingerprint && kept.value == world,
-            || Fingerprinted {
-                fingerprint,
-                value: world.to_vec(),
-            },
-            || blob(tx, &json(world)),
-        )
-    }
-
     /// Inserts a trial's rows (not yet counted in the summaries); returns its rowid.
     fn insert_trial(
         &self,
@@ -147,15 +113,15 @@ impl Store {
         let setup = t
             .setup
             .as_ref()
-            .map(|s| self.setup_blob(tx, s))
+            .map(|s| written_blob(tx, &self.written_setups, setup_fingerprint(s), s))
             .transpose()
             .map_err(|e| self.sql(e))?;
-        let initial_world = self
-            .world_blob(tx, &t.initial_world)
-            .map_err(|e| self.sql(e))?;
-        let final_world = self
-            .world_blob(tx, &t.final_world)
-            .map_err(|e| self.sql(e))?;
+        let world_blob = |world: &[File]| {
+            written_blob(tx, &self.written_worlds, world_fingerprint(world), world)
+                .map_err(|e| self.sql(e))
+        };
+        let initial_world = world_blob(&t.initial_world)?;
+        let final_world = world_blob(&t.final_world)?;
         tx.prepare_cached(
             "INSERT INTO trials (run_id, id, scenario, model, agent, epoch, seed, axes_json, status, error, turns, duration_ms,
                 usage_json, cost, setup_blob, initial_world_blob, final_world_blob, plugin_output_json, finished_at)
@@ -356,6 +322,28 @@ pub fn merge(into: &Store, from: &Path) -> Result<u64, StoreError> {
         path: shown,
         source,
     })
+}
+
+/// The blob hash of `value` (a setup or a world), written in `tx` unless `written` says this
+/// store has written it before.
+fn written_blob<T>(
+    tx: &rusqlite::Transaction<'_>,
+    written: &Memo<Fingerprinted<T::Owned>, String>,
+    fingerprint: u64,
+    value: &T,
+) -> rusqlite::Result<String>
+where
+    T: ToOwned + Serialize + ?Sized,
+    T::Owned: PartialEq<T>,
+{
+    written.get_or_try_build(
+        |kept| kept.fingerprint == fingerprint && kept.value == *value,
+        || Fingerprinted {
+            fingerprint,
+            value: value.to_owned(),
+        },
+        || blob(tx, &json(value)),
+    )
 }
 
 /// Inserts one trial's findings under a scoring, inside the caller's transaction (which
