@@ -233,10 +233,14 @@ pub fn export(args: ExportArgs) -> Result<()> {
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("failed to create {}", dir.display()))?;
         let mut logs = peerpressure::inspect_log::InspectLogs::default();
-        each_raw_trial(&store, &record.id, &scoring, |trial| {
-            logs.count(&trial);
-            Ok(())
-        })?;
+        // The count needs no transcripts: the first pass reads a small part of the store.
+        stop_at_failed_write(
+            |trial| {
+                logs.count(&trial);
+                Ok(())
+            },
+            |visit| store.for_each_raw_trial_without_contents(&record.id, &scoring, visit),
+        )?;
         let mut open = logs
             .create(&record, &dir)
             .with_context(|| format!("failed to create the logs in {}", dir.display()))?;

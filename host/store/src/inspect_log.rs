@@ -36,7 +36,7 @@ fn safe(text: &str) -> String {
         .collect()
 }
 
-fn message(m: &Value, calls_by_id: &BTreeMap<String, String>) -> Value {
+fn message(m: &Value, calls_by_id: &BTreeMap<&str, &str>) -> Value {
     let content = m["content"].as_str().unwrap_or("");
     match m["role"].as_str().unwrap_or("") {
         "assistant" => {
@@ -106,14 +106,15 @@ fn scores(t: &Value) -> serde_json::Map<String, Value> {
 }
 
 fn sample(t: &Value) -> Value {
-    let messages = t["messages"].as_array().cloned().unwrap_or_default();
-    let calls_by_id: BTreeMap<String, String> = messages
+    // Read in place: the transcript is most of a trial, and this runs for every trial.
+    let messages: &[Value] = t["messages"].as_array().map_or(&[], Vec::as_slice);
+    let calls_by_id: BTreeMap<&str, &str> = messages
         .iter()
-        .flat_map(|m| m["tool_calls"].as_array().cloned().unwrap_or_default())
+        .flat_map(|m| m["tool_calls"].as_array().map_or(&[][..], Vec::as_slice))
         .map(|c| {
             (
-                c["id"].as_str().unwrap_or("").to_string(),
-                c["name"].as_str().unwrap_or("").to_string(),
+                c["id"].as_str().unwrap_or(""),
+                c["name"].as_str().unwrap_or(""),
             )
         })
         .collect();

@@ -592,6 +592,23 @@ fn a_raw_trial_dump_reads_as_the_parsed_one() {
         .unwrap();
     assert_eq!(raw, parsed);
     assert_eq!(parsed.len(), 2);
+    // Without contents: the same trials and findings, no transcript, events, setup or worlds.
+    let mut bare = Vec::new();
+    store
+        .for_each_raw_trial_without_contents("r1", RUN_SCORING, |dump| {
+            bare.push(serde_json::to_value(&dump).unwrap());
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(bare.len(), 2);
+    for (bare, full) in bare.iter().zip(&parsed) {
+        for key in ["id", "status", "usage", "findings", "scenario", "model"] {
+            assert_eq!(bare[key], full[key], "{key}");
+        }
+        assert_eq!(bare["messages"], serde_json::json!([]));
+        assert_eq!(bare["events"], serde_json::json!([]));
+        assert!(bare["initial_world"].is_null() && bare["setup"].is_null());
+    }
     assert_eq!(parsed[0]["initial_world"][0]["path"], "/etc/peer.yaml");
     assert_eq!(
         parsed[0]["messages"][0]["tool_calls"][0]["name"],

@@ -143,7 +143,19 @@ impl Store {
         scoring: &str,
         visit: impl FnMut(TrialDump) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        self.visit_raw(run_id, scoring, None, visit)
+        self.visit_raw(run_id, scoring, None, true, visit)
+    }
+
+    /// [`Store::for_each_raw_trial`] without each trial's messages, events, setup and worlds
+    /// (left empty): for a pass that only counts trials and their findings, which then reads
+    /// a small part of the store (the transcripts are most of it).
+    pub fn for_each_raw_trial_without_contents(
+        &self,
+        run_id: &str,
+        scoring: &str,
+        visit: impl FnMut(TrialDump) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        self.visit_raw(run_id, scoring, None, false, visit)
     }
 
     fn visit_dumps(
@@ -157,7 +169,7 @@ impl Store {
         // Trials of a cell share their setup and worlds: each distinct blob is parsed once
         // while it keeps coming (a small cache, emptied when full, keeps memory flat).
         let mut parsed: std::collections::HashMap<String, serde_json::Value> = Default::default();
-        self.visit_raw(run_id, scoring, only, |mut dump| {
+        self.visit_raw(run_id, scoring, only, true, |mut dump| {
             let (initial, last) = (dump.initial_world.take(), dump.final_world.take());
             let mut blobs = vec![("setup", dump.setup.take())];
             if worlds {
@@ -189,6 +201,7 @@ impl Store {
         run_id: &str,
         scoring: &str,
         only: Option<&[String]>,
+        contents: bool,
         mut visit: impl FnMut(TrialDump) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         let conn = self.conn();
@@ -211,7 +224,9 @@ impl Store {
         // coming (a small cache, emptied when full, keeps memory flat).
         let mut read: std::collections::HashMap<String, Box<RawValue>> = Default::default();
         let mut blob_of = |hash: Option<String>| -> Result<Option<Blob>, StoreError> {
-            let Some(hash) = hash else { return Ok(None) };
+            let Some(hash) = hash.filter(|_| contents) else {
+                return Ok(None);
+            };
             let json = match read.get(&hash) {
                 Some(json) => json.clone(),
                 None => {
@@ -236,38 +251,46 @@ impl Store {
         .map_err(sql)?;
         while let Some(r) = rows.next().map_err(sql)? {
             let id: String = r.get(0).map_err(sql)?;
-            let messages = messages
-                .query_map(params![run_id, id], |r| {
-                    Ok(MessageDump {
-                        content: r.get(2)?,
-                        index: r.get(0)?,
-                        is_error: r.get(6)?,
-                        reasoning: r.get(3)?,
-                        role: r.get(1)?,
-                        tool_call_id: r.get(5)?,
-                        tool_calls: raw(r.get(4)?),
+            let messages = if !contents {
+                Vec::new()
+            } else {
+                messages
+                    .query_map(params![run_id, id], |r| {
+                        Ok(MessageDump {
+                            content: r.get(2)?,
+                            index: r.get(0)?,
+                            is_error: r.get(6)?,
+                            reasoning: r.get(3)?,
+                            role: r.get(1)?,
+                            tool_call_id: r.get(5)?,
+                            tool_calls: raw(r.get(4)?),
+                        })
                     })
-                })
-                .map_err(sql)?
-                .collect::<Result<_, _>>()
-                .map_err(sql)?;
-            let events = events
-                .query_map(params![run_id, id], |r| {
-                    Ok(EventDump {
-                        after: r.get(6)?,
-                        before: r.get(5)?,
-                        index: r.get(0)?,
-                        kind: r.get(1)?,
-                        machine: r.get(2)?,
-                        path: r.get(3)?,
-                        target: r.get(4)?,
-                        tool_call_id: r.get(7)?,
-                        turn: r.get(8)?,
+                    .map_err(sql)?
+                    .collect::<Result<_, _>>()
+                    .map_err(sql)?
+            };
+            let events = if !contents {
+                Vec::new()
+            } else {
+                events
+                    .query_map(params![run_id, id], |r| {
+                        Ok(EventDump {
+                            after: r.get(6)?,
+                            before: r.get(5)?,
+                            index: r.get(0)?,
+                            kind: r.get(1)?,
+                            machine: r.get(2)?,
+                            path: r.get(3)?,
+                            target: r.get(4)?,
+                            tool_call_id: r.get(7)?,
+                            turn: r.get(8)?,
+                        })
                     })
-                })
-                .map_err(sql)?
-                .collect::<Result<_, _>>()
-                .map_err(sql)?;
+                    .map_err(sql)?
+                    .collect::<Result<_, _>>()
+                    .map_err(sql)?
+            };
             let findings = findings
                 .query_map(params![run_id, id, scoring], |r| {
                     Ok(FindingDump {
