@@ -234,13 +234,10 @@ pub fn export(args: ExportArgs) -> Result<()> {
             .with_context(|| format!("failed to create {}", dir.display()))?;
         let mut logs = peerpressure::inspect_log::InspectLogs::default();
         // The count needs no transcripts: the first pass reads a small part of the store.
-        stop_at_failed_write(
-            |trial| {
-                logs.count(&trial);
-                Ok(())
-            },
-            |visit| store.for_each_raw_trial_without_contents(&record.id, &scoring, visit),
-        )?;
+        each_raw_trial(&store, &record.id, &scoring, false, |trial| {
+            logs.count(&trial);
+            Ok(())
+        })?;
         let mut open = logs
             .create(&record, &dir)
             .with_context(|| format!("failed to create the logs in {}", dir.display()))?;
@@ -312,7 +309,7 @@ fn stream_export(
             run: &'a str,
             trial: &'a peerpressure::store::TrialDump,
         }
-        each_raw_trial(store, run, scoring, |trial| {
+        each_raw_trial(store, run, scoring, true, |trial| {
             serde_json::to_writer(&mut *sink, &Line { run, trial: &trial })
                 .map_err(std::io::Error::from)?;
             sink.write_all(b"\n")
@@ -340,9 +337,12 @@ fn each_raw_trial(
     store: &Store,
     run: &str,
     scoring: &str,
+    contents: bool,
     write: impl FnMut(peerpressure::store::TrialDump) -> std::io::Result<()>,
 ) -> Result<()> {
-    stop_at_failed_write(write, |visit| store.for_each_raw_trial(run, scoring, visit))
+    stop_at_failed_write(write, |visit| {
+        store.for_each_raw_trial(run, scoring, contents, visit)
+    })
 }
 
 /// Runs `read`, handing what it visits to `write`: the first write that fails stops the

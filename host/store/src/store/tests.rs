@@ -584,7 +584,7 @@ fn a_raw_trial_dump_reads_as_the_parsed_one() {
     let parsed = store.trial_dumps("r1", RUN_SCORING).unwrap();
     let mut raw = Vec::new();
     store
-        .for_each_raw_trial("r1", RUN_SCORING, |dump| {
+        .for_each_raw_trial("r1", RUN_SCORING, true, |dump| {
             let text = serde_json::to_string(&dump).unwrap();
             raw.push(serde_json::from_str::<serde_json::Value>(&text).unwrap());
             Ok(())
@@ -595,7 +595,7 @@ fn a_raw_trial_dump_reads_as_the_parsed_one() {
     // Without contents: the same trials and findings, no transcript, events, setup or worlds.
     let mut bare = Vec::new();
     store
-        .for_each_raw_trial_without_contents("r1", RUN_SCORING, |dump| {
+        .for_each_raw_trial("r1", RUN_SCORING, false, |dump| {
             bare.push(serde_json::to_value(&dump).unwrap());
             Ok(())
         })

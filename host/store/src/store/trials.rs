@@ -85,6 +85,19 @@ fn raw(text: Option<String>) -> Box<RawValue> {
         .unwrap_or_else(|| RawValue::from_string("null".into()).expect("null is JSON"))
 }
 
+/// One trial's rows of a per-trial statement, mapped; none unless `wanted`.
+fn rows_of<T>(
+    statement: &mut rusqlite::CachedStatement<'_>,
+    params: impl rusqlite::Params,
+    wanted: bool,
+    map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<Vec<T>> {
+    if !wanted {
+        return Ok(Vec::new());
+    }
+    statement.query_map(params, map)?.collect()
+}
+
 impl Store {
     /// Every recorded trial of a run with its transcript, events and findings, in recording
     /// order.
@@ -137,25 +150,17 @@ impl Store {
 
     /// Calls `visit` with each trial of a run as stored, its JSON columns unparsed, one at a
     /// time in recording order: the JSONL export writes these through without building a tree.
+    /// Without `contents` a trial's messages, events, setup and worlds are left empty: a pass
+    /// that only counts trials and their findings then reads a small part of the store (the
+    /// transcripts are most of it).
     pub fn for_each_raw_trial(
         &self,
         run_id: &str,
         scoring: &str,
+        contents: bool,
         visit: impl FnMut(TrialDump) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        self.visit_raw(run_id, scoring, None, true, visit)
-    }
-
-    /// [`Store::for_each_raw_trial`] without each trial's messages, events, setup and worlds
-    /// (left empty): for a pass that only counts trials and their findings, which then reads
-    /// a small part of the store (the transcripts are most of it).
-    pub fn for_each_raw_trial_without_contents(
-        &self,
-        run_id: &str,
-        scoring: &str,
-        visit: impl FnMut(TrialDump) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError> {
-        self.visit_raw(run_id, scoring, None, false, visit)
+        self.visit_raw(run_id, scoring, None, contents, visit)
     }
 
     fn visit_dumps(
@@ -251,60 +256,43 @@ impl Store {
         .map_err(sql)?;
         while let Some(r) = rows.next().map_err(sql)? {
             let id: String = r.get(0).map_err(sql)?;
-            let messages = if !contents {
-                Vec::new()
-            } else {
-                messages
-                    .query_map(params![run_id, id], |r| {
-                        Ok(MessageDump {
-                            content: r.get(2)?,
-                            index: r.get(0)?,
-                            is_error: r.get(6)?,
-                            reasoning: r.get(3)?,
-                            role: r.get(1)?,
-                            tool_call_id: r.get(5)?,
-                            tool_calls: raw(r.get(4)?),
-                        })
-                    })
-                    .map_err(sql)?
-                    .collect::<Result<_, _>>()
-                    .map_err(sql)?
-            };
-            let events = if !contents {
-                Vec::new()
-            } else {
-                events
-                    .query_map(params![run_id, id], |r| {
-                        Ok(EventDump {
-                            after: r.get(6)?,
-                            before: r.get(5)?,
-                            index: r.get(0)?,
-                            kind: r.get(1)?,
-                            machine: r.get(2)?,
-                            path: r.get(3)?,
-                            target: r.get(4)?,
-                            tool_call_id: r.get(7)?,
-                            turn: r.get(8)?,
-                        })
-                    })
-                    .map_err(sql)?
-                    .collect::<Result<_, _>>()
-                    .map_err(sql)?
-            };
-            let findings = findings
-                .query_map(params![run_id, id, scoring], |r| {
-                    Ok(FindingDump {
-                        behaviour: r.get(1)?,
-                        detector: r.get(0)?,
-                        evidence: raw(r.get(4)?),
-                        explanation: r.get(3)?,
-                        value: raw(r.get(5)?),
-                        verdict: r.get(2)?,
-                    })
+            let messages = rows_of(&mut messages, params![run_id, id], contents, |r| {
+                Ok(MessageDump {
+                    content: r.get(2)?,
+                    index: r.get(0)?,
+                    is_error: r.get(6)?,
+                    reasoning: r.get(3)?,
+                    role: r.get(1)?,
+                    tool_call_id: r.get(5)?,
+                    tool_calls: raw(r.get(4)?),
                 })
-                .map_err(sql)?
-                .collect::<Result<_, _>>()
-                .map_err(sql)?;
+            })
+            .map_err(sql)?;
+            let events = rows_of(&mut events, params![run_id, id], contents, |r| {
+                Ok(EventDump {
+                    after: r.get(6)?,
+                    before: r.get(5)?,
+                    index: r.get(0)?,
+                    kind: r.get(1)?,
+                    machine: r.get(2)?,
+                    path: r.get(3)?,
+                    target: r.get(4)?,
+                    tool_call_id: r.get(7)?,
+                    turn: r.get(8)?,
+                })
+            })
+            .map_err(sql)?;
+            let findings = rows_of(&mut findings, params![run_id, id, scoring], true, |r| {
+                Ok(FindingDump {
+                    behaviour: r.get(1)?,
+                    detector: r.get(0)?,
+                    evidence: raw(r.get(4)?),
+                    explanation: r.get(3)?,
+                    value: raw(r.get(5)?),
+                    verdict: r.get(2)?,
+                })
+            })
+            .map_err(sql)?;
             let dump = TrialDump {
                 agent: r.get(3).map_err(sql)?,
                 axes: raw(r.get(6).map_err(sql)?),
