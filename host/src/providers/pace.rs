@@ -21,7 +21,8 @@
 //!   a provisional ceiling (read from answers that may include a bucket's stored tokens:
 //!   the unpaced start, a probe, the count after a ceiling too low) [`FEW_REFUSALS`] do;
 //! - a ceiling measured over fewer than [`TRUSTED`] answers (a start-up burst, a few answers
-//!   out of order) is probed from, doubling every [`PROBE_DOUBLING`]; others are approached on a cubic
+//!   out of order) is probed from, doubling every [`PROBE_DOUBLING`], unless a probe from a
+//!   decrease measured it (probing again would end as soon); others are approached on a cubic
 //!   curve, back at the ceiling after [`RECOVERY`], growing ever faster beyond it and probing
 //!   again after twice that, so the rate stays near the limit for long and still finds a
 //!   raised limit (or a first ceiling measured too low) quickly. A 429 that comes only
