@@ -158,8 +158,11 @@ fn serve(
     let _ = stream.set_nodelay(true);
     let mut reader = BufReader::new(stream.try_clone().expect("clone stream"));
     let mut stream = stream;
+    // One line buffer for the whole connection: a bench's server reads millions of lines, and
+    // its own allocations are CPU taken from the host it measures.
+    let mut line = String::new();
     loop {
-        let mut line = String::new();
+        line.clear();
         if reader.read_line(&mut line).unwrap_or(0) == 0 {
             return;
         }
@@ -169,23 +172,23 @@ fn serve(
             parts.next().unwrap_or("").to_string(),
         );
         let mut headers = Vec::new();
+        let mut length = 0usize;
         loop {
-            let mut h = String::new();
-            if reader.read_line(&mut h).unwrap_or(0) == 0 {
+            line.clear();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
                 return;
             }
-            if h == "\r\n" {
+            if line == "\r\n" {
                 break;
             }
-            if let Some((k, v)) = h.trim_end().split_once(':') {
-                headers.push((k.trim().to_string(), v.trim().to_string()));
+            if let Some((k, v)) = line.trim_end().split_once(':') {
+                let (k, v) = (k.trim(), v.trim());
+                if k.eq_ignore_ascii_case("content-length") {
+                    length = v.parse().unwrap_or(0);
+                }
+                headers.push((k.to_string(), v.to_string()));
             }
         }
-        let length: usize = headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-            .and_then(|(_, v)| v.parse().ok())
-            .unwrap_or(0);
         let mut body = vec![0; length];
         if reader.read_exact(&mut body).is_err() {
             return;
@@ -195,12 +198,14 @@ fn serve(
         } else {
             Value::Null
         };
+        let raw = String::from_utf8(body)
+            .unwrap_or_else(|invalid| String::from_utf8_lossy(invalid.as_bytes()).into_owned());
         let request = Request {
             method,
             path,
             headers,
             body: parsed,
-            raw: String::from_utf8_lossy(&body).into_owned(),
+            raw,
         };
         let number = count.fetch_add(1, Ordering::Relaxed);
         if let Some(requests) = requests {
