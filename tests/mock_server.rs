@@ -215,15 +215,19 @@ fn serve(
         match handler(&request, number) {
             Reply::Json {
                 status: 200,
-                headers: _,
+                headers,
                 body,
             } if wants_stream && body.contains("\"choices\"") => {
                 let Ok(answer) = serde_json::from_str::<Value>(&body) else {
                     return;
                 };
                 let mut out = String::from(
-                    "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n",
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n",
                 );
+                for (k, v) in headers {
+                    out.push_str(&format!("{k}: {v}\r\n"));
+                }
+                out.push_str("\r\n");
                 for event in stream_events(&answer) {
                     out.push_str(&chunk(&format!("data: {event}\n\n")));
                 }
@@ -373,10 +377,14 @@ pub fn stream_events(answer: &Value) -> Vec<Value> {
 
 /// A vendor's rate limit as vendors describe it: a token bucket holding up to `capacity`
 /// requests, refilled continuously at `per_minute`. A request that finds it empty is refused
-/// with 429 and `Retry-After`, the whole seconds until a token is back.
+/// with 429 and `Retry-After`, the whole seconds until a token is back. An
+/// [`advertising`](TokenBucket::advertising) bucket also says the limit and what is left of
+/// it on every answer, in OpenAI's headers.
 pub struct TokenBucket {
     per_second: f64,
+    per_minute: f64,
     capacity: f64,
+    advertise: bool,
     state: Mutex<(f64, std::time::Instant)>,
     /// When each request came (since the bucket was made) and whether it was refused.
     log: Mutex<Vec<(Duration, bool)>>,
@@ -387,15 +395,46 @@ impl TokenBucket {
     pub fn new(per_minute: f64, capacity: f64) -> Self {
         TokenBucket {
             per_second: per_minute / 60.0,
+            per_minute,
             capacity,
+            advertise: false,
             state: Mutex::new((capacity, std::time::Instant::now())),
             log: Mutex::new(Vec::new()),
             made: std::time::Instant::now(),
         }
     }
 
+    /// Sends `x-ratelimit-limit-requests` and `x-ratelimit-remaining-requests` on every
+    /// answer of [`TokenBucket::serve`].
+    pub fn advertising(mut self) -> Self {
+        self.advertise = true;
+        self
+    }
+
+    /// Counts a request as it arrives, as vendors do: the 429 at once, else `answer()` (which
+    /// may take its time), with the advertised limits if the bucket advertises them.
+    pub fn serve(&self, answer: impl FnOnce() -> Reply) -> Reply {
+        let (refused, left) = self.take_counting();
+        let mut reply = refused.unwrap_or_else(answer);
+        if self.advertise
+            && let Reply::Json { headers, .. } = &mut reply
+        {
+            headers.push(("x-ratelimit-limit-requests", format!("{}", self.per_minute)));
+            headers.push((
+                "x-ratelimit-remaining-requests",
+                format!("{}", left.floor()),
+            ));
+        }
+        reply
+    }
+
     /// `None` when a token was taken, else the 429 to send.
     pub fn take(&self) -> Option<Reply> {
+        self.take_counting().0
+    }
+
+    /// [`TokenBucket::take`], and the tokens left after it.
+    fn take_counting(&self) -> (Option<Reply>, f64) {
         let mut state = self.state.lock().unwrap();
         let now = std::time::Instant::now();
         let (tokens, last) = *state;
@@ -408,21 +447,33 @@ impl TokenBucket {
             .push((now.duration_since(self.made), refused));
         if !refused {
             *state = (tokens - 1.0, now);
-            return None;
+            return (None, tokens - 1.0);
         }
         *state = (tokens, now);
         let wait = ((1.0 - tokens) / self.per_second).ceil().max(1.0);
-        Some(Reply::Json {
+        let reply = Reply::Json {
             status: 429,
             headers: vec![("retry-after", format!("{wait}"))],
             body: r#"{"error":{"message":"Rate limit reached for requests","type":"requests"}}"#
                 .into(),
-        })
+        };
+        (Some(reply), tokens)
     }
 
     /// Requests refused so far.
     pub fn refused(&self) -> usize {
         self.refused_after(Duration::ZERO).0
+    }
+
+    /// Requests let through from `start` to `end` after the bucket was made, and when the
+    /// last request came.
+    pub fn passed_between(&self, start: Duration, end: Duration) -> (usize, Duration) {
+        let log = self.log.lock().unwrap();
+        let passed = log
+            .iter()
+            .filter(|(at, refused)| !refused && *at >= start && *at < end)
+            .count();
+        (passed, log.last().map_or(Duration::ZERO, |(at, _)| *at))
     }
 
     /// Requests refused, and requests made, from `start` after the bucket was made on.

@@ -771,65 +771,112 @@ fn main() {
         let _ = viewer.kill();
         let _ = viewer.wait();
     }
-    // 4. A rate-limited provider.
+    // 4. A rate-limited provider: learned from its 429s alone, then one that advertises its
+    // limit on every answer (as OpenAI's and Anthropic's do), with answers fast and slow.
     if runs("ratelimit") {
         let per_minute = 2_400.0;
-        let limited_trials: usize = if quick { 200 } else { 800 };
-        let bucket = std::sync::Arc::new(TokenBucket::new(per_minute, per_minute / 60.0));
-        let limit = bucket.clone();
-        let latency = Duration::from_millis(100);
-        let server = MockServer::start_lean(move |r, _| {
-            std::thread::sleep(latency);
-            limit.take().unwrap_or_else(|| scripted_model(r))
-        });
-        let env = [("MOCK_BASE_URL", format!("{}/v1", server.url))];
-        let limited = measure(
-            &dir,
-            &[
-                args(&[
-                    "run",
-                    "--store",
-                    "ratelimit.db",
-                    "--model",
-                    "openai-api/mock/limited",
-                    "-M",
-                    "stream=false",
-                    "--max-trials",
-                    "64",
-                ]),
-                tampering_grid(limited_trials),
-            ]
-            .concat(),
-            &env,
-        );
-        let requests = server.request_count();
-        let refused = bucket.refused();
-        let settle = Duration::from_secs(10);
-        let (refused_later, requests_later) = bucket.refused_after(settle);
-        drop(server);
-        let answered = requests - refused;
-        assert_eq!(
-            answered,
-            limited_trials * 6,
-            "each trial made 6 model calls"
-        );
-        let sustained = answered as f64 / limited.wall.as_secs_f64() * 60.0;
-        say(format!(
-            "4. Rate-limited provider: {limited_trials} trials ({answered} model calls), 64 in flight, a mock allowing {per_minute:.0} requests a minute (token bucket of {:.0}, 429 + Retry-After beyond), answers after {} ms",
-            per_minute / 60.0,
-            latency.as_millis()
-        ));
-        say(format!(
-            "   sustained {sustained:.0} requests a minute over the whole process ({:.1} s); baseline, the limit: {per_minute:.0} -> {:.3} of it (target >= 0.95); refused {refused} of {requests} requests ({:.2}%, target <= 1%)",
-            limited.wall.as_secs_f64(),
-            sustained / per_minute,
-            refused as f64 * 100.0 / requests as f64
-        ));
-        say(format!(
-            "   after the first {} s (the pace learned): refused {refused_later} of {requests_later} ({:.2}%)",
-            settle.as_secs(),
-            refused_later as f64 * 100.0 / requests_later.max(1) as f64
-        ));
+        let scale = if quick { 4 } else { 1 };
+        for (what, advertise, latency_ms, limited_trials, in_flight) in [
+            ("limit learned from 429s", false, 100, 800 / scale, 64),
+            (
+                "limit advertised on every answer",
+                true,
+                100,
+                800 / scale,
+                64,
+            ),
+            (
+                "limit advertised, slow answers",
+                true,
+                5_000,
+                1_600 / scale,
+                256,
+            ),
+        ] {
+            let bucket = TokenBucket::new(per_minute, per_minute / 60.0);
+            let bucket = std::sync::Arc::new(if advertise {
+                bucket.advertising()
+            } else {
+                bucket
+            });
+            let limit = bucket.clone();
+            let latency = Duration::from_millis(latency_ms);
+            let server = MockServer::start_lean(move |r, _| {
+                if advertise {
+                    // Counted as it arrives and refused at once, as vendors do.
+                    limit.serve(|| {
+                        std::thread::sleep(latency);
+                        scripted_model(r)
+                    })
+                } else {
+                    // As in every earlier bench: counted when the answer is due.
+                    std::thread::sleep(latency);
+                    limit.take().unwrap_or_else(|| scripted_model(r))
+                }
+            });
+            let env = [("MOCK_BASE_URL", format!("{}/v1", server.url))];
+            let limited = measure(
+                &dir,
+                &[
+                    args(&[
+                        "run",
+                        "--store",
+                        &format!("ratelimit-{advertise}-{latency_ms}.db"),
+                        "--model",
+                        "openai-api/mock/limited",
+                        "-M",
+                        "stream=false",
+                        "--max-trials",
+                        &in_flight.to_string(),
+                    ]),
+                    tampering_grid(limited_trials),
+                ]
+                .concat(),
+                &env,
+            );
+            let requests = server.request_count();
+            let refused = bucket.refused();
+            let settle = Duration::from_secs(10);
+            let (refused_later, requests_later) = bucket.refused_after(settle);
+            drop(server);
+            let answered = requests - refused;
+            assert_eq!(
+                answered,
+                limited_trials * 6,
+                "each trial made 6 model calls"
+            );
+            let sustained = answered as f64 / limited.wall.as_secs_f64() * 60.0;
+            say(format!(
+                "4. Rate-limited provider, {what}: {limited_trials} trials ({answered} model calls), {in_flight} in flight, a mock allowing {per_minute:.0} requests a minute (token bucket of {:.0}, 429 + Retry-After beyond), answers after {} ms",
+                per_minute / 60.0,
+                latency.as_millis()
+            ));
+            say(format!(
+                "   sustained {sustained:.0} requests a minute over the whole process ({:.1} s); baseline, the limit: {per_minute:.0} -> {:.3} of it (target >= 0.95); refused {refused} of {requests} requests ({:.2}%, target <= 1%)",
+                limited.wall.as_secs_f64(),
+                sustained / per_minute,
+                refused as f64 * 100.0 / requests as f64
+            ));
+            say(format!(
+                "   after the first {} s: refused {refused_later} of {requests_later} ({:.2}%)",
+                settle.as_secs(),
+                refused_later as f64 * 100.0 / requests_later.max(1) as f64
+            ));
+            // A trial of slow calls is long (6 x 5 s), so the run's ends weigh: the rate
+            // between them says what the pace holds.
+            let (_, last) = bucket.passed_between(Duration::ZERO, Duration::MAX);
+            let tail = Duration::from_millis(6 * latency_ms);
+            if let Some(end) = last.checked_sub(tail).filter(|end| *end > settle * 2) {
+                let (passed, _) = bucket.passed_between(settle, end);
+                let rate = passed as f64 / (end - settle).as_secs_f64() * 60.0;
+                say(format!(
+                    "   from {} s to {:.0} s (the last trial's length before the last request): {rate:.0} a minute -> {:.3} of the limit",
+                    settle.as_secs(),
+                    end.as_secs_f64(),
+                    rate / per_minute
+                ));
+            }
+        }
         say(String::new());
     }
     if let Some(path) = out_file {

@@ -2,7 +2,10 @@
 //! endpoint is not hit by a whole run at once. Rate limits (429) slow the endpoint's pace
 //! ([`super::pace`]), not its concurrency: a vendor limits requests per minute, and fewer
 //! connections would only cap the rate below it when answers are slow.
-//! `--max-connections` fixes the limit instead.
+//! An endpoint that advertises its request limit (see [`super::pace::Advertised`]) is given
+//! the concurrency that rate needs at the answer times seen (Little's law: requests in flight
+//! = rate x answer time), which for slow models is more than [`MAX`]: 30 s answers at 500 a
+//! minute need 250 in flight. `--max-connections` fixes the limit instead.
 
 use std::sync::{Arc, Mutex};
 
@@ -10,10 +13,17 @@ use tokio::sync::Notify;
 
 pub const START: f64 = 10.0;
 pub const MAX: f64 = 100.0;
+/// The most requests in flight an advertised rate is given.
+pub const MAX_FOR_RATE: f64 = 2_000.0;
+/// Headroom over the rate x answer time an advertised rate needs, so the pace, not the
+/// concurrency, is what holds requests back.
+const FIT_HEADROOM: f64 = 1.25;
 
 struct State {
     limit: f64,
     in_flight: usize,
+    /// Mean answer time (exponentially weighted), seconds.
+    answer_time: Option<f64>,
 }
 
 pub struct AdaptiveLimit {
@@ -40,6 +50,7 @@ impl AdaptiveLimit {
             state: Mutex::new(State {
                 limit: START,
                 in_flight: 0,
+                answer_time: None,
             }),
             notify: Notify::new(),
             fixed: false,
@@ -51,6 +62,7 @@ impl AdaptiveLimit {
             state: Mutex::new(State {
                 limit: n.max(1) as f64,
                 in_flight: 0,
+                answer_time: None,
             }),
             notify: Notify::new(),
             fixed: true,
@@ -82,10 +94,31 @@ impl AdaptiveLimit {
             return;
         }
         let mut s = self.state.lock().expect("limit state");
-        // About +1 per full window of successes.
-        s.limit = (s.limit + 1.0 / s.limit).min(MAX);
+        // About +1 per full window of successes, up to MAX (a limit fitted to an advertised
+        // rate may be above it and stays).
+        if s.limit < MAX {
+            s.limit = (s.limit + 1.0 / s.limit).min(MAX);
+        }
         drop(s);
         self.notify.notify_waiters();
+    }
+
+    /// An answer that took `answer_time`, from an endpoint advertising `per_second` requests
+    /// a second: the limit rises to what that rate needs in flight (never lowered here).
+    pub fn fit_rate(&self, per_second: f64, answer_time: std::time::Duration) {
+        if self.fixed || !per_second.is_finite() || per_second <= 0.0 {
+            return;
+        }
+        let mut s = self.state.lock().expect("limit state");
+        let took = answer_time.as_secs_f64();
+        let mean = s.answer_time.map_or(took, |m| 0.9 * m + 0.1 * took);
+        s.answer_time = Some(mean);
+        let needed = (per_second * mean * FIT_HEADROOM).ceil().min(MAX_FOR_RATE);
+        if needed > s.limit {
+            s.limit = needed;
+            drop(s);
+            self.notify.notify_waiters();
+        }
     }
 }
 
@@ -111,6 +144,30 @@ mod tests {
         assert_eq!(limit.current(), MAX as usize);
         let fixed = AdaptiveLimit::fixed(3);
         fixed.on_success();
+        assert_eq!(fixed.current(), 3);
+    }
+
+    #[test]
+    fn an_advertised_rate_gets_the_concurrency_it_needs_at_the_answer_times_seen() {
+        let limit = AdaptiveLimit::adaptive();
+        // 500 a minute with 30 s answers: 250 in flight, and some headroom.
+        limit.fit_rate(500.0 / 60.0, Duration::from_secs(30));
+        assert_eq!(limit.current(), 313);
+        // Successes do not pull it back to MAX; a fast answer does not lower it.
+        for _ in 0..1_000 {
+            limit.on_success();
+        }
+        limit.fit_rate(500.0 / 60.0, Duration::from_millis(100));
+        assert_eq!(limit.current(), 313);
+        // A rate that needs little leaves the slow growth as it was.
+        let small = AdaptiveLimit::adaptive();
+        small.fit_rate(10.0, Duration::from_millis(100));
+        assert_eq!(small.current(), START as usize);
+        // Never beyond MAX_FOR_RATE, and a fixed limit stays fixed.
+        limit.fit_rate(1e6, Duration::from_secs(60));
+        assert_eq!(limit.current(), MAX_FOR_RATE as usize);
+        let fixed = AdaptiveLimit::fixed(3);
+        fixed.fit_rate(100.0, Duration::from_secs(30));
         assert_eq!(fixed.current(), 3);
     }
 

@@ -17,7 +17,7 @@ use rand::{RngExt, SeedableRng};
 use serde_json::Value;
 
 use super::limit::AdaptiveLimit;
-use super::pace::RatePacer;
+use super::pace::{Advertised, RatePacer};
 use crate::model::ModelError;
 
 #[derive(Debug, Clone)]
@@ -134,6 +134,40 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
         .map(|s| Duration::from_secs_f64(s.max(0.0)))
 }
 
+/// The request limit an answer advertises, in OpenAI's dialect (`x-ratelimit-limit-requests`
+/// and `x-ratelimit-remaining-requests`, which other OpenAI-compatible vendors send too) or
+/// Anthropic's (`anthropic-ratelimit-requests-limit` and `-remaining`). Local servers and
+/// Gemini send neither.
+fn advertised(headers: &reqwest::header::HeaderMap) -> Option<Advertised> {
+    let number = |name: &str| {
+        headers
+            .get(name)?
+            .to_str()
+            .ok()?
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|n| n.is_finite() && *n >= 0.0)
+    };
+    [
+        (
+            "x-ratelimit-limit-requests",
+            "x-ratelimit-remaining-requests",
+        ),
+        (
+            "anthropic-ratelimit-requests-limit",
+            "anthropic-ratelimit-requests-remaining",
+        ),
+    ]
+    .into_iter()
+    .find_map(|(limit, remaining)| {
+        Some(Advertised {
+            per_minute: number(limit).filter(|n| *n > 0.0)?,
+            remaining: number(remaining)?,
+        })
+    })
+}
+
 /// Gemini's wait in a 429's body: `error.details[].retryDelay`, e.g. `"37s"`.
 fn retry_delay(body: &str) -> Option<Duration> {
     let parsed: Value = serde_json::from_str(body).ok()?;
@@ -218,13 +252,28 @@ impl Endpoint {
             let (sent, outcome) = {
                 let _permit = self.limit.acquire().await;
                 let sent = self.pacer.acquire().await;
+                let mut limits = None;
                 let outcome = match &delivery {
-                    Delivery::Whole => self.attempt(url, headers, &encoded).await,
+                    Delivery::Whole => self.attempt(url, headers, &encoded, &mut limits).await,
                     Delivery::Streamed { fold, max_pieces } => {
-                        self.attempt_streamed(url, headers, &encoded, fold(), *max_pieces)
-                            .await
+                        self.attempt_streamed(
+                            url,
+                            headers,
+                            &encoded,
+                            fold(),
+                            *max_pieces,
+                            &mut limits,
+                        )
+                        .await
                     }
                 };
+                if let Some(limits) = limits {
+                    self.pacer.on_advertised(sent, limits);
+                    if matches!(outcome, Attempt::Done(_)) {
+                        self.limit
+                            .fit_rate(limits.per_minute / 60.0, sent.at.elapsed());
+                    }
+                }
                 (sent, outcome)
             };
             let outcome = match outcome {
@@ -317,11 +366,13 @@ impl Endpoint {
         request
     }
 
+    /// One whole attempt; `limits` gets the request limit the answer advertised.
     async fn attempt(
         &self,
         url: &reqwest::Url,
         headers: &[(&str, String)],
         body: &bytes::Bytes,
+        limits: &mut Option<Advertised>,
     ) -> Attempt {
         let request = self.request(url, headers, body);
         let sent = tokio::time::timeout(self.policy.attempt_timeout, async {
@@ -347,6 +398,7 @@ impl Endpoint {
             }
             Ok(Ok(parts)) => parts,
         };
+        *limits = advertised(&headers);
         self.whole_answer(status, &headers, &bytes)
     }
 
@@ -399,6 +451,7 @@ impl Endpoint {
         body: &bytes::Bytes,
         mut fold: Box<dyn StreamFold>,
         max_pieces: Option<u64>,
+        limits: &mut Option<Advertised>,
     ) -> Attempt {
         let limit = self.policy.attempt_timeout;
         let deadline = tokio::time::Instant::now() + limit;
@@ -423,6 +476,7 @@ impl Endpoint {
             Ok(Ok(response)) => response,
         };
         let status = response.status();
+        *limits = advertised(response.headers());
         let is_stream = response
             .headers()
             .get("content-type")

@@ -47,6 +47,50 @@ fn extracts_vendor_error_messages() {
 }
 
 #[test]
+fn reads_the_request_limit_an_answer_advertises_in_either_dialect() {
+    let headers = |pairs: &[(&'static str, &str)]| {
+        let mut map = reqwest::header::HeaderMap::new();
+        for (k, v) in pairs {
+            map.insert(*k, v.parse().unwrap());
+        }
+        map
+    };
+    let limits = |per_minute, remaining| {
+        Some(Advertised {
+            per_minute,
+            remaining,
+        })
+    };
+    let openai = headers(&[
+        ("x-ratelimit-limit-requests", "5000"),
+        ("x-ratelimit-remaining-requests", "4999"),
+        ("x-ratelimit-reset-requests", "12ms"),
+    ]);
+    assert_eq!(advertised(&openai), limits(5000.0, 4999.0));
+    let anthropic = headers(&[
+        ("anthropic-ratelimit-requests-limit", "50"),
+        ("anthropic-ratelimit-requests-remaining", "0"),
+        ("anthropic-ratelimit-requests-reset", "2026-12-08T04:00:01Z"),
+    ]);
+    assert_eq!(advertised(&anthropic), limits(50.0, 0.0));
+    // Half a pair, a zero limit or a value that is not a number says nothing.
+    for broken in [
+        headers(&[("x-ratelimit-limit-requests", "5000")]),
+        headers(&[
+            ("x-ratelimit-limit-requests", "0"),
+            ("x-ratelimit-remaining-requests", "0"),
+        ]),
+        headers(&[
+            ("anthropic-ratelimit-requests-limit", "lots"),
+            ("anthropic-ratelimit-requests-remaining", "3"),
+        ]),
+        headers(&[]),
+    ] {
+        assert_eq!(advertised(&broken), None, "{broken:?}");
+    }
+}
+
+#[test]
 fn reads_the_wait_a_rate_limit_asks_for() {
     let mut headers = reqwest::header::HeaderMap::new();
     assert_eq!(retry_after(&headers), None);
