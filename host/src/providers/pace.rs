@@ -493,6 +493,14 @@ impl RatePacer {
 mod tests {
     use super::*;
 
+    /// What an answer says of the limit.
+    fn says(per_minute: f64, remaining: f64) -> Advertised {
+        Advertised {
+            per_minute,
+            remaining,
+        }
+    }
+
     /// A request let go now, outside the pacer's count.
     fn sent_now() -> Start {
         Start {
@@ -743,11 +751,7 @@ mod tests {
                                 tokio::time::sleep(latency).await;
                             }
                             if advertise {
-                                let limits = Advertised {
-                                    per_minute,
-                                    remaining: left,
-                                };
-                                pacer.on_advertised(sent, limits);
+                                pacer.on_advertised(sent, says(per_minute, left));
                                 if answer.is_ok() {
                                     limit.fit_rate(per_second, sent.at.elapsed());
                                 }
@@ -863,26 +867,14 @@ mod tests {
         let pacer = RatePacer::adaptive();
         // 10 a second advertised; the answer to the first request says 5 are left.
         let first = pacer.acquire().await;
-        pacer.on_advertised(
-            first,
-            Advertised {
-                per_minute: 600.0,
-                remaining: 5.0,
-            },
-        );
+        pacer.on_advertised(first, says(600.0, 5.0));
         // 5 - RESERVE (2) = 3 more go at once, the next waits for a token (0.1 s).
         let took = start(&pacer, 3).await;
         assert_eq!(took, Duration::ZERO);
         let took = start(&pacer, 1).await;
         assert_eq!(took.as_millis(), 100, "{took:?}");
         // An answer to an earlier request than the latest one seen says nothing new.
-        pacer.on_advertised(
-            first,
-            Advertised {
-                per_minute: 600.0,
-                remaining: 5.0,
-            },
-        );
+        pacer.on_advertised(first, says(600.0, 5.0));
         let took = start(&pacer, 1).await;
         assert_eq!(took.as_millis(), 100, "{took:?}");
         assert_eq!(pacer.advertised_per_second(), Some(10.0));
@@ -890,25 +882,13 @@ mod tests {
         // still let go at its refill rate, not held until an answer says more is left.
         let pacer = RatePacer::adaptive();
         let first = pacer.acquire().await;
-        pacer.on_advertised(
-            first,
-            Advertised {
-                per_minute: 600.0,
-                remaining: 0.0,
-            },
-        );
+        pacer.on_advertised(first, says(600.0, 0.0));
         let took = start(&pacer, 10).await;
         assert_eq!(took.as_millis(), 1_000, "{took:?}");
         // A fixed rate (--max-rpm) is not moved by what answers say.
         let fixed = RatePacer::fixed(60.0);
         let sent = fixed.acquire().await;
-        fixed.on_advertised(
-            sent,
-            Advertised {
-                per_minute: 6_000.0,
-                remaining: 0.0,
-            },
-        );
+        fixed.on_advertised(sent, says(6_000.0, 0.0));
         assert_eq!(fixed.advertised_per_second(), None);
     }
 }
