@@ -384,15 +384,6 @@ impl RatePacer {
         s.bucket_ready = None;
     }
 
-    /// The advertised limit in requests a second, if the endpoint advertises one.
-    pub fn advertised_per_second(&self) -> Option<f64> {
-        self.state
-            .lock()
-            .expect("pace state")
-            .bucket
-            .map(|b| b.per_second)
-    }
-
     pub fn on_success(&self) {
         let now = Instant::now();
         let mut s = self.state.lock().expect("pace state");
@@ -499,6 +490,11 @@ mod tests {
             per_minute,
             remaining,
         }
+    }
+
+    /// The advertised limit the pacer keeps to, in requests a second.
+    fn advertised_per_second(pacer: &RatePacer) -> Option<f64> {
+        pacer.state.lock().unwrap().bucket.map(|b| b.per_second)
     }
 
     /// A request let go now, outside the pacer's count.
@@ -877,7 +873,7 @@ mod tests {
         pacer.on_advertised(first, says(600.0, 5.0));
         let took = start(&pacer, 1).await;
         assert_eq!(took.as_millis(), 100, "{took:?}");
-        assert_eq!(pacer.advertised_per_second(), Some(10.0));
+        assert_eq!(advertised_per_second(&pacer), Some(10.0));
         // A bucket first seen empty (the start-up burst drained it before any answer) is
         // still let go at its refill rate, not held until an answer says more is left.
         let pacer = RatePacer::adaptive();
@@ -889,6 +885,6 @@ mod tests {
         let fixed = RatePacer::fixed(60.0);
         let sent = fixed.acquire().await;
         fixed.on_advertised(sent, says(6_000.0, 0.0));
-        assert_eq!(fixed.advertised_per_second(), None);
+        assert_eq!(advertised_per_second(&fixed), None);
     }
 }
